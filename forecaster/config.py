@@ -164,7 +164,7 @@ class ClippingConfig(_Strict):
     @classmethod
     def _from_short_form(cls, value: Any) -> Any:
         # Accepts "none", {clipnorm: 1.0}, or the long form {kind: clipnorm, threshold: 1.0}.
-        if value is None or value == "none":
+        if value is None or value == "none" or value == {}:
             return {"kind": "none"}
         if isinstance(value, str):
             raise ValueError(

@@ -1,0 +1,46 @@
+"""Evaluation in the data's original units: point metrics, conformal intervals, the
+Diebold-Mariano test and walk-forward backtest helpers.
+
+Callers inverse-transform forecasts and labels first; both have the shape
+``(n_samples, horizon, n_targets)``.
+
+Example
+-------
+>>> import numpy as np
+>>> from forecaster.evaluation import point_metrics, conformal_quantiles, interval, coverage
+>>> y = np.zeros((10, 2, 1))
+>>> point_metrics(y, y + 1.0)["mae"]
+1.0
+"""
+
+from __future__ import annotations
+
+from forecaster.evaluation.backtest import (
+    ALL_STEPS,
+    TIDY_COLUMNS,
+    Fold,
+    expanding_folds,
+    fold_split_labels,
+    tidy_metrics,
+)
+from forecaster.evaluation.comparison import diebold_mariano
+from forecaster.evaluation.intervals import conformal_quantiles, coverage, coverage_by_step, interval
+from forecaster.evaluation.metrics import naive_scale, point_metrics, relative_mae, sample_scale
+
+__all__ = [
+    "ALL_STEPS",
+    "TIDY_COLUMNS",
+    "Fold",
+    "conformal_quantiles",
+    "coverage",
+    "coverage_by_step",
+    "diebold_mariano",
+    "expanding_folds",
+    "fold_split_labels",
+    "interval",
+    "naive_scale",
+    "point_metrics",
+    "relative_mae",
+    "sample_scale",
+    "tidy_metrics",
+]
