@@ -1,0 +1,35 @@
+"""Forecasting models: architecture specs, Keras builders, custom layers and baselines.
+
+- :mod:`forecaster.models.spec`: :class:`ModelSpec` (plain data, no Keras import);
+- :mod:`forecaster.models.builders`: :func:`build_model`, :func:`expected_param_count`;
+- :mod:`forecaster.models.layers`: :class:`LastValueResidual` (registered for safe-mode loading);
+- :mod:`forecaster.models.baselines`: :func:`persistence`, :func:`seasonal_naive`,
+  :func:`season_from_frequency`, :class:`LinearBaseline`.
+
+The names are importable from this package too; Keras is imported only when a Keras-backed
+name is first used, so ``from forecaster.models import ModelSpec`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "ModelSpec": "spec",
+    "build_model": "builders",
+    "expected_param_count": "builders",
+    "LastValueResidual": "layers",
+    "persistence": "baselines",
+    "seasonal_naive": "baselines",
+    "season_from_frequency": "baselines",
+    "LinearBaseline": "baselines",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,242 @@
+"""Baseline forecasters on windows, to be beaten by the recurrent models.
+
+All take windows ``X: (n_samples, lookback, n_features)`` (in any consistent units, e.g. the
+scaled ones the networks see) and return ``(n_samples, horizon, n_targets)``. ``targets`` are the
+column indices of the target variables within the features, in target order.
+
+Example
+-------
+>>> import numpy as np
+>>> X = np.arange(24, dtype="float32").reshape(2, 4, 3)   # (n_samples, lookback, n_features)
+>>> persistence(X, targets=[1], horizon=2)[:, :, 0].tolist()
+[[10.0, 10.0], [22.0, 22.0]]
+>>> seasonal_naive(X, targets=[1], horizon=3, season=2)[0, :, 0].tolist()
+[7.0, 10.0, 7.0]
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+import re
+from collections.abc import Sequence
+
+import numpy as np
+from pandas.tseries import offsets
+from pandas.tseries.frequencies import to_offset
+from sklearn.base import BaseEstimator
+from sklearn.linear_model import Ridge
+from sklearn.utils.validation import check_is_fitted
+
+logger = logging.getLogger(__name__)
+
+
+def _check_windows(X, name: str = "X") -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim != 3:
+        raise ValueError(
+            f"`{name}` must have shape (n_samples, lookback, n_features). Received: {name}.shape={X.shape}"
+        )
+    return X
+
+
+def _check_targets(targets: Sequence[int], n_features: int) -> list[int]:
+    if isinstance(targets, numbers.Integral):
+        targets = [targets]
+    indices = list(targets)
+    if not indices or any(
+        not isinstance(i, numbers.Integral) or isinstance(i, bool) or not 0 <= i < n_features for i in indices
+    ):
+        raise ValueError(
+            f"`targets` must be a non-empty list of column indices in [0, {n_features}). "
+            f"Received: targets={indices}"
+        )
+    return [int(i) for i in indices]
+
+
+def _check_positive(name: str, value) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"`{name}` must be an int >= 1. Received: {name}={value!r}")
+    return int(value)
+
+
+def persistence(X, targets: Sequence[int], horizon: int) -> np.ndarray:
+    """Forecast the last observed value of each target for every step.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, lookback, n_features)
+    targets : sequence of int
+        Column of each target in ``X``.
+    horizon : int
+
+    Returns
+    -------
+    ndarray of shape (n_samples, horizon, n_targets), dtype of ``X``.
+    """
+    X = _check_windows(X)
+    targets = _check_targets(targets, X.shape[2])
+    horizon = _check_positive("horizon", horizon)
+    last = X[:, -1:, targets]  # -> (n_samples, 1, n_targets)
+    return np.repeat(last, horizon, axis=1)
+
+
+def seasonal_naive(X, targets: Sequence[int], horizon: int, season: int) -> np.ndarray:
+    """Forecast the value observed one season earlier.
+
+    Step ``k`` (1-based) takes the window value at index ``lookback - 1 + k - season * ceil(k / season)``,
+    i.e. the same phase in the last observed season; a horizon longer than the season repeats
+    the last season.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, lookback, n_features)
+    targets : sequence of int
+    horizon : int
+    season : int
+        Season length in steps, ``1 <= season <= lookback`` (``season=1`` is persistence).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, horizon, n_targets)
+
+    Raises
+    ------
+    ValueError
+        ``season`` longer than the window (the message names both).
+    """
+    X = _check_windows(X)
+    targets = _check_targets(targets, X.shape[2])
+    horizon = _check_positive("horizon", horizon)
+    season = _check_positive("season", season)
+    lookback = X.shape[1]
+    if season > lookback:
+        raise ValueError(
+            f"`season` must be <= lookback to look one season back inside the window. "
+            f"Received: season={season}, lookback={lookback}"
+        )
+    steps = np.arange(1, horizon + 1)
+    index = lookback - 1 + steps - season * np.ceil(steps / season).astype(int)
+    return X[:, index][:, :, targets]  # -> (n_samples, horizon, n_targets)
+
+
+# Aliases pandas 3 no longer parses, mapped to the current ones.
+_LEGACY_ALIASES = {"H": "h", "T": "min", "S": "s", "L": "ms", "M": "ME", "Q": "QE", "A": "YE", "Y": "YE"}
+_DAY_NS = 86_400 * 10**9
+
+
+def season_from_frequency(freq: str | None) -> int | None:
+    """The natural season length, in steps, of a sampling frequency.
+
+    - fixed sub-daily frequencies dividing a day: one day (``"h"``/``"1h"``/``"H"`` -> 24,
+      ``"10min"`` -> 144, ``"30min"`` -> 48, ``"2h"`` -> 12);
+    - daily ``"D"`` -> 7 (a week); business days ``"B"`` -> 5; weekly ``"W"``/``"W-SUN"`` -> 52;
+      monthly (``"MS"``, ``"ME"``, ``"M"``) -> 12; quarterly (``"QS"``, ``"QE"``, ``"Q"``) -> 4.
+
+    Returns None for anything else (multi-day, yearly, irregular, unparsable). The caller must
+    still check that the season fits in the lookback (:func:`seasonal_naive` raises otherwise).
+
+    Example
+    -------
+    >>> season_from_frequency("1h"), season_from_frequency("10min"), season_from_frequency("B")
+    (24, 144, 5)
+    >>> season_from_frequency("YS") is None
+    True
+    """
+    if not freq or not isinstance(freq, str):
+        return None
+    match = re.fullmatch(r"\s*(\d*)\s*([A-Za-z]+)(-[A-Za-z]+)?\s*", freq)
+    if match is not None and match.group(2) in _LEGACY_ALIASES:
+        freq = f"{match.group(1)}{_LEGACY_ALIASES[match.group(2)]}{match.group(3) or ''}"
+    try:
+        offset = to_offset(freq)
+    except ValueError:
+        return None
+    if isinstance(offset, offsets.Tick):
+        nanos = offset.nanos
+        if 0 < nanos < _DAY_NS and _DAY_NS % nanos == 0:
+            return _DAY_NS // nanos
+        return None
+    if offset.n != 1:
+        return None
+    if isinstance(offset, offsets.Day):
+        return 7
+    if isinstance(offset, offsets.BusinessDay):
+        return 5
+    if isinstance(offset, offsets.Week):
+        return 52
+    if isinstance(offset, (offsets.MonthBegin, offsets.MonthEnd)):
+        return 12
+    if isinstance(offset, (offsets.QuarterBegin, offsets.QuarterEnd)):
+        return 4
+    return None
+
+
+class LinearBaseline(BaseEstimator):
+    """Ridge regression from the (last ``lags`` steps of the) window to the whole horizon.
+
+    Fit it on training windows only (that is the caller's job): it learns from whatever it is
+    given. One :class:`~sklearn.linear_model.Ridge` maps the flattened window
+    ``(n_samples, lags * n_features)`` to the flattened forecast ``(n_samples, horizon * n_targets)``.
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        L2 penalty of the ridge regression.
+    lags : int, optional
+        Use only ``X[:, -lags:, :]``; the whole window when None.
+
+    Attributes
+    ----------
+    model_ : Ridge
+    lookback_, n_features_, horizon_, n_targets_ : int
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 4, 2)); y = X[:, -1:, :1] * 2.0
+    >>> LinearBaseline(alpha=1e-6).fit(X, y).predict(X[:1]).shape
+    (1, 1, 1)
+    """
+
+    def __init__(self, alpha=1.0, lags=None):
+        self.alpha = alpha
+        self.lags = lags
+
+    def _inputs(self, X, lookback: int) -> np.ndarray:
+        lags = lookback if self.lags is None else self.lags
+        return X[:, -lags:, :].reshape(X.shape[0], -1)
+
+    def fit(self, X, y) -> "LinearBaseline":
+        """Fit on windows ``X (n_samples, lookback, n_features)`` and labels ``y (n_samples, horizon, n_targets)``."""
+        X = _check_windows(X)
+        y = np.asarray(y)
+        if y.ndim != 3 or y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"`y` must have shape (n_samples, horizon, n_targets) with n_samples={X.shape[0]}. "
+                f"Received: y.shape={y.shape}"
+            )
+        if self.lags is not None:
+            lags = _check_positive("lags", self.lags)
+            if lags > X.shape[1]:
+                raise ValueError(
+                    f"`lags` must be <= lookback. Received: lags={lags}, lookback={X.shape[1]}"
+                )
+        _, self.lookback_, self.n_features_ = X.shape
+        _, self.horizon_, self.n_targets_ = y.shape
+        self.model_ = Ridge(alpha=self.alpha).fit(self._inputs(X, self.lookback_), y.reshape(len(y), -1))
+        logger.debug("LinearBaseline fit on %d windows", len(X))
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Forecast ``(n_samples, horizon, n_targets)`` for windows ``(n_samples, lookback, n_features)``."""
+        check_is_fitted(self, "model_")
+        X = _check_windows(X)
+        if X.shape[1:] != (self.lookback_, self.n_features_):
+            raise ValueError(
+                f"`X` must have shape (n_samples, {self.lookback_}, {self.n_features_}) as in fit. "
+                f"Received: X.shape={X.shape}"
+            )
+        flat = self.model_.predict(self._inputs(X, self.lookback_))
+        return flat.reshape(X.shape[0], self.horizon_, self.n_targets_)

@@ -1,0 +1,255 @@
+"""Build Keras recurrent forecasters from a :class:`~forecaster.models.spec.ModelSpec`.
+
+Every model maps a window ``(n_samples, lookback, n_features)`` to a forecast
+``(n_samples, horizon, n_targets)``:
+
+- the encoder is ``spec.layers`` stacked ``SimpleRNN``/``GRU``/``LSTM`` layers; every layer but
+  the last returns sequences; each is wrapped in ``Bidirectional`` (concatenated) when asked;
+- head ``dense``: last state -> ``Dense(horizon * n_targets)`` -> ``Reshape((horizon, n_targets))``
+  (direct multi-step);
+- head ``seq2seq``: last state -> ``RepeatVector(horizon)`` -> one decoder layer of the same cell
+  (units of the last encoder layer, unidirectional, returns sequences) ->
+  ``TimeDistributed(Dense(n_targets))``;
+- with ``residual_targets`` the network predicts the change from the last observed target values
+  and :class:`~forecaster.models.layers.LastValueResidual` adds them back. The final Dense kernel
+  then starts tiny (variance scaling 1e-4, zero bias), so an untrained model forecasts almost
+  exactly persistence.
+
+When the fast cuDNN kernel is used (Keras 3.15, TensorFlow backend)
+-------------------------------------------------------------------
+Read from ``keras/src/layers/rnn/lstm.py``, ``gru.py`` and ``keras/src/backend/tensorflow/rnn.py``
+(``cudnn_ok``, ``_do_lstm_arguments_support_cudnn``, ``_do_gru_arguments_support_cudnn``,
+``_assert_valid_mask``). The kernel runs only when all of these hold, otherwise Keras silently
+falls back to the generic (much slower on GPU) loop:
+
+- TensorFlow sees a GPU (``tf.config.list_logical_devices("GPU")`` is not empty);
+- the cell is ``GRU`` or ``LSTM`` (``SimpleRNN`` has no cuDNN kernel at all);
+- ``use_cudnn`` is ``"auto"`` (the default, kept here) or ``True``;
+- ``recurrent_dropout == 0``: any recurrent dropout turns it off. Input ``dropout`` is fine (one
+  mask per sequence is applied to the inputs before the kernel);
+- ``activation`` is tanh and ``recurrent_activation`` is sigmoid, ``unroll=False``,
+  ``use_bias=True``, and for GRU ``reset_after=True`` (the Keras defaults, kept here);
+- with a mask (none is used here): every sequence strictly right-padded and none fully masked;
+  ``_assert_valid_mask`` checks it with ``tf.Assert``, which in a compiled graph fails at run
+  time instead of falling back.
+
+When the kernel is used, Keras marks the layer ``supports_jit = False``, so the model is not
+XLA-compiled. Bidirectional wrapping keeps the kernel (both directions are cuDNN layers).
+
+Example
+-------
+>>> import numpy as np
+>>> from forecaster.models.spec import ModelSpec
+>>> model = build_model(ModelSpec(cell="gru", units=4), lookback=6, n_features=3, horizon=2,
+...                     n_targets=1, residual_targets=[0], seed=1)
+>>> model(np.zeros((5, 6, 3), dtype="float32")).shape
+TensorShape([5, 2, 1])
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+from collections.abc import Iterator, Sequence
+
+import keras
+import numpy as np
+
+from forecaster.models.layers import LastValueResidual
+from forecaster.models.spec import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+_CELL_LAYERS = {"rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+
+#: Scale of the variance-scaling initializer of the final Dense kernel of a residual model
+#: (Glorot uses 1.0): the untrained model is persistence up to ~1e-3 in scaled units, while
+#: gradients still reach the recurrent layers from the first step.
+RESIDUAL_HEAD_SCALE = 1e-4
+
+
+def _seed_stream(seed: int | None) -> Iterator[int | None]:
+    """Distinct, reproducible integer seeds derived from ``seed`` (all None when it is None)."""
+    k = 0
+    while True:
+        if seed is None:
+            yield None
+        else:
+            yield int(np.random.SeedSequence([seed, k]).generate_state(1)[0] % (2**31 - 1))
+        k += 1
+
+
+def _check_positive_int(name: str, value) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"`{name}` must be an int >= 1. Received: {name}={value!r}")
+    return int(value)
+
+
+def _recurrent_layer(
+    spec: ModelSpec, units: int, return_sequences: bool, seeds: Iterator[int | None], name: str,
+    go_backwards: bool = False,
+) -> keras.layers.Layer:
+    return _CELL_LAYERS[spec.cell](
+        units,
+        dropout=spec.dropout,
+        recurrent_dropout=spec.recurrent_dropout,
+        return_sequences=return_sequences,
+        go_backwards=go_backwards,
+        kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+        recurrent_initializer=keras.initializers.Orthogonal(seed=next(seeds)),
+        seed=next(seeds),
+        name=name,
+    )
+
+
+def _encoder_layer(spec: ModelSpec, units: int, return_sequences: bool, seeds, name: str):
+    forward = _recurrent_layer(spec, units, return_sequences, seeds, name)
+    if not spec.bidirectional:
+        return forward
+    # An explicit backward layer, so its weights come from their own seeds instead of
+    # repeating the forward layer's initial weights.
+    backward = _recurrent_layer(
+        spec, units, return_sequences, seeds, f"backward_{name}", go_backwards=True
+    )
+    return keras.layers.Bidirectional(forward, backward_layer=backward, name=f"bi_{name}")
+
+
+def _head_kernel_initializer(residual: bool, seed: int | None) -> keras.initializers.Initializer:
+    if residual:
+        return keras.initializers.VarianceScaling(
+            scale=RESIDUAL_HEAD_SCALE, mode="fan_avg", distribution="uniform", seed=seed
+        )
+    return keras.initializers.GlorotUniform(seed=seed)
+
+
+def _check_residual_targets(residual_targets: Sequence[int], n_features: int, n_targets: int) -> list[int]:
+    indices = list(residual_targets)
+    if len(indices) != n_targets:
+        raise ValueError(
+            f"`residual_targets` must name one input column per target (n_targets={n_targets}). "
+            f"Received: residual_targets={indices}"
+        )
+    for i in indices:
+        if not isinstance(i, numbers.Integral) or isinstance(i, bool) or not 0 <= i < n_features:
+            raise ValueError(
+                f"`residual_targets` must hold column indices in [0, {n_features}) "
+                f"(n_features={n_features}). Received: residual_targets={indices}"
+            )
+    return [int(i) for i in indices]
+
+
+def build_model(
+    spec: ModelSpec,
+    lookback: int,
+    n_features: int,
+    horizon: int,
+    n_targets: int,
+    residual_targets: Sequence[int] | None = None,
+    seed: int | None = None,
+) -> keras.Model:
+    """Build (not compile) the Keras model of ``spec``.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    lookback, n_features : int
+        Input shape ``(n_samples, lookback, n_features)``.
+    horizon, n_targets : int
+        Output shape ``(n_samples, horizon, n_targets)``.
+    residual_targets : sequence of int, optional
+        Column of each target among the input features. When given, the network output is a
+        change added to the last observed target values (zero output = persistence).
+    seed : int, optional
+        Seeds every initializer and dropout layer (each with its own seed derived from this
+        one): the same seed gives identical initial weights.
+
+    Returns
+    -------
+    keras.Model
+        Named :func:`model_name` of the spec; ``(n_samples, lookback, n_features) -> (n_samples, horizon, n_targets)``.
+
+    Raises
+    ------
+    ValueError
+        A shape argument < 1, or ``residual_targets`` of the wrong length or out of range.
+    """
+    if not isinstance(spec, ModelSpec):
+        raise ValueError(f"`spec` must be a ModelSpec. Received: spec={spec!r}")
+    lookback = _check_positive_int("lookback", lookback)
+    n_features = _check_positive_int("n_features", n_features)
+    horizon = _check_positive_int("horizon", horizon)
+    n_targets = _check_positive_int("n_targets", n_targets)
+    residual = residual_targets is not None
+    if residual:
+        residual_targets = _check_residual_targets(residual_targets, n_features, n_targets)
+    seeds = _seed_stream(seed)
+
+    inputs = keras.Input(shape=(lookback, n_features), name="window")  # -> (B, L, F)
+    x = inputs
+    units = spec.units_per_layer
+    for i, u in enumerate(units):
+        last = i == len(units) - 1
+        x = _encoder_layer(spec, u, not last, seeds, f"{spec.cell}_{i}")(x)
+    # x -> (B, U_last) or (B, 2 * U_last) when bidirectional
+
+    head_init = _head_kernel_initializer(residual, next(seeds))
+    if spec.head == "dense":
+        x = keras.layers.Dense(horizon * n_targets, kernel_initializer=head_init, name="head")(x)
+        outputs = keras.layers.Reshape((horizon, n_targets), name="forecast")(x)  # -> (B, H, T)
+    else:
+        x = keras.layers.RepeatVector(horizon, name="repeat")(x)  # -> (B, H, W)
+        x = _recurrent_layer(spec, units[-1], True, seeds, "decoder")(x)  # -> (B, H, U_last)
+        outputs = keras.layers.TimeDistributed(
+            keras.layers.Dense(n_targets, kernel_initializer=head_init), name="head"
+        )(x)  # -> (B, H, T)
+    if residual:
+        outputs = LastValueResidual(residual_targets, name="residual")([inputs, outputs])
+
+    model = keras.Model(inputs, outputs, name=model_name(spec))
+    logger.debug("built %s: %d parameters", spec.name, model.count_params())
+    return model
+
+
+def model_name(spec: ModelSpec) -> str:
+    """``spec.name`` made a valid TensorFlow scope name (``,`` -> ``_``): ``gru-2x64_32``."""
+    return spec.name.replace(",", "_")
+
+
+def _cell_params(cell: str, n_inputs: int, units: int) -> int:
+    if cell == "rnn":
+        return units * (n_inputs + units) + units
+    if cell == "gru":  # reset_after=True: two bias vectors
+        return 3 * (units * (n_inputs + units) + 2 * units)
+    return 4 * (units * (n_inputs + units) + units)
+
+
+def expected_param_count(
+    spec: ModelSpec, n_features: int, horizon: int, n_targets: int, residual: bool = False
+) -> int:
+    """The number of weights :func:`build_model` creates, from the Keras formulas.
+
+    With ``f`` inputs and ``u`` units: SimpleRNN ``u*(f+u) + u``; GRU (``reset_after=True``)
+    ``3*(u*(f+u) + 2u)``; LSTM ``4*(u*(f+u) + u)``. Bidirectional doubles a layer's weights and its
+    output width. Dense head: ``w*horizon*n_targets + horizon*n_targets`` (``w`` the last width);
+    seq2seq head: a decoder cell with input ``w`` and the last layer's units, then
+    ``u*n_targets + n_targets``. ``residual`` adds nothing (``LastValueResidual`` has no weights);
+    it is accepted so callers can pass the same arguments as to :func:`build_model`.
+
+    Example
+    -------
+    >>> expected_param_count(ModelSpec(cell="lstm", units=8), n_features=3, horizon=2, n_targets=1)
+    402
+    """
+    del residual  # no weights
+    width = n_features
+    total = 0
+    directions = 2 if spec.bidirectional else 1
+    for u in spec.units_per_layer:
+        total += directions * _cell_params(spec.cell, width, u)
+        width = directions * u
+    if spec.head == "dense":
+        total += width * horizon * n_targets + horizon * n_targets
+    else:
+        u = spec.units_per_layer[-1]
+        total += _cell_params(spec.cell, width, u) + u * n_targets + n_targets
+    return total

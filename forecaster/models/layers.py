@@ -1,0 +1,78 @@
+"""Custom Keras layers of the forecaster models (registered, so `.keras` files load in safe mode).
+
+Example
+-------
+>>> import numpy as np
+>>> window = np.arange(12, dtype="float32").reshape(1, 4, 3)   # (n_samples, lookback, n_features)
+>>> change = np.zeros((1, 2, 1), dtype="float32")              # (n_samples, horizon, n_targets)
+>>> np.asarray(LastValueResidual([2])([window, change])).ravel().tolist()
+[11.0, 11.0]
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="forecaster")
+class LastValueResidual(keras.layers.Layer):
+    """Add the last observed value of each target to a predicted change.
+
+    Call it on ``[window, change]``:
+
+    - ``window``: ``(n_samples, lookback, n_features)``, the model input;
+    - ``change``: ``(n_samples, horizon, n_targets)``, the network output;
+
+    and it returns ``change + window[:, -1, target_indices]`` broadcast over the horizon,
+    shape ``(n_samples, horizon, n_targets)``. A zero change is the persistence forecast.
+    The layer has no weights.
+
+    Parameters
+    ----------
+    target_indices : sequence of int
+        Column of each target within the input features, in target order.
+
+    Raises
+    ------
+    ValueError
+        ``target_indices`` empty or holding a negative or non-integer entry.
+    """
+
+    def __init__(self, target_indices, **kwargs):
+        super().__init__(**kwargs)
+        indices = list(target_indices)
+        if not indices or any(isinstance(i, bool) or int(i) != i or i < 0 for i in indices):
+            raise ValueError(
+                "`target_indices` must be a non-empty list of column indices >= 0. "
+                f"Received: target_indices={indices!r}"
+            )
+        self.target_indices = [int(i) for i in indices]
+
+    def build(self, input_shape):
+        window_shape, change_shape = input_shape
+        n_features = window_shape[-1]
+        if n_features is not None and max(self.target_indices) >= n_features:
+            raise ValueError(
+                f"`target_indices` must be < n_features={n_features}. "
+                f"Received: target_indices={self.target_indices}"
+            )
+        if change_shape[-1] is not None and change_shape[-1] != len(self.target_indices):
+            raise ValueError(
+                f"the change has {change_shape[-1]} target(s) but `target_indices` names "
+                f"{len(self.target_indices)}: {self.target_indices}"
+            )
+
+    def call(self, inputs):
+        window, change = inputs
+        last = window[:, -1, :]  # -> (n_samples, n_features)
+        last_targets = ops.take(last, self.target_indices, axis=-1)  # -> (n_samples, n_targets)
+        return change + ops.expand_dims(last_targets, axis=1)  # -> (n_samples, horizon, n_targets)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[1])
+
+    def get_config(self):
+        config = super().get_config()
+        config["target_indices"] = list(self.target_indices)
+        return config
