@@ -1,0 +1,152 @@
+"""Is each series long enough for the window and the chronological splits?
+
+The split sizes of a series of ``n`` rows are ``n_val = round(val * n)``,
+``n_test = round(test * n)`` (half up) and ``n_train = n - n_val - n_test`` (:func:`split_sizes`,
+the rule of :func:`forecaster.splits.assign_splits`). A series can train and be evaluated when
+``n_train >= lookback + horizon``, ``n_val >= horizon`` and, when ``test > 0``,
+``n_test >= horizon``.
+
+Example
+-------
+>>> split_sizes(10, 0.25, 0.25)
+(4, 3, 3)
+>>> minimum_rows(lookback=4, horizon=2, val=0.25, test=0.25)
+12
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from forecaster.errors import DataValidationError
+
+def split_sizes(n: int, val: float, test: float) -> tuple[int, int, int]:
+    """Rows of a series of ``n`` rows in train, val and test (in that time order).
+
+    Parameters
+    ----------
+    n : int
+        Rows in the series.
+    val, test : float
+        Fractions of the rows for validation and test (``test`` may be 0).
+
+    Returns
+    -------
+    tuple of int
+        ``(n_train, n_val, n_test)``, summing to ``n``.
+    """
+    # Exactly as forecaster.splits: floor(fraction * n + 0.5) in float64, each fraction alone.
+    n_val = int(math.floor(val * n + 0.5))
+    n_test = int(math.floor(test * n + 0.5))
+    return n - n_val - n_test, n_val, n_test
+
+
+def _fits(n: int, lookback: int, horizon: int, val: float, test: float) -> bool:
+    n_train, n_val, n_test = split_sizes(n, val, test)
+    return (
+        n_train >= lookback + horizon
+        and n_val >= horizon
+        and (test <= 0 or n_test >= horizon)
+    )
+
+
+def _check_arguments(lookback: int, horizon: int, val: float, test: float) -> None:
+    if lookback < 1:
+        raise ValueError(f"`lookback` must be >= 1. Received: lookback={lookback}")
+    if horizon < 1:
+        raise ValueError(f"`horizon` must be >= 1. Received: horizon={horizon}")
+    if not 0 < val < 1:
+        raise ValueError(f"`val` must be in (0, 1). Received: val={val}")
+    if not 0 <= test < 1 or val + test >= 1:
+        raise ValueError(
+            f"`test` must be in [0, 1) with val + test < 1. Received: val={val}, test={test}"
+        )
+
+
+def minimum_rows(lookback: int, horizon: int, val: float, test: float) -> int:
+    """The fewest rows a series needs for ``lookback``, ``horizon`` and the splits.
+
+    The smallest ``n`` such that every series of ``n`` or more rows gets
+    ``n_train >= lookback + horizon``, ``n_val >= horizon`` and (when ``test > 0``)
+    ``n_test >= horizon`` under :func:`split_sizes`.
+
+    Example
+    -------
+    >>> minimum_rows(lookback=48, horizon=24, val=0.2, test=0.0)
+    118
+    """
+    _check_arguments(lookback, horizon, val, test)
+    # From ``upper`` on every series fits: round(f * m) is within 0.5 of f * m, which bounds
+    # each split from below. Walk down from there while the series one row shorter still fits.
+    train_share = 1.0 - val - test
+    upper = max(
+        lookback + horizon,
+        int(math.ceil((lookback + horizon + 2) / train_share)) + 1,
+        int(math.ceil((horizon + 1) / val)) + 1,
+        int(math.ceil((horizon + 1) / test)) + 1 if test > 0 else 0,
+    )
+    n = upper
+    while n > 1 and _fits(n - 1, lookback, horizon, val, test):
+        n -= 1
+    return n
+
+
+def check_length(
+    frame: pd.DataFrame,
+    lookback: int,
+    horizon: int,
+    val: float,
+    test: float,
+    source: str = "<dataframe>",
+) -> None:
+    """Raise when a series of ``frame`` has too few rows for the window and the splits.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Canonical frame (``series_id`` column), usually after regularisation.
+    lookback, horizon : int
+        Input and output steps of a window.
+    val, test : float
+        Split fractions.
+    source : str
+        What to call the data in the message (the file path).
+
+    Raises
+    ------
+    DataValidationError
+        Names every series that is too short, its row count, and the rows needed.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"series_id": ["a"] * 5, "timestamp": pd.date_range("2020", periods=5)})
+    >>> check_length(frame, 4, 2, 0.25, 0.25, "x.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    forecaster.errors.DataValidationError: x.csv: too few rows ...: series 'a' has 5 rows; ...
+    """
+    needed = minimum_rows(lookback, horizon, val, test)
+    counts = frame.groupby("series_id", sort=True).size() if len(frame) else pd.Series(dtype=int)
+    if len(counts) == 0:
+        raise DataValidationError(
+            f"{source}: no rows left after regularisation; each series needs at least {needed} rows "
+            f"for lookback={lookback}, horizon={horizon}, val={val}, test={test}."
+        )
+    short = [
+        (str(sid), int(n)) for sid, n in counts.items() if not _fits(int(n), lookback, horizon, val, test)
+    ]
+    if not short:
+        return
+    listed = ", ".join(f"series {sid!r} has {n} rows" for sid, n in short[:10])
+    if len(short) > 10:
+        listed += f" (and {len(short) - 10} more series)"
+    test_part = f", test >= {horizon}" if test > 0 else ""
+    raise DataValidationError(
+        f"{source}: too few rows for lookback={lookback}, horizon={horizon}, val={val}, test={test}: "
+        f"{listed}; each series needs at least {needed} rows (train >= lookback + horizon = "
+        f"{lookback + horizon}, val >= {horizon}{test_part}). Use more data, or lower "
+        "window.lookback, window.horizon or the split fractions."
+    )

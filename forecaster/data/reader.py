@@ -1,0 +1,127 @@
+"""Read a CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``) file into the canonical frame.
+
+Reading only gets the raw table off the disk (with the encoding, separator and missing-value
+sentinels of the ``data`` section); :func:`forecaster.data.validation.frame_from_dataframe` does
+the validation.
+
+Example
+-------
+>>> from forecaster.config import DataConfig
+>>> cfg = DataConfig(path="data/temperature.csv", timestamp_column="date", target="T (degC)",
+...                  missing_values=[-9999])
+>>> frame = read_frame(cfg)  # doctest: +SKIP
+>>> frame.columns[:3].tolist()  # doctest: +SKIP
+['series_id', 'timestamp', 'T (degC)']
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from forecaster.config import DataConfig
+from forecaster.data.validation import (
+    clean_header,
+    frame_from_dataframe,
+    split_missing_values,
+)
+from forecaster.errors import DataValidationError
+
+logger = logging.getLogger(__name__)
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def read_frame(cfg: DataConfig) -> pd.DataFrame:
+    """Read ``cfg.path`` and return the validated canonical frame.
+
+    Parameters
+    ----------
+    cfg : DataConfig
+        The ``data`` section: path, timestamp column/format/parts, series column, targets,
+        features, missing-value sentinels, encoding and separator.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape ``(n_rows, 2 + n_numeric)``: ``series_id``, ``timestamp``, targets, features;
+        sorted by ``series_id, timestamp`` (unsorted input is sorted, with an INFO log).
+
+    Raises
+    ------
+    DataValidationError
+        The file is missing, unreadable, empty, or breaks a rule of
+        :func:`~forecaster.data.validation.frame_from_dataframe`.
+    """
+    path = Path(cfg.path)
+    raw = read_raw(path, cfg)
+    return frame_from_dataframe(raw, cfg, source=str(path))
+
+
+def read_raw(path: Path, cfg: DataConfig) -> pd.DataFrame:
+    """The raw table of a CSV or Parquet file, text sentinels already NaN (no validation)."""
+    source = str(path)
+    if not path.exists():
+        raise DataValidationError(
+            f"{source}: data file not found (looked in {path.resolve()}). Check data.path; "
+            "relative paths are resolved against the working directory."
+        )
+    if not path.is_file():
+        raise DataValidationError(f"{source}: data.path must name a file; received a directory")
+    name = path.name.lower()
+    if name.endswith(PARQUET_SUFFIXES):
+        return _read_parquet(path, source)
+    if name.endswith(CSV_SUFFIXES):
+        return _read_csv(path, cfg, source)
+    raise DataValidationError(
+        f"{source}: unsupported file type; data.path must end in one of "
+        f"{list(CSV_SUFFIXES + PARQUET_SUFFIXES)}"
+    )
+
+
+def _read_csv(path: Path, cfg: DataConfig, source: str) -> pd.DataFrame:
+    texts, _ = split_missing_values(cfg.missing_values)
+    options = {"sep": cfg.separator, "encoding": cfg.encoding}
+    try:
+        header = pd.read_csv(path, nrows=0, **options).columns
+        # Timestamps and series ids stay text: pandas must not turn "0001" into 1.
+        as_text = {clean_header(cfg.series_column)} if cfg.series_column else set()
+        if not cfg.timestamp_parts:
+            as_text.add(clean_header(cfg.timestamp_column))
+        dtype = {col: str for col in header if clean_header(col) in as_text}
+        raw = pd.read_csv(path, na_values=texts, dtype=dtype, low_memory=False, **options)
+    except pd.errors.EmptyDataError as exc:
+        raise DataValidationError(
+            f"{source}: the file is empty (no header, no rows). Point data.path at a file with data."
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise DataValidationError(
+            f"{source}: the file is not valid {cfg.encoding!r} text ({exc}). Set data.encoding to "
+            "the file's encoding, e.g. 'latin-1' or 'cp1252'."
+        ) from exc
+    except LookupError as exc:
+        raise DataValidationError(
+            f"{source}: unknown data.encoding {cfg.encoding!r} ({exc})."
+        ) from exc
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
+        raise DataValidationError(
+            f"{source}: cannot be read as CSV with separator {cfg.separator!r} ({exc}). Check "
+            "data.separator and that the file is a CSV."
+        ) from exc
+    return raw
+
+
+def _read_parquet(path: Path, source: str) -> pd.DataFrame:
+    try:
+        raw = pd.read_parquet(path)
+    except (OSError, ValueError, ImportError, NotImplementedError) as exc:
+        # pyarrow's errors for corrupt files derive from these (ArrowInvalid is a ValueError).
+        raise DataValidationError(
+            f"{source}: cannot be read as Parquet ({exc}). Check that the file is a Parquet file."
+        ) from exc
+    if len(raw.columns) == 0:
+        raise DataValidationError(f"{source}: the Parquet file has no columns.")
+    return raw

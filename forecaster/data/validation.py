@@ -1,0 +1,465 @@
+"""Turn a raw table (file columns) into the validated canonical long frame.
+
+The canonical frame has one row per (series, timestamp): ``series_id`` (str), ``timestamp``
+(``datetime64[ns]``, tz-naive), then the target and feature columns under their file names
+(float64), sorted by ``series_id, timestamp`` with a RangeIndex. Every rule broken raises
+:class:`forecaster.errors.DataValidationError` naming the source, the column, the first offending
+data row (1-based, as in the file) and its value, and what to do about it.
+
+Example
+-------
+>>> import pandas as pd
+>>> from forecaster.config import DataConfig
+>>> raw = pd.DataFrame({"Date": ["2020-01-02", "2020-01-01"], "Temp": ["1.5", "NA"]})
+>>> cfg = DataConfig(path="x.csv", timestamp_column="Date", target="Temp", missing_values=["NA"])
+>>> frame = frame_from_dataframe(raw, cfg)
+>>> frame.columns.tolist(), frame["Temp"].tolist()
+(['series_id', 'timestamp', 'Temp'], [nan, 1.5])
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.api import guess_datetime_format
+
+from forecaster.config import DataConfig
+from forecaster.errors import DataValidationError
+
+logger = logging.getLogger(__name__)
+
+SERIES = "series_id"
+TIMESTAMP = "timestamp"
+DEFAULT_SERIES_ID = "series"
+# Column names the pipeline adds itself; a data column under one of them would be overwritten.
+RESERVED = (SERIES, TIMESTAMP, "segment", "split")
+_PART_KEYS = ("year", "month", "day", "hour", "minute")
+
+
+def clean_header(name: object) -> str:
+    """A header as the canonical frame names it: ``str``, surrounding whitespace and BOM removed."""
+    return str(name).strip().lstrip("\ufeff").strip()
+
+
+def split_missing_values(missing_values: Sequence[object]) -> tuple[list[str], list[float]]:
+    """Split ``data.missing_values`` into text sentinels and numeric sentinels.
+
+    Every sentinel is matched as text (``"-9999"`` in a text column); those that read as numbers
+    are also matched as numbers (``-9999`` matches ``-9999.0``).
+    """
+    texts: list[str] = []
+    numbers: list[float] = []
+    for value in missing_values:
+        text = str(value).strip()
+        texts.append(text)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            numbers.append(float(value))
+            if float(value).is_integer():
+                texts.append(str(int(value)))
+            continue
+        try:
+            numbers.append(float(text))
+        except ValueError:
+            pass
+    return sorted(set(texts)), sorted(set(numbers))
+
+
+def frame_from_dataframe(
+    df: pd.DataFrame, cfg: DataConfig, source: str = "<dataframe>"
+) -> pd.DataFrame:
+    """Validate a raw DataFrame (file columns) and return the canonical frame.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The raw table, one row per observation, with the columns ``cfg`` names (the timestamp or
+        its parts, the optional series column, the targets and the features). Row ``i``
+        (0-based position) is reported as data row ``i + 1``.
+    cfg : DataConfig
+        The ``data`` section of the pipeline file.
+    source : str
+        What to call the data in error messages (a file path, or ``"<dataframe>"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape ``(n_rows, 2 + n_numeric)``: ``series_id``, ``timestamp``, then the targets (in
+        ``cfg.target`` order) and the features, float64, sorted by ``series_id, timestamp``.
+
+    Raises
+    ------
+    DataValidationError
+        No rows; a named column is missing; a timestamp cannot be parsed; a timestamp repeats
+        within a series with different values (exact repeats of a row are dropped with a
+        warning); a numeric column holds text, infinities, or no value at all.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> from forecaster.config import DataConfig
+    >>> raw = pd.DataFrame({"Ticker": ["B", "A"], "Date": ["2020-01-01", "2020-01-01"],
+    ...                     "Close": [2.0, 1.0]})
+    >>> cfg = DataConfig(path="x.csv", timestamp_column="Date", series_column="Ticker",
+    ...                  target="Close")
+    >>> frame_from_dataframe(raw, cfg)["series_id"].tolist()
+    ['A', 'B']
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise DataValidationError(
+            f"{source}: expected a pandas DataFrame of raw rows; received {type(df).__name__}"
+        )
+    if not isinstance(df.index, pd.RangeIndex):
+        df = df.reset_index(drop=not _index_is_named(df))
+    df = df.copy(deep=False)
+    df.columns = [clean_header(c) for c in df.columns]
+    _check_unique_headers(df.columns, source)
+    if len(df) == 0:
+        raise DataValidationError(
+            f"{source}: the data has a header but no rows (columns found: {list(df.columns)}). "
+            "Point data.path at a file with data."
+        )
+    df = df.reset_index(drop=True)
+    texts, numbers = split_missing_values(cfg.missing_values)
+
+    timestamp, used = _timestamps(df, cfg, source)
+    series = _series_ids(df, cfg, source)
+    used |= {cfg.series_column} if cfg.series_column else set()
+    numeric, explicit = _numeric_columns(df, cfg, source, used, texts, numbers)
+
+    data: dict[str, object] = {SERIES: series, TIMESTAMP: timestamp}
+    data.update(numeric)
+    frame = pd.DataFrame(data)
+    unusable = _check_values(frame, list(numeric), set(explicit), source)
+    if unusable:
+        frame = frame.drop(columns=unusable)
+    frame = _check_duplicates(frame, source)
+    return _sorted(frame, source)
+
+
+def _index_is_named(df: pd.DataFrame) -> bool:
+    return any(name is not None for name in df.index.names)
+
+
+def _check_unique_headers(columns: pd.Index, source: str) -> None:
+    repeated = sorted({c for c in columns if list(columns).count(c) > 1})
+    if repeated:
+        raise DataValidationError(
+            f"{source}: column name(s) {repeated} appear more than once (after removing surrounding "
+            "whitespace). Rename the columns so each name is unique."
+        )
+
+
+def _missing_column(source: str, role: str, name: str, columns: Sequence[str], key: str) -> DataValidationError:
+    close = difflib.get_close_matches(name, list(columns), n=3, cutoff=0.6)
+    hint = f" Did you mean {close}?" if close else ""
+    return DataValidationError(
+        f"{source}: the {role} column {name!r} is not in the data. Columns found: {list(columns)}."
+        f"{hint} Set {key} to one of the columns found."
+    )
+
+
+def _require(df: pd.DataFrame, name: str, role: str, key: str, source: str) -> pd.Series:
+    if name not in df.columns:
+        raise _missing_column(source, role, name, df.columns, key)
+    return df[name]
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    """0-based position of the first True in ``mask``."""
+    return int(np.flatnonzero(mask)[0])
+
+
+# --------------------------------------------------------------------------- timestamps
+
+
+def _timestamps(df: pd.DataFrame, cfg: DataConfig, source: str) -> tuple[np.ndarray, set[str]]:
+    if cfg.timestamp_parts:
+        return _timestamps_from_parts(df, cfg, source)
+    name = clean_header(cfg.timestamp_column)
+    raw = _require(df, name, "timestamp", "data.timestamp_column", source)
+    return _parse_timestamps(raw, name, cfg.timestamp_format, source), {name}
+
+
+def _parse_timestamps(raw: pd.Series, name: str, fmt: str | None, source: str) -> np.ndarray:
+    missing = raw.isna().to_numpy()
+    if missing.any():
+        row = _first_bad(missing)
+        raise DataValidationError(
+            f"{source}: column {name!r} has no timestamp at data row {row + 1}. "
+            "Every row needs a timestamp: fill it in or delete the row."
+        )
+    if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw.dtype):
+        parsed = raw
+    else:
+        text = raw.astype(str).str.strip()
+        parsed = _to_datetime(text, fmt)
+        bad = parsed.isna().to_numpy()
+        if bad.any():
+            row = _first_bad(bad)
+            value = text.iloc[row]
+            tried = repr(fmt) if fmt else _inferred_format(text)
+            raise DataValidationError(
+                f"{source}: column {name!r} has a value that is not a timestamp: {value!r} at data "
+                f"row {row + 1} (format tried: {tried}). Set data.timestamp_format to the format of "
+                "the column (e.g. '%Y-%m-%d %H:%M:%S' or '%d.%m.%Y %H:%M:%S'), or fix the value."
+            )
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        logger.info("%s: column %r holds time zones; converted to UTC and dropped the zone", source, name)
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    return _as_ns(parsed, name, source)
+
+
+def _to_datetime(text: pd.Series, fmt: str | None) -> pd.Series:
+    with warnings.catch_warnings():
+        # Without a format pandas may warn that it falls back to per-element parsing; bad values
+        # are reported by us anyway.
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            return pd.to_datetime(text, format=fmt, errors="coerce")
+        except ValueError:
+            # Mixed UTC offsets: convert all to UTC (naive values are taken as UTC).
+            return pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
+
+
+def _inferred_format(text: pd.Series) -> str:
+    guessed = guess_datetime_format(str(text.iloc[0])) if len(text) else None
+    if guessed:
+        return f"{guessed!r}, inferred by pandas from the first value"
+    return "pandas inference (no format could be inferred from the first value)"
+
+
+def _as_ns(parsed: pd.Series, name: str, source: str) -> np.ndarray:
+    try:
+        return parsed.to_numpy().astype("datetime64[ns]")
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime) as exc:
+        raise DataValidationError(
+            f"{source}: column {name!r} holds timestamps outside 1677-2262, which pandas cannot "
+            f"hold at nanosecond precision ({exc}). Fix the values."
+        ) from exc
+
+
+def _timestamps_from_parts(
+    df: pd.DataFrame, cfg: DataConfig, source: str
+) -> tuple[np.ndarray, set[str]]:
+    parts = {key: clean_header(col) for key, col in (cfg.timestamp_parts or {}).items()}
+    values: dict[str, pd.Series] = {}
+    for key in _PART_KEYS:
+        if key not in parts:
+            continue
+        col = parts[key]
+        raw = _require(df, col, f"timestamp part ({key})", f"data.timestamp_parts.{key}", source)
+        number = pd.to_numeric(raw, errors="coerce")
+        bad = (number.isna() | (number != np.floor(number))).to_numpy()
+        if bad.any():
+            row = _first_bad(bad)
+            raise DataValidationError(
+                f"{source}: timestamp part column {col!r} ({key}) needs whole numbers; received "
+                f"{raw.iloc[row]!r} at data row {row + 1}. Fix the value or delete the row."
+            )
+        values[key] = number.astype("int64")
+    parsed = pd.to_datetime(pd.DataFrame(values), errors="coerce")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        row = _first_bad(bad)
+        shown = {parts[k]: int(v.iloc[row]) for k, v in values.items()}
+        raise DataValidationError(
+            f"{source}: timestamp parts {shown} at data row {row + 1} are not a valid date/time. "
+            "Fix the values or delete the row."
+        )
+    return _as_ns(parsed, "+".join(parts.values()), source), set(parts.values())
+
+
+# --------------------------------------------------------------------------- series
+
+
+def _series_ids(df: pd.DataFrame, cfg: DataConfig, source: str) -> np.ndarray:
+    if cfg.series_column is None:
+        return np.full(len(df), DEFAULT_SERIES_ID, dtype=object)
+    name = clean_header(cfg.series_column)
+    raw = _require(df, name, "series", "data.series_column", source)
+    missing = raw.isna().to_numpy()
+    if missing.any():
+        row = _first_bad(missing)
+        raise DataValidationError(
+            f"{source}: series column {name!r} is empty at data row {row + 1}. "
+            "Every row needs a series id: fill it in or delete the row."
+        )
+    ids = raw.astype(str).str.strip().to_numpy(dtype=object)
+    return ids
+
+
+# --------------------------------------------------------------------------- numeric columns
+
+
+def _numeric_columns(
+    df: pd.DataFrame,
+    cfg: DataConfig,
+    source: str,
+    used: set[str],
+    texts: list[str],
+    numbers: list[float],
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The float64 columns (targets first, then features) and the names given explicitly."""
+    targets = [clean_header(t) for t in cfg.target]
+    explicit = list(targets)
+    if cfg.features == "all":
+        candidates = [c for c in df.columns if c not in used and c not in targets]
+    else:
+        explicit += [clean_header(f) for f in cfg.features]
+        candidates = []
+    explicit = list(dict.fromkeys(explicit))  # a feature that is also a target counts once
+
+    for name in explicit:
+        key = "data.target" if name in targets else "data.features"
+        _require(df, name, "target" if name in targets else "feature", key, source)
+        if name in used or name in RESERVED:
+            raise DataValidationError(
+                f"{source}: {key} names column {name!r}, which is already the timestamp or series "
+                f"column, or a reserved name ({list(RESERVED)}). Name a value column instead."
+            )
+
+    columns: dict[str, np.ndarray] = {}
+    for name in explicit:
+        columns[name] = _to_float(df[name], name, source, texts, numbers, required=True)
+
+    excluded: list[str] = []
+    for name in candidates:
+        if name in RESERVED:
+            logger.warning(
+                "%s: column %r is left out of the features: the name is reserved (%s)",
+                source, name, list(RESERVED),
+            )
+            continue
+        values = _to_float(df[name], name, source, texts, numbers, required=False)
+        if values is None:
+            excluded.append(name)
+        else:
+            columns[name] = values
+    if excluded:
+        logger.info(
+            "%s: features 'all' leaves out the non-numeric column(s) %s", source, excluded
+        )
+    return columns, explicit
+
+
+def _to_float(
+    raw: pd.Series,
+    name: str,
+    source: str,
+    texts: list[str],
+    numbers: list[float],
+    required: bool,
+) -> np.ndarray | None:
+    """float64 values of one column with sentinels as NaN; ``None`` for a text column not required.
+
+    A column not named explicitly (``features: all``) is text, and left out, when at most half of
+    its non-missing values read as numbers; otherwise its non-numeric values are errors.
+    """
+    if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_numeric_dtype(raw.dtype):
+        values = raw.to_numpy(dtype="float64", na_value=np.nan)
+    else:
+        text = raw.astype(object).where(raw.notna(), None)
+        stripped = text.map(lambda v: v.strip() if isinstance(v, str) else v)
+        if texts:
+            stripped = stripped.where(~stripped.isin(texts), None)
+        converted = pd.to_numeric(stripped, errors="coerce")
+        present = stripped.notna().to_numpy()
+        bad = converted.isna().to_numpy() & present
+        if bad.any():
+            if not required and bad.sum() * 2 >= present.sum():
+                return None
+            row = _first_bad(bad)
+            raise DataValidationError(
+                f"{source}: column {name!r} must be numeric but holds {raw.iloc[row]!r} at data row "
+                f"{row + 1}. Fix the value, add it to data.missing_values if it marks a missing "
+                "value, or leave the column out of data.target/data.features."
+            )
+        values = converted.to_numpy(dtype="float64", na_value=np.nan)
+    if numbers:
+        values = np.where(np.isin(values, numbers), np.nan, values)
+    return values
+
+
+def _check_values(
+    frame: pd.DataFrame, columns: list[str], explicit: set[str], source: str
+) -> list[str]:
+    """Raise on infinities, or on a named column without values (in all data or in a series).
+
+    Returns the columns picked by ``features: all`` that have no values (in all data or in some
+    series): they are left out with a WARNING instead.
+    """
+    codes, uniques = pd.factorize(frame[SERIES].to_numpy())
+    unusable: list[str] = []
+    for name in columns:
+        values = frame[name].to_numpy()
+        infinite = np.isinf(values)
+        if infinite.any():
+            row = _first_bad(infinite)
+            raise DataValidationError(
+                f"{source}: column {name!r} holds an infinite value ({values[row]}) at data row "
+                f"{row + 1}. Replace it with a finite value or leave it empty (missing)."
+            )
+        present = ~np.isnan(values)
+        counts = np.bincount(codes[present], minlength=len(uniques))
+        if (counts > 0).all():
+            continue
+        if name not in explicit:
+            unusable.append(name)
+            continue
+        if not present.any():
+            raise DataValidationError(
+                f"{source}: column {name!r} has no values (all {len(values)} rows are missing). "
+                "Leave it out of data.target/data.features, or fix data.missing_values."
+            )
+        empty = sorted(str(u) for u in uniques[counts == 0])
+        raise DataValidationError(
+            f"{source}: column {name!r} has no values in series {empty}. Leave the column out "
+            "of data.target/data.features, or drop those series from the data."
+        )
+    if unusable:
+        logger.warning(
+            "%s: features 'all' leaves out column(s) %s: no values (in all rows or in some series)",
+            source, unusable,
+        )
+    return unusable
+
+
+def _check_duplicates(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Drop exact repeats of a row (WARNING); a timestamp repeated with other values is an error."""
+    keys = frame[[SERIES, TIMESTAMP]]
+    repeated = keys.duplicated(keep="first").to_numpy()
+    if not repeated.any():
+        return frame
+    identical = frame.duplicated(keep="first").to_numpy()
+    conflicting = repeated & ~identical
+    if conflicting.any():
+        row = _first_bad(conflicting)
+        series, stamp = keys.iloc[row]
+        same = (keys[SERIES].to_numpy() == series) & (keys[TIMESTAMP].to_numpy() == stamp)
+        first = _first_bad(same)
+        where = "" if series == DEFAULT_SERIES_ID else f" in series {series!r}"
+        raise DataValidationError(
+            f"{source}: timestamp {pd.Timestamp(stamp)} appears twice{where} with different values: "
+            f"data rows {first + 1} and {row + 1} ({int(conflicting.sum())} such row(s) in all). Keep "
+            "one row per timestamp (or set data.series_column if the data holds several series)."
+        )
+    row = _first_bad(identical)
+    logger.warning(
+        "%s: dropped %d row(s) that exactly repeat an earlier row (first: data row %d, %s)",
+        source, int(identical.sum()), row + 1, pd.Timestamp(keys[TIMESTAMP].iloc[row]),
+    )
+    return frame.loc[~identical].reset_index(drop=True)
+
+
+def _sorted(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    index = pd.MultiIndex.from_arrays([frame[SERIES].to_numpy(), frame[TIMESTAMP].to_numpy()])
+    if not index.is_monotonic_increasing:
+        logger.info("%s: rows were not in (series, timestamp) order; sorted them", source)
+        frame = frame.sort_values([SERIES, TIMESTAMP], kind="stable").reset_index(drop=True)
+    frame[SERIES] = frame[SERIES].astype(str)
+    return frame
