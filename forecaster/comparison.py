@@ -1,0 +1,279 @@
+"""Train every candidate (model spec x clipping setting) and baseline on the same windows.
+
+:func:`train_candidate` is a plain function of (pipeline config, candidate plan, data reference)
+that returns a picklable :class:`~forecaster.results.CandidateResult`, so a process pool (``--jobs``)
+or a cluster executor can run it unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import multiprocessing
+import numpy as np
+import pandas as pd
+
+from forecaster.config import PipelineConfig
+from forecaster.estimator import BaselineForecaster, RNNForecaster, WindowForecaster
+from forecaster.evaluation import coverage, coverage_by_step, diebold_mariano, point_metrics
+from forecaster.progress import NullProgress, Progress
+from forecaster.results import ROLE_BASELINE, ROLE_CANDIDATE, CandidateResult, ComparisonResult
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CandidatePlan:
+    """One cell of the comparison grid: an architecture and a clipping setting."""
+
+    name: str
+    model: dict[str, Any]
+    clipping: dict[str, Any]
+
+
+def plan_candidates(cfg: PipelineConfig) -> list[CandidatePlan]:
+    """Every model of the pipeline file crossed with every clipping setting, in file order."""
+    from forecaster.models.spec import ModelSpec
+
+    plans = []
+    for model_cfg in cfg.models:
+        spec = ModelSpec.from_config(model_cfg)
+        for clip in cfg.clipping:
+            plans.append(CandidatePlan(name=f"{spec.name} | {clip.label}", model=model_cfg.model_dump(),
+                                       clipping=clip.model_dump()))
+    names = [p.name for p in plans]
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"the pipeline lists the same candidate twice: {dupes}")
+    return plans
+
+
+def _common_params(cfg: PipelineConfig) -> dict[str, Any]:
+    return {
+        "target": list(cfg.data.target),
+        "lookback": cfg.window.lookback,
+        "horizon": cfg.window.horizon,
+        "stride": cfg.window.stride,
+        "features": cfg.features.model_dump(mode="json"),
+        "interval_level": cfg.evaluation.interval_level,
+        "data": cfg.data.model_dump(mode="json"),
+    }
+
+
+def rnn_params(cfg: PipelineConfig, plan: CandidatePlan) -> dict[str, Any]:
+    """Keyword arguments of :class:`RNNForecaster` for one candidate."""
+    model = plan.model
+    t = cfg.training
+    return {
+        **_common_params(cfg),
+        "cell": model["cell"], "layers": model["layers"], "units": model["units"],
+        "bidirectional": model["bidirectional"], "dropout": model["dropout"],
+        "recurrent_dropout": model["recurrent_dropout"], "head": model["head"],
+        "clipping": plan.clipping["kind"], "clip_threshold": plan.clipping["threshold"],
+        "loss": t.loss, "learning_rate": t.learning_rate, "batch_size": t.batch_size,
+        "epochs": t.epochs, "patience": t.patience, "seed": t.seed, "residual": t.residual,
+    }
+
+
+def contract_params(cfg: PipelineConfig, est: WindowForecaster, *, cell: str, plan: CandidatePlan | None) -> dict[str, Any]:
+    """The MLflow parameter names every child run carries (a contract)."""
+    model = plan.model if plan else {}
+    clip = plan.clipping if plan else {"kind": "none", "threshold": None}
+    units = model.get("units", 0)
+    return {
+        "cell": cell,
+        "layers": model.get("layers", 0),
+        "units": ",".join(str(u) for u in units) if isinstance(units, list) else units,
+        "bidirectional": model.get("bidirectional", False),
+        "dropout": model.get("dropout", 0.0),
+        "recurrent_dropout": model.get("recurrent_dropout", 0.0),
+        "head": model.get("head", "none"),
+        "clipping": clip["kind"],
+        "clip_threshold": clip["threshold"] if clip["threshold"] is not None else 0.0,
+        "learning_rate": cfg.training.learning_rate if plan else 0.0,
+        "batch_size": cfg.training.batch_size if plan else 0,
+        "lookback": cfg.window.lookback,
+        "horizon": cfg.window.horizon,
+        "n_features": getattr(est, "n_features_", 0),
+        "n_params": getattr(est, "n_params_", 0),
+        "seed": cfg.training.seed,
+    }
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", name).strip("_")
+
+
+def summarise(est: WindowForecaster, frame: pd.DataFrame, cfg: PipelineConfig, *, name: str, role: str,
+              params: dict[str, Any], out_dir: str | os.PathLike | None) -> CandidateResult:
+    """Evaluate a fitted forecaster on the shared validation/test windows (original units)."""
+    result = CandidateResult(name=name, role=role, params=params,
+                             history={k: list(v) for k, v in getattr(est, "history_", {}).items()})
+    result.metrics["train_seconds"] = float(getattr(est, "train_seconds_", 0.0))
+    result.metrics["epochs_run"] = float(getattr(est, "epochs_run_", 0))
+    if getattr(est, "failed_", False):
+        result.failed = True
+        result.failure_reason = est.failure_reason_
+        result.failed_epoch = est.failed_epoch_
+        logger.warning("candidate %s failed: %s", name, est.failure_reason_)
+        return result
+    preds = est.evaluate_windows(frame)
+    val, test = preds["val"], preds["test"]
+    vm = point_metrics(val.y_true, val.y_pred, val.scale)
+    result.metrics.update(val_mae=vm["mae"], val_rmse=vm["rmse"])
+    result.val_forecast = val.y_pred.astype(np.float32)
+    if test.n_samples:
+        tm = point_metrics(test.y_true, test.y_pred, test.scale)
+        lower, upper = test.y_pred - est.quantiles_, test.y_pred + est.quantiles_
+        result.metrics.update(test_mae=tm["mae"], test_rmse=tm["rmse"], test_smape=tm["smape"],
+                              test_mase=tm["mase"], interval_coverage=coverage(test.y_true, lower, upper))
+        result.test_mae_by_step = np.asarray(tm["mae_by_step"], dtype=float)
+        result.coverage_by_step = np.asarray(coverage_by_step(test.y_true, lower, upper), dtype=float)
+        result.test_forecast = test.y_pred.astype(np.float32)
+        result.plot_data = _plot_slice(test, lower, upper, cfg.evaluation.plot_steps)
+    if out_dir is not None:
+        result.model_dir = str(est.save(Path(out_dir) / slug(name)))
+    return result
+
+
+def _plot_slice(preds, lower, upper, n_points: int) -> dict[str, Any]:
+    """The last horizon step of consecutive test windows of the first series: a forecast curve."""
+    first = preds.series_ids[0]
+    idx = np.flatnonzero(preds.series_ids == first)[:n_points]
+    step = preds.y_true.shape[1] - 1
+    return {
+        "series_id": str(first),
+        "step": step + 1,
+        "timestamps": pd.to_datetime(preds.timestamps[idx, step]).to_numpy(),
+        "actual": preds.y_true[idx, step, 0],
+        "forecast": preds.y_pred[idx, step, 0],
+        "lower": lower[idx, step, 0],
+        "upper": upper[idx, step, 0],
+    }
+
+
+def train_candidate(cfg: PipelineConfig | dict[str, Any], plan: CandidatePlan, data_ref: str | os.PathLike,
+                    out_dir: str | os.PathLike | None = None, callbacks=()) -> CandidateResult:
+    """Fit one candidate on the prepared frame stored at ``data_ref`` and evaluate it.
+
+    A plain function of its arguments (no global state), so it runs the same in this process,
+    in a process pool, or on a cluster worker.
+    """
+    if isinstance(cfg, dict):
+        cfg = PipelineConfig.model_validate(cfg)
+    frame = pd.read_pickle(data_ref)
+    est = RNNForecaster(**rnn_params(cfg, plan))
+    est.fit(frame, callbacks=callbacks)
+    params = contract_params(cfg, est, cell=plan.model["cell"], plan=plan)
+    return summarise(est, frame, cfg, name=plan.name, role=ROLE_CANDIDATE, params=params, out_dir=out_dir)
+
+
+def evaluate_baseline(cfg: PipelineConfig, kind: str, frame: pd.DataFrame,
+                      out_dir: str | os.PathLike | None = None) -> CandidateResult:
+    est = BaselineForecaster(kind=kind, season=cfg.evaluation.season,
+                             **{k: v for k, v in _common_params(cfg).items()})
+    est.fit(frame)
+    params = contract_params(cfg, est, cell=kind, plan=None)
+    return summarise(est, frame, cfg, name=kind, role=ROLE_BASELINE, params=params, out_dir=out_dir)
+
+
+def _worker_init(threads: int) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.PathLike, *, jobs: int = 1,
+                   progress: Progress | None = None,
+                   epoch_callback_factory: Callable[[], Any] | None = None) -> ComparisonResult:
+    """Baselines and every candidate on ``frame`` (a canonical frame with a ``split`` column)."""
+    progress = progress or NullProgress()
+    workdir = Path(workdir)
+    models_dir = workdir / "models"
+    data_ref = workdir / "frame.pkl"
+    frame.to_pickle(data_ref)
+
+    baselines = []
+    for kind in cfg.baselines:
+        baselines.append(evaluate_baseline(cfg, kind, frame, models_dir))
+        logger.info("baseline %-15s val_mae=%.4f test_mae=%.4f", kind,
+                    baselines[-1].metrics.get("val_mae", math.nan), baselines[-1].metrics.get("test_mae", math.nan))
+
+    plans = plan_candidates(cfg)
+    progress.start("candidates", total=len(plans))
+    candidates: list[CandidateResult] = []
+    if jobs <= 1 or len(plans) <= 1:
+        for plan in plans:
+            callbacks = [epoch_callback_factory()] if epoch_callback_factory else []
+            candidates.append(train_candidate(cfg, plan, data_ref, models_dir, callbacks=callbacks))
+            _log_candidate(candidates[-1])
+            progress.advance("candidates", name=plan.name)
+    else:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        ctx = multiprocessing.get_context("spawn")
+        cfg_dict = cfg.model_dump(mode="json")
+        by_name: dict[str, CandidateResult] = {}
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+                                 initargs=(threads,)) as pool:
+            futures = {pool.submit(train_candidate, cfg_dict, plan, str(data_ref), str(models_dir)): plan
+                       for plan in plans}
+            for future in as_completed(futures):
+                result = future.result()
+                by_name[result.name] = result
+                _log_candidate(result)
+                progress.advance("candidates", name=result.name)
+        candidates = [by_name[p.name] for p in plans]
+    progress.finish("candidates")
+
+    comparison = ComparisonResult(pipeline=cfg.name, candidates=candidates, baselines=baselines,
+                                  horizon=cfg.window.horizon, target=list(cfg.data.target))
+    _add_relative_metrics(comparison)
+    _add_significance(comparison, frame, cfg)
+    return comparison
+
+
+def _log_candidate(result: CandidateResult) -> None:
+    if result.failed:
+        logger.warning("candidate %s FAILED: %s", result.name, result.failure_reason)
+    else:
+        logger.info("candidate %-35s val_mae=%.4f test_mae=%.4f epochs=%d (%.1fs)", result.name,
+                    result.metrics.get("val_mae", math.nan), result.metrics.get("test_mae", math.nan),
+                    int(result.metrics.get("epochs_run", 0)), result.metrics.get("train_seconds", 0.0))
+
+
+def _add_relative_metrics(comparison: ComparisonResult) -> None:
+    persistence = comparison.baseline("persistence")
+    if persistence is None:
+        return
+    for result in [*comparison.candidates, *comparison.baselines]:
+        for split in ("val", "test"):
+            base = persistence.metrics.get(f"{split}_mae", math.nan)
+            own = result.metrics.get(f"{split}_mae", math.nan)
+            if base and not math.isnan(base) and not math.isnan(own):
+                result.metrics[f"{split}_rel_mae"] = own / base
+
+
+def _add_significance(comparison: ComparisonResult, frame: pd.DataFrame, cfg: PipelineConfig) -> None:
+    """Diebold-Mariano test of each result's test errors against persistence's, same windows."""
+    persistence = comparison.baseline("persistence")
+    if persistence is None or persistence.test_forecast is None:
+        return
+    est = BaselineForecaster(kind="persistence", **_common_params(cfg)).fit(frame)
+    actual = est.evaluate_windows(frame, splits=("test",))["test"].y_true
+    comparison.test_actual = actual
+    base_err = np.abs(persistence.test_forecast - actual).mean(axis=(1, 2))
+    for result in [*comparison.candidates, *comparison.baselines]:
+        if result is persistence or result.test_forecast is None:
+            continue
+        err = np.abs(result.test_forecast - actual).mean(axis=(1, 2))
+        stat, p_value = diebold_mariano(err, base_err, horizon=cfg.window.horizon, loss="abs")
+        comparison.significance[result.name] = {"dm_stat": float(stat), "dm_p_value": float(p_value)}

@@ -1,0 +1,292 @@
+"""Shared machinery of every fitted forecaster: splits, preprocessing, windows, intervals, forecasts.
+
+A subclass only says how to fit on training windows and how to predict scaled windows;
+everything that decides *which* windows and *which* units lives here, once, so the networks and
+the baselines are always evaluated on exactly the same windows in the same units.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from forecaster.evaluation import conformal_quantiles, naive_scale
+from forecaster.preprocessing import Preprocessor
+from forecaster.splits import assign_splits
+from forecaster.windowing import gather_windows, window_starts
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "forecaster.joblib"
+META_FILE = "forecaster.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class WindowPredictions:
+    """Forecasts on one split's windows, in the data's original units.
+
+    ``y_true``, ``y_pred``: ``(n_samples, horizon, n_targets)``; ``series_ids``: ``(n_samples,)``;
+    ``timestamps``: ``(n_samples, horizon)`` label timestamps; ``scale``: the per-sample MASE scale
+    ``(n_samples, 1, n_targets)``.
+    """
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    series_ids: np.ndarray
+    timestamps: np.ndarray
+    scale: np.ndarray
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.y_true.shape[0])
+
+
+def ensure_canonical(frame: pd.DataFrame, target: list[str]) -> pd.DataFrame:
+    """Add the optional key columns (``series_id``, ``segment``) a canonical frame may omit."""
+    if "timestamp" not in frame.columns:
+        raise ValueError(f"the frame has no 'timestamp' column; columns: {list(frame.columns)}")
+    missing = [t for t in target if t not in frame.columns]
+    if missing:
+        raise ValueError(f"target column(s) {missing} not in the frame; columns: {list(frame.columns)}")
+    out = frame
+    if "series_id" not in out.columns or "segment" not in out.columns:
+        out = out.copy()
+        if "series_id" not in out.columns:
+            out["series_id"] = "series"
+        if "segment" not in out.columns:
+            out["segment"] = 0
+    return out
+
+
+class WindowForecaster(BaseEstimator):
+    """Base class: subclasses implement ``_fit_windows`` and ``_predict_scaled``.
+
+    Parameters common to every forecaster (subclasses add their own):
+    ``target``, ``lookback``, ``horizon``, ``stride``, ``val_fraction`` (used only when the frame
+    passed to ``fit`` has no ``split`` column), ``features`` (the pipeline's features section),
+    ``interval_level``, ``data`` (the pipeline's data section, used by :meth:`forecast` to read raw
+    history exactly like the training file).
+    """
+
+    kind = "base"
+
+    # ----------------------------------------------------------------- fitting
+    def _prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        frame = ensure_canonical(frame, list(self.target))
+        if "split" not in frame.columns:
+            frame = frame.copy()
+            frame["split"] = assign_splits(frame, self.val_fraction, 0.0).to_numpy()
+        return frame
+
+    def fit(self, frame: pd.DataFrame, y: Any = None) -> "WindowForecaster":
+        """Fit on a canonical frame (rows of ``split == 'train'``; ``val`` for early stopping/intervals).
+
+        Returns
+        -------
+        self
+        """
+        frame = self._prepare(frame)
+        train_rows = frame[frame["split"].to_numpy() == "train"]
+        if train_rows.empty:
+            raise ValueError("the frame has no training rows (split == 'train')")
+        self.preprocessor_ = Preprocessor(target=list(self.target), features=self.features).fit(train_rows)
+        scaled, values = self.preprocessor_.transform_values(frame)
+        starts = window_starts(scaled, self.lookback, self.horizon, self.stride)
+        n_train, n_val = len(starts["train"]), len(starts["val"])
+        if n_train == 0 or n_val == 0:
+            raise ValueError(
+                f"not enough rows for lookback={self.lookback} + horizon={self.horizon}: "
+                f"{n_train} training and {n_val} validation windows (both must be >= 1)"
+            )
+        self.n_features_ = values.shape[1]
+        self.feature_names_ = list(self.preprocessor_.feature_names_)
+        self.frequency_ = _infer_frequency(frame)
+        self.series_ = sorted(frame["series_id"].astype(str).unique().tolist())
+        self.naive_scale_ = _naive_scales(train_rows, list(self.target))
+        self._fit_windows(values, starts, scaled)
+        self.fitted_ok_ = not getattr(self, "failed_", False)
+        if self.fitted_ok_:
+            val = self._predict_split(scaled, values, starts["val"])
+            self.quantiles_ = conformal_quantiles(np.abs(val.y_pred - val.y_true), self.interval_level)
+        else:
+            self.quantiles_ = np.full((self.horizon, len(self.target)), np.nan)
+        return self
+
+    # Subclass hooks -------------------------------------------------------
+    def _fit_windows(self, values: np.ndarray, starts: dict[str, np.ndarray], scaled: pd.DataFrame) -> None:
+        raise NotImplementedError
+
+    def _predict_scaled(self, X: np.ndarray) -> np.ndarray:
+        """``(n_samples, lookback, n_features)`` scaled -> ``(n_samples, horizon, n_targets)`` scaled."""
+        raise NotImplementedError
+
+    # -------------------------------------------------------------- evaluation
+    def _predict_split(self, scaled: pd.DataFrame, values: np.ndarray, starts: np.ndarray) -> WindowPredictions:
+        targets = list(self.preprocessor_.target_indices_)
+        X, y = gather_windows(values, starts, self.lookback, self.horizon, targets)
+        series_ids = scaled["series_id"].to_numpy()[starts]
+        y_pred = self._predict_scaled(X) if len(starts) else np.zeros_like(y)
+        y_true = self.preprocessor_.inverse_targets(y, series_ids)
+        y_pred = self.preprocessor_.inverse_targets(y_pred, series_ids)
+        ts = scaled["timestamp"].to_numpy()
+        label_pos = starts[:, None] + self.lookback + np.arange(self.horizon)[None, :]
+        scale = np.stack([self.naive_scale_.get(str(s), np.ones(len(self.target))) for s in series_ids]) if len(starts) else np.ones((0, len(self.target)))
+        return WindowPredictions(
+            y_true=y_true,
+            y_pred=y_pred,
+            series_ids=series_ids,
+            timestamps=ts[label_pos] if len(starts) else np.empty((0, self.horizon), dtype="datetime64[ns]"),
+            scale=scale[:, None, :],
+        )
+
+    def evaluate_windows(self, frame: pd.DataFrame, splits=("val", "test")) -> dict[str, WindowPredictions]:
+        """Forecasts on the windows of each split of ``frame`` (same windows for every forecaster)."""
+        check_is_fitted(self, "preprocessor_")
+        frame = self._prepare(frame)
+        scaled, values = self.preprocessor_.transform_values(frame)
+        starts = window_starts(scaled, self.lookback, self.horizon, self.stride)
+        return {s: self._predict_split(scaled, values, starts[s]) for s in splits}
+
+    # --------------------------------------------------------------- forecasts
+    def predict(self, frame: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
+        """Forecast ``horizon`` steps after the end of each series of a canonical frame.
+
+        Returns a DataFrame with columns ``series_id, timestamp, step, forecast, lower, upper``
+        (plus ``target`` when the model has several targets), one row per series and step.
+        """
+        check_is_fitted(self, "preprocessor_")
+        horizon = self.horizon if horizon is None else int(horizon)
+        if not 1 <= horizon <= self.horizon:
+            raise ValueError(f"horizon must be between 1 and {self.horizon}; received {horizon}")
+        frame = ensure_canonical(frame, list(self.target))
+        frame = frame.sort_values(["series_id", "timestamp"], kind="stable").reset_index(drop=True)
+        # The last `lookback` rows of each series' last segment.
+        last_seg = frame.groupby("series_id")["segment"].transform("max")
+        tail = frame[frame["segment"] == last_seg].groupby("series_id", sort=True).tail(self.lookback)
+        counts = tail.groupby("series_id").size()
+        short = counts[counts < self.lookback]
+        if len(short):
+            raise ValueError(
+                f"series {short.index[0]!r} has {int(short.iloc[0])} usable rows at its end; "
+                f"forecasting needs the last lookback={self.lookback} rows without a long gap"
+            )
+        _, values = self.preprocessor_.transform_values(tail.reset_index(drop=True))
+        n_series = len(counts)
+        X = values.reshape(n_series, self.lookback, -1)
+        series_ids = counts.index.to_numpy()
+        y_scaled = self._predict_scaled(X)
+        y = self.preprocessor_.inverse_targets(y_scaled, series_ids)[:, :horizon, :]
+        q = self.quantiles_[:horizon]
+        last_ts = tail.groupby("series_id", sort=True)["timestamp"].max()
+        return _forecast_frame(series_ids, last_ts, y, q, self.frequency_, list(self.target))
+
+    def forecast(self, history: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
+        """Forecast from RAW history (columns as in the training file), e.g. a request DataFrame."""
+        check_is_fitted(self, "preprocessor_")
+        from forecaster.config import DataConfig
+        from forecaster.data import frame_from_dataframe, regularise
+
+        if self.data is None:
+            frame = history
+        else:
+            cfg = DataConfig.model_validate({**self.data, "path": self.data.get("path") or "<request>"})
+            frame = frame_from_dataframe(history, cfg, source="history")
+            frame, _ = regularise(frame, cfg.frequency or self.frequency_, cfg.aggregate, cfg.max_gap)
+        return self.predict(frame, horizon=horizon)
+
+    # ------------------------------------------------------------ persistence
+    def _state(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k.endswith("_") and not k.startswith("_") and k != "model_"}
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Save the fitted forecaster to ``directory`` atomically (built beside it, then renamed)."""
+        check_is_fitted(self, "preprocessor_")
+        target = Path(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        try:
+            joblib.dump({"params": self.get_params(deep=False), "state": self._state()}, tmp / STATE_FILE)
+            self._save_model(tmp)
+            meta = {"kind": self.kind, "format_version": FORMAT_VERSION, "class": type(self).__name__,
+                    "target": list(self.target), "lookback": self.lookback, "horizon": self.horizon,
+                    "frequency": self.frequency_, "features": self.feature_names_}
+            (tmp / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+    def _save_model(self, directory: Path) -> None:
+        """Subclasses save what joblib should not hold (e.g. the Keras model)."""
+
+    def _load_model(self, directory: Path) -> None:
+        """Subclasses load what ``_save_model`` wrote."""
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> "WindowForecaster":
+        directory = Path(directory)
+        blob = joblib.load(directory / STATE_FILE)
+        obj = cls(**blob["params"])
+        obj.__dict__.update(blob["state"])
+        obj._load_model(directory)
+        return obj
+
+
+def _infer_frequency(frame: pd.DataFrame) -> str | None:
+    for _, group in frame.groupby("series_id", sort=True):
+        for _, seg in group.groupby("segment", sort=False):
+            if len(seg) >= 3:
+                freq = pd.infer_freq(pd.DatetimeIndex(seg["timestamp"].iloc[-min(len(seg), 200):]))
+                if freq:
+                    return freq
+    return None
+
+
+def _naive_scales(train_rows: pd.DataFrame, target: list[str]) -> dict[str, np.ndarray]:
+    scales: dict[str, np.ndarray] = {}
+    for sid, group in train_rows.groupby("series_id", sort=True):
+        scales[str(sid)] = np.atleast_1d(np.asarray(naive_scale(group[target].to_numpy(dtype=float)), dtype=float))
+    return scales
+
+
+def _future_timestamps(last: pd.Timestamp, horizon: int, frequency: str | None) -> pd.DatetimeIndex:
+    if not frequency:
+        raise ValueError("the model does not know its data frequency; cannot date the forecast")
+    offset = pd.tseries.frequencies.to_offset(frequency)
+    return pd.date_range(start=last + offset, periods=horizon, freq=offset)
+
+
+def _forecast_frame(series_ids, last_ts, y, q, frequency, target) -> pd.DataFrame:
+    rows = []
+    horizon = y.shape[1]
+    for i, sid in enumerate(series_ids):
+        stamps = _future_timestamps(pd.Timestamp(last_ts.loc[sid]), horizon, frequency)
+        for t_i, name in enumerate(target):
+            block = pd.DataFrame({
+                "series_id": str(sid),
+                "timestamp": stamps,
+                "step": np.arange(1, horizon + 1),
+                "forecast": y[i, :, t_i],
+                "lower": y[i, :, t_i] - q[:, t_i],
+                "upper": y[i, :, t_i] + q[:, t_i],
+            })
+            if len(target) > 1:
+                block.insert(1, "target", name)
+            rows.append(block)
+    return pd.concat(rows, ignore_index=True)

@@ -1,0 +1,72 @@
+"""Baselines behind the same interface as the networks: persistence, seasonal naive, ridge."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from forecaster.estimator.base import WindowForecaster
+from forecaster.windowing import gather_windows
+
+BASELINE_KINDS = ("persistence", "seasonal_naive", "linear")
+
+
+class BaselineForecaster(WindowForecaster):
+    """A baseline fit and evaluated on exactly the windows the networks use.
+
+    Parameters
+    ----------
+    kind : {'persistence', 'seasonal_naive', 'linear'}
+    season : int or None
+        Season length in steps for ``seasonal_naive``; inferred from the data frequency when None.
+    alpha : float
+        Ridge penalty for ``linear`` (fit on the training windows only, flattened).
+    Other parameters as :class:`forecaster.estimator.rnn.RNNForecaster`.
+    """
+
+    def __init__(self, kind="persistence", target=("y",), lookback=24, horizon=1, stride=1, season=None,
+                 alpha=1.0, val_fraction=0.25, features=None, interval_level=0.9, data=None):
+        self.kind = kind
+        self.target = target
+        self.lookback = lookback
+        self.horizon = horizon
+        self.stride = stride
+        self.season = season
+        self.alpha = alpha
+        self.val_fraction = val_fraction
+        self.features = features
+        self.interval_level = interval_level
+        self.data = data
+
+    def _fit_windows(self, values, starts, scaled) -> None:
+        from forecaster.models.baselines import LinearBaseline, season_from_frequency
+
+        if self.kind not in BASELINE_KINDS:
+            raise ValueError(f"baseline kind must be one of {BASELINE_KINDS}; received {self.kind!r}")
+        self.n_params_ = 0
+        self.history_ = {}
+        self.failed_ = False
+        if self.kind == "seasonal_naive":
+            season = self.season or season_from_frequency(self.frequency_ or "")
+            if not season:
+                raise ValueError(
+                    f"seasonal_naive needs a season: the frequency {self.frequency_!r} has no known "
+                    "season; set evaluation.season"
+                )
+            if season > self.lookback:
+                raise ValueError(f"seasonal_naive: season={season} is longer than lookback={self.lookback}")
+            self.season_ = int(season)
+        if self.kind == "linear":
+            targets = list(self.preprocessor_.target_indices_)
+            X, y = gather_windows(values, starts["train"], self.lookback, self.horizon, targets)
+            self.linear_ = LinearBaseline(alpha=self.alpha).fit(X, y)
+            self.n_params_ = int(X.shape[1] * X.shape[2] * y.shape[1] * y.shape[2] + y.shape[1] * y.shape[2])
+
+    def _predict_scaled(self, X: np.ndarray) -> np.ndarray:
+        from forecaster.models.baselines import persistence, seasonal_naive
+
+        targets = list(self.preprocessor_.target_indices_)
+        if self.kind == "persistence":
+            return persistence(X, targets, self.horizon)
+        if self.kind == "seasonal_naive":
+            return seasonal_naive(X, targets, self.horizon, self.season_)
+        return self.linear_.predict(X)

@@ -1,0 +1,181 @@
+"""The recurrent-network forecaster: a scikit-learn estimator around a Keras model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecaster.estimator.base import WindowForecaster
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.keras"
+
+
+class RNNForecaster(WindowForecaster):
+    """SimpleRNN / GRU / LSTM forecaster over the canonical frame (scikit-learn compatible).
+
+    ``__init__`` only stores its parameters; ``fit`` does the work and returns ``self``; learned
+    state ends in ``_`` (``model_``, ``preprocessor_``, ``quantiles_``, ``history_``);
+    ``predict`` is guarded by ``check_is_fitted``; ``get_params``/``set_params``/``clone`` work.
+
+    Parameters
+    ----------
+    target : sequence of str
+        Target columns (their own history is always an input).
+    lookback, horizon, stride : int
+        Window shape: ``X (n_samples, lookback, n_features)`` -> ``y (n_samples, horizon, n_targets)``.
+    cell, layers, units, bidirectional, dropout, recurrent_dropout, head :
+        The architecture (see :class:`forecaster.models.spec.ModelSpec`).
+    clipping, clip_threshold :
+        ``none`` | ``clipnorm`` | ``clipvalue`` | ``global_clipnorm`` and its threshold.
+    loss, learning_rate, batch_size, epochs, patience, seed :
+        Training settings (Adam; early stopping on validation loss, best weights restored).
+    residual : bool
+        Predict the change from the last observed target value (persistence is the zero output).
+    val_fraction : float
+        Validation share used when the frame has no ``split`` column.
+    features : mapping or None
+        Derived features (the pipeline file's ``features`` section).
+    interval_level : float
+        Split-conformal interval level, calibrated on validation residuals.
+    data : mapping or None
+        The pipeline file's ``data`` section, so :meth:`forecast` reads raw history like training did.
+
+    Example
+    -------
+    >>> import numpy as np, pandas as pd
+    >>> t = pd.date_range("2024-01-01", periods=300, freq="h")
+    >>> frame = pd.DataFrame({"timestamp": t, "y": np.sin(np.arange(300) / 4)})
+    >>> model = RNNForecaster(target=["y"], lookback=12, horizon=3, units=4, epochs=1).fit(frame)
+    >>> model.predict(frame).shape
+    (3, 6)
+    """
+
+    kind = "rnn"
+
+    def __init__(
+        self,
+        target=("y",),
+        lookback=24,
+        horizon=1,
+        stride=1,
+        cell="lstm",
+        layers=1,
+        units=32,
+        bidirectional=False,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        head="dense",
+        clipping="none",
+        clip_threshold=None,
+        loss="mse",
+        learning_rate=1e-3,
+        batch_size=256,
+        epochs=20,
+        patience=3,
+        seed=42,
+        residual=True,
+        val_fraction=0.25,
+        features=None,
+        interval_level=0.9,
+        data=None,
+        verbose=0,
+    ):
+        self.target = target
+        self.lookback = lookback
+        self.horizon = horizon
+        self.stride = stride
+        self.cell = cell
+        self.layers = layers
+        self.units = units
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.head = head
+        self.clipping = clipping
+        self.clip_threshold = clip_threshold
+        self.loss = loss
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.patience = patience
+        self.seed = seed
+        self.residual = residual
+        self.val_fraction = val_fraction
+        self.features = features
+        self.interval_level = interval_level
+        self.data = data
+        self.verbose = verbose
+
+    @property
+    def spec(self):
+        from forecaster.models.spec import ModelSpec
+
+        units = tuple(self.units) if isinstance(self.units, (list, tuple)) else self.units
+        return ModelSpec(cell=self.cell, layers=self.layers, units=units, bidirectional=self.bidirectional,
+                         dropout=self.dropout, recurrent_dropout=self.recurrent_dropout, head=self.head)
+
+    def fit(self, frame: pd.DataFrame, y: Any = None, callbacks=()) -> "RNNForecaster":
+        self._callbacks = list(callbacks or ())
+        try:
+            return super().fit(frame, y)
+        finally:
+            self._callbacks = []
+
+    def _fit_windows(self, values, starts, scaled) -> None:
+        from forecaster.models.builders import build_model
+        from forecaster.training import TrainSettings, set_seed, train_model
+        from forecaster.windowing import make_dataset
+
+        set_seed(self.seed)
+        targets = list(self.preprocessor_.target_indices_)
+        model = build_model(
+            self.spec, self.lookback, values.shape[1], self.horizon, len(targets),
+            residual_targets=targets if self.residual else None, seed=self.seed,
+        )
+        train_ds = make_dataset(values, starts["train"], self.lookback, self.horizon, targets,
+                                self.batch_size, shuffle=True, seed=self.seed)
+        val_ds = make_dataset(values, starts["val"], self.lookback, self.horizon, targets,
+                              self.batch_size, shuffle=False)
+        settings = TrainSettings(
+            epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+            patience=self.patience, loss=self.loss, clipping=self.clipping,
+            clip_threshold=self.clip_threshold, seed=self.seed, verbose=self.verbose,
+        )
+        logger.info("training %s (%d params) on %d windows, validating on %d",
+                    self.spec.name, model.count_params(), len(starts["train"]), len(starts["val"]))
+        result = train_model(model, train_ds, val_ds, settings, callbacks=getattr(self, "_callbacks", ()))
+        self.model_ = model
+        self.n_params_ = int(model.count_params())
+        self.history_ = {k: list(v) for k, v in result.history.items()}
+        self.epochs_run_ = int(result.epochs_run)
+        self.train_seconds_ = float(result.seconds)
+        self.failed_ = bool(result.failed)
+        self.failure_reason_ = result.failure_reason
+        self.failed_epoch_ = result.failed_epoch
+
+    def _predict_scaled(self, X: np.ndarray) -> np.ndarray:
+        if len(X) == 0:
+            return np.zeros((0, self.horizon, len(self.target)), dtype=np.float32)
+        if len(X) <= 256:
+            return np.asarray(self.model_(X, training=False))
+        return self.model_.predict(X, batch_size=2048, verbose=0)
+
+    def _save_model(self, directory: Path) -> None:
+        import keras
+
+        clean = keras.models.clone_model(self.model_)  # uncompiled: no optimizer in the file
+        clean.set_weights(self.model_.get_weights())
+        clean.save(directory / MODEL_FILE)
+
+    def _load_model(self, directory: Path) -> None:
+        import keras
+
+        import forecaster.models.layers  # noqa: F401  registers the custom layers for safe loading
+
+        self.model_ = keras.saving.load_model(directory / MODEL_FILE, compile=False, safe_mode=True)
