@@ -249,13 +249,13 @@ class WindowForecaster(BaseEstimator):
 
 
 def _infer_frequency(frame: pd.DataFrame) -> str | None:
-    for _, group in frame.groupby("series_id", sort=True):
-        for _, seg in group.groupby("segment", sort=False):
-            if len(seg) >= 3:
-                freq = pd.infer_freq(pd.DatetimeIndex(seg["timestamp"].iloc[-min(len(seg), 200):]))
-                if freq:
-                    return freq
-    return None
+    """The data frequency, from the longest segment of the first series."""
+    from forecaster.data import infer_frequency
+
+    first = frame[frame["series_id"] == frame["series_id"].iloc[0]]
+    sizes = first.groupby("segment").size()
+    longest = first[first["segment"] == sizes.idxmax()]
+    return infer_frequency(longest["timestamp"].to_numpy())
 
 
 def _naive_scales(train_rows: pd.DataFrame, target: list[str]) -> dict[str, np.ndarray]:

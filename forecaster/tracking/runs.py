@@ -1,0 +1,388 @@
+"""Log one comparison to MLflow: a parent run with one nested child run per candidate and baseline.
+
+The tag, parameter and metric names below are a contract (dashboards and checks rely on them).
+Every run is created RUNNING and ended explicitly: FINISHED, FAILED (a failed candidate, or an
+exception while logging) or KILLED (interrupted), so a run never looks successful by accident.
+
+Example
+-------
+>>> info = log_comparison(comparison, cfg, data_path="data/temperature.csv",
+...                       data_sha256=sha, code_version=code, workdir=Path(".forecaster"))  # doctest: +SKIP
+>>> info.best_run_id  # doctest: +SKIP
+'3f0c...'
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import time
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus, RunTag
+from mlflow.tracking import MlflowClient
+from mlflow.tracking.context.registry import resolve_tags
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
+
+from forecaster.results import ROLE_BASELINE, ROLE_CANDIDATE, ROLE_ENSEMBLE, CandidateResult, ComparisonResult
+from forecaster.tracking.artifacts import (
+    comparison_table,
+    persistence_verdict,
+    write_candidate_artifacts,
+    write_parent_artifacts,
+)
+from forecaster.tracking.store import artifact_root_for, configure, get_or_create_experiment
+
+logger = logging.getLogger(__name__)
+
+# --- the contract ------------------------------------------------------------------------------
+TAG_ROLE = "forecaster.role"
+TAG_PIPELINE = "forecaster.pipeline"
+TAG_CANDIDATE = "forecaster.candidate"
+TAG_ENSEMBLE = "forecaster.ensemble"
+TAG_DATA_SHA = "forecaster.data_sha256"
+TAG_CONFIG_SHA = "forecaster.config_sha256"
+TAG_PACKAGE_VERSION = "forecaster.package_version"
+TAG_GIT_COMMIT = "forecaster.git_commit"
+TAG_CODE_SHA = "forecaster.code_sha256"
+TAG_BEST_RUN = "best_run"
+TAG_BEST_CANDIDATE = "forecaster.best_candidate"
+TAG_FAILURE_REASON = "forecaster.failure_reason"
+TAG_FAILED_EPOCH = "forecaster.failed_epoch"
+ROLE_COMPARISON = "comparison"
+
+CONTRACT_PARAMS = (
+    "cell", "layers", "units", "bidirectional", "dropout", "recurrent_dropout", "head", "clipping",
+    "clip_threshold", "learning_rate", "batch_size", "lookback", "horizon", "n_features", "n_params",
+    "seed",
+)
+EPOCH_METRICS = ("train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction")
+FINAL_METRICS = (
+    "val_mae", "val_rmse", "test_mae", "test_rmse", "test_smape", "test_mase", "interval_coverage",
+    "train_seconds", "epochs_run", "val_rel_mae", "test_rel_mae",
+)
+STEP_METRIC = "test_mae_by_step"
+COVERAGE_STEP_METRIC = "interval_coverage_by_step"
+
+#: What a baseline logs for the parameters that do not apply to it (so UI columns compare cleanly).
+NEUTRAL_PARAMS: dict[str, Any] = {
+    "layers": 0, "units": 0, "bidirectional": False, "dropout": 0.0, "recurrent_dropout": 0.0,
+    "head": "none", "clipping": "none", "clip_threshold": 0.0, "learning_rate": 0.0, "batch_size": 0,
+    "n_features": 0, "n_params": 0,
+}
+
+_BATCH = 1000  # MLflow's limit on metrics per log_batch call
+_PARAM_BATCH = 100  # ... and on params/tags per call
+_MAX_TAG = 8000
+
+
+@dataclass
+class ComparisonRunInfo:
+    """Ids of the runs :func:`log_comparison` created."""
+
+    experiment_id: str
+    parent_run_id: str
+    child_run_ids: dict[str, str] = field(default_factory=dict)
+    best_run_id: str | None = None
+
+
+# --- values -----------------------------------------------------------------------------------
+def _param_value(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_param_value(v) for v in value) + "]"
+    if isinstance(value, np.generic):
+        return _param_value(value.item())
+    return str(value)
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def child_params(result: CandidateResult, cfg: Any) -> dict[str, str]:
+    """The contract parameters of one run as strings, neutral values where they do not apply.
+
+    Candidates take every name from ``result.params`` (a missing name is logged as ``none``
+    with a warning); baselines use their own name as ``cell`` and :data:`NEUTRAL_PARAMS`.
+    ``lookback``, ``horizon`` and ``seed`` fall back to the pipeline's settings.
+    """
+    fallback = {
+        "lookback": cfg.window.lookback,
+        "horizon": cfg.window.horizon,
+        "seed": cfg.training.seed,
+    }
+    values: dict[str, Any] = {}
+    if result.role == ROLE_BASELINE:
+        values.update(NEUTRAL_PARAMS)
+        values["cell"] = result.name
+    values.update(fallback)
+    values.update({k: v for k, v in result.params.items() if k in CONTRACT_PARAMS})
+    missing = [k for k in CONTRACT_PARAMS if k not in values]
+    if missing:
+        logger.warning("run %r has no value for contract parameter(s) %s; logging 'none'", result.name, missing)
+    return {k: _param_value(values.get(k)) for k in CONTRACT_PARAMS}
+
+
+def child_metrics(result: CandidateResult, timestamp: int) -> list[Metric]:
+    """Per-epoch (``step=epoch``, 1-based), final (``step=0``) and per-horizon-step metrics.
+
+    Non-finite values (a diverged epoch, a metric that does not apply) are skipped.
+    """
+    metrics: list[Metric] = []
+    for key in EPOCH_METRICS:
+        for epoch, value in enumerate(result.history.get(key) or (), start=1):
+            number = _finite(value)
+            if number is not None:
+                metrics.append(Metric(key, number, timestamp, epoch))
+    for key, value in result.metrics.items():
+        number = _finite(value)
+        if number is not None:
+            metrics.append(Metric(str(key), number, timestamp, 0))
+    for key, values in ((STEP_METRIC, result.test_mae_by_step), (COVERAGE_STEP_METRIC, result.coverage_by_step)):
+        for step, value in enumerate(np.asarray(values, dtype=np.float64).ravel(), start=1):
+            number = _finite(value)
+            if number is not None:
+                metrics.append(Metric(key, number, timestamp, step))
+    return metrics
+
+
+def parent_params(cfg: Any, data_path: str | Path) -> dict[str, str]:
+    """The pipeline's data/window/split/training settings as ``section.key`` parameters."""
+    params: dict[str, Any] = {
+        "data.path": str(data_path),
+        "data.target": ", ".join(cfg.data.target),
+        "data.frequency": cfg.data.frequency,
+        "window.lookback": cfg.window.lookback,
+        "window.horizon": cfg.window.horizon,
+        "window.stride": cfg.window.stride,
+        "split.val": cfg.split.val,
+        "split.test": cfg.split.test,
+        "evaluation.interval_level": cfg.evaluation.interval_level,
+        "models": len(cfg.models),
+        "clipping": [c.label for c in cfg.clipping],
+        "baselines": list(cfg.baselines),
+    }
+    for key, value in cfg.training.model_dump(mode="json").items():
+        params[f"training.{key}"] = value
+    return {k: _param_value(v)[:6000] for k, v in params.items()}
+
+
+def _dataset_input(data_path: str | Path, data_sha256: str) -> DatasetInput:
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    path = Path(data_path)
+    with warnings.catch_warnings():  # "can be interpreted in multiple ways": both are the local source
+        warnings.simplefilter("ignore")
+        source = resolve_dataset_source(path.resolve().as_uri())
+    dataset = MetaDataset(source, name=path.name, digest=data_sha256[:16])
+    return DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag(MLFLOW_DATASET_CONTEXT, "training")])
+
+
+# --- logging ----------------------------------------------------------------------------------
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _log_batch(client: MlflowClient, run_id: str, *, metrics=(), params=None, tags=None) -> None:
+    param_list = [Param(k, v) for k, v in (params or {}).items()]
+    tag_list = [RunTag(k, str(v)[:_MAX_TAG]) for k, v in (tags or {}).items()]
+    for chunk in _chunks(param_list, _PARAM_BATCH):
+        client.log_batch(run_id, params=chunk)
+    for chunk in _chunks(tag_list, _PARAM_BATCH):
+        client.log_batch(run_id, tags=chunk)
+    for chunk in _chunks(list(metrics), _BATCH):
+        client.log_batch(run_id, metrics=chunk)
+
+
+def _child_tags(result: CandidateResult, pipeline: str, parent_run_id: str) -> dict[str, str]:
+    role = ROLE_CANDIDATE if result.role in (ROLE_CANDIDATE, ROLE_ENSEMBLE) else ROLE_BASELINE
+    tags = {
+        MLFLOW_PARENT_RUN_ID: parent_run_id,
+        TAG_ROLE: role,
+        TAG_PIPELINE: pipeline,
+        TAG_CANDIDATE: result.name,
+    }
+    if result.role == ROLE_ENSEMBLE:
+        tags[TAG_ENSEMBLE] = "true"
+    if result.failed:
+        tags[TAG_FAILURE_REASON] = result.failure_reason or "unknown"
+        if result.failed_epoch is not None:
+            tags[TAG_FAILED_EPOCH] = str(result.failed_epoch)
+    return tags
+
+
+def _log_child(
+    client: MlflowClient,
+    run_id: str,
+    result: CandidateResult,
+    cfg: Any,
+    dataset: DatasetInput,
+    directory: Path,
+    target_name: str | None,
+) -> None:
+    _log_batch(client, run_id, params=child_params(result, cfg),
+               metrics=child_metrics(result, int(time.time() * 1000)))
+    client.log_inputs(run_id, datasets=[dataset])
+    files = write_candidate_artifacts(
+        result, directory, level=cfg.evaluation.interval_level, target_name=target_name
+    )
+    if files:
+        client.log_artifacts(run_id, str(directory), artifact_path="plots")
+
+
+def _terminate(client: MlflowClient, run_id: str, status: str) -> None:
+    try:
+        client.set_terminated(run_id, status)
+    except Exception:  # noqa: BLE001 - never hide the original error behind a bookkeeping one
+        logger.exception("could not mark MLflow run %s as %s", run_id, status)
+
+
+def log_comparison(
+    comparison: ComparisonResult,
+    cfg: Any,
+    *,
+    data_path: str | Path,
+    data_sha256: str,
+    code_version: Mapping[str, Any],
+    workdir: Path,
+    extra_tags: Mapping[str, str] | None = None,
+) -> ComparisonRunInfo:
+    """Log a comparison as one parent run with a nested child run per candidate and baseline.
+
+    Parameters
+    ----------
+    comparison : ComparisonResult
+        Every candidate (incl. an ensemble) and baseline, trained on the same windows.
+    cfg : forecaster.config.PipelineConfig
+        The validated pipeline; ``tracking`` picks the store and experiment.
+    data_path, data_sha256 :
+        The training data file and the sha256 of its bytes (logged as an MLflow dataset).
+    code_version : mapping
+        ``package_version``, ``git_commit`` (or None), ``source_sha256``.
+    workdir : pathlib.Path
+        Scratch space; tables and figures are built in a temporary directory under it.
+    extra_tags : mapping, optional
+        More tags for the parent run.
+
+    Returns
+    -------
+    ComparisonRunInfo
+
+    Raises
+    ------
+    Exception
+        Whatever failed while logging, after marking the open runs FAILED (KILLED when interrupted).
+    """
+    configure(cfg.tracking)
+    client = MlflowClient()
+    tracking_uri = client.tracking_uri
+    experiment_id = get_or_create_experiment(cfg.experiment_name, artifact_root_for(tracking_uri))
+
+    tags = {
+        TAG_ROLE: ROLE_COMPARISON,
+        TAG_PIPELINE: comparison.pipeline,
+        TAG_DATA_SHA: data_sha256,
+        TAG_CONFIG_SHA: cfg.sha256(),
+        TAG_PACKAGE_VERSION: str(code_version.get("package_version")),
+        TAG_CODE_SHA: str(code_version.get("source_sha256")),
+    }
+    if code_version.get("git_commit"):
+        tags[TAG_GIT_COMMIT] = str(code_version["git_commit"])
+    tags.update({str(k): str(v) for k, v in (extra_tags or {}).items()})
+    run_name = f"{comparison.pipeline}-{time.strftime('%Y%m%d-%H%M%S')}"
+    parent = client.create_run(experiment_id, tags=resolve_tags(tags), run_name=run_name)
+    parent_id = parent.info.run_id
+    info = ComparisonRunInfo(experiment_id=experiment_id, parent_run_id=parent_id)
+    open_child: str | None = None
+    logger.info("logging comparison %r to MLflow run %s (%s)", comparison.pipeline, parent_id, tracking_uri)
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        dataset = _dataset_input(data_path, data_sha256)
+        _log_batch(client, parent_id, params=parent_params(cfg, data_path))
+        client.log_inputs(parent_id, datasets=[dataset])
+        client.log_text(
+            parent_id, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "pipeline.yaml"
+        )
+        target_name = comparison.target[0] if comparison.target else None
+        with tempfile.TemporaryDirectory(prefix="tracking-", dir=workdir) as scratch:
+            scratch_dir = Path(scratch)
+            for index, result in enumerate([*comparison.candidates, *comparison.baselines]):
+                if result.name in info.child_run_ids:
+                    logger.warning("two runs are named %r; the run ids map keeps the last", result.name)
+                child = client.create_run(
+                    experiment_id,
+                    tags=resolve_tags(_child_tags(result, comparison.pipeline, parent_id)),
+                    run_name=result.name,
+                )
+                open_child = child.info.run_id
+                info.child_run_ids[result.name] = open_child
+                _log_child(client, open_child, result, cfg, dataset, scratch_dir / f"run{index}", target_name)
+                client.set_terminated(
+                    open_child, RunStatus.to_string(RunStatus.FAILED if result.failed else RunStatus.FINISHED)
+                )
+                open_child = None
+
+            best = comparison.best_candidate
+            info.best_run_id = info.child_run_ids.get(best.name) if best is not None else None
+            final_tags = {TAG_BEST_CANDIDATE: best.name if best is not None else "none"}
+            if info.best_run_id is not None:
+                final_tags[TAG_BEST_RUN] = info.best_run_id
+                client.set_tag(info.best_run_id, "forecaster.best", "true")
+            table = comparison_table(comparison, info.child_run_ids)
+            final_tags[MLFLOW_RUN_NOTE] = _note(table, persistence_verdict(comparison))
+            _log_batch(client, parent_id, tags=final_tags)
+
+            parent_dir = scratch_dir / "parent"
+            write_parent_artifacts(comparison, parent_dir, info.child_run_ids)
+            client.log_artifacts(parent_id, str(parent_dir))
+        client.set_terminated(parent_id, RunStatus.to_string(RunStatus.FINISHED))
+    except BaseException as exc:
+        status = "FAILED" if isinstance(exc, Exception) else "KILLED"
+        logger.error("logging to MLflow failed (%s); marking run(s) %s", exc, status)
+        if open_child is not None:
+            _terminate(client, open_child, status)
+        _terminate(client, parent_id, status)
+        raise
+    return info
+
+
+def _note(table: pd.DataFrame, verdict: str) -> str:
+    columns = [c for c in ("rank", "name", "val_mae", "val_rel_mae", "test_mae", "test_rel_mae", "status")
+               if c in table.columns]
+    lines = [verdict, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for _, row in table[columns].iterrows():
+        cells = []
+        for value in row:
+            if isinstance(value, float):
+                cells.append("" if math.isnan(value) else f"{value:.4g}")
+            else:
+                cells.append("" if value is None or value is pd.NA else str(value).replace("|", "\\|"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)[:_MAX_TAG]
+
+
+__all__ = [
+    "ComparisonRunInfo", "log_comparison", "comparison_table", "child_params", "child_metrics",
+    "parent_params", "CONTRACT_PARAMS", "EPOCH_METRICS", "FINAL_METRICS", "STEP_METRIC",
+    "TAG_ROLE", "ROLE_COMPARISON",
+]

@@ -1,0 +1,121 @@
+"""RNNForecaster / BaselineForecaster: the scikit-learn contract, same-window evaluation, save/load."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import (
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_set_params,
+)
+
+from forecaster.estimator import BaselineForecaster, RNNForecaster, load_forecaster
+from forecaster.splits import assign_splits
+
+TINY = dict(target=["y"], lookback=12, horizon=3, units=4, epochs=2, batch_size=64, seed=3)
+
+
+def make_frame(n=600, series=("a",), seed=0):
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k, sid in enumerate(series):
+        t = pd.date_range("2024-01-01", periods=n, freq="h")
+        y = 5 * np.sin(2 * np.pi * np.arange(n) / 24 + k) + rng.normal(0, 0.3, n) + 10 * k
+        frames.append(pd.DataFrame({"series_id": sid, "timestamp": t, "segment": 0, "y": y,
+                                    "x": rng.normal(size=n)}))
+    frame = pd.concat(frames, ignore_index=True)
+    frame["split"] = assign_splits(frame, 0.2, 0.2).to_numpy()
+    return frame
+
+
+@pytest.mark.parametrize("check", [check_no_attributes_set_in_init, check_parameters_default_constructible,
+                                   check_get_params_invariance, check_set_params])
+@pytest.mark.parametrize("estimator", [RNNForecaster(), BaselineForecaster()], ids=["rnn", "baseline"])
+def test_sklearn_checks_that_apply(check, estimator):
+    check(type(estimator).__name__, estimator)
+
+
+def test_params_clone_and_not_fitted():
+    est = RNNForecaster(**TINY)
+    assert est.get_params()["units"] == 4
+    est.set_params(units=6, cell="gru")
+    twin = clone(est)
+    assert twin.get_params() == est.get_params() and twin is not est
+    with pytest.raises(NotFittedError):
+        est.predict(make_frame())
+
+
+def test_fit_predict_shapes_and_future_timestamps():
+    frame = make_frame(series=("a", "b"))
+    est = RNNForecaster(**TINY).fit(frame)
+    assert est.model_.output_shape == (None, 3, 1)
+    out = est.predict(frame)
+    assert list(out.columns) == ["series_id", "timestamp", "step", "forecast", "lower", "upper"]
+    assert len(out) == 2 * 3
+    last = frame.groupby("series_id")["timestamp"].max()
+    for sid, group in out.groupby("series_id"):
+        expected = pd.date_range(last[sid] + pd.Timedelta("1h"), periods=3, freq="h")
+        assert (pd.DatetimeIndex(group["timestamp"]) == expected).all()
+    assert (out["lower"] <= out["forecast"]).all() and (out["forecast"] <= out["upper"]).all()
+    assert set(est.history_) == {"train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction"}
+
+
+def test_baselines_and_rnn_share_windows():
+    frame = make_frame()
+    rnn = RNNForecaster(**TINY).fit(frame)
+    base = BaselineForecaster(kind="persistence", target=["y"], lookback=12, horizon=3).fit(frame)
+    a, b = rnn.evaluate_windows(frame), base.evaluate_windows(frame)
+    for split in ("val", "test"):
+        np.testing.assert_array_equal(a[split].y_true, b[split].y_true)
+        np.testing.assert_array_equal(a[split].timestamps, b[split].timestamps)
+    # persistence in original units: every step repeats the last observed value
+    y = frame["y"].to_numpy()
+    first_label = pd.Index(frame["timestamp"]).get_loc(b["val"].timestamps[0, 0])
+    np.testing.assert_allclose(b["val"].y_pred[0, :, 0], y[first_label - 1], rtol=1e-6)
+
+
+def test_same_seed_same_forecast():
+    frame = make_frame()
+    a = RNNForecaster(**TINY).fit(frame).predict(frame)
+    b = RNNForecaster(**TINY).fit(frame).predict(frame)
+    np.testing.assert_array_equal(a["forecast"].to_numpy(), b["forecast"].to_numpy())
+
+
+def test_save_load_predict_identical_in_a_new_process(tmp_path):
+    frame = make_frame()
+    est = RNNForecaster(**TINY).fit(frame)
+    est.save(tmp_path / "model")
+    frame.to_pickle(tmp_path / "frame.pkl")
+    expected = est.predict(frame)
+    code = textwrap.dedent(f"""
+        import pandas as pd
+        from forecaster.estimator import load_forecaster
+        m = load_forecaster({str(tmp_path / 'model')!r})
+        m.predict(pd.read_pickle({str(tmp_path / 'frame.pkl')!r})).to_pickle({str(tmp_path / 'out.pkl')!r})
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=240)
+    got = pd.read_pickle(tmp_path / "out.pkl")
+    pd.testing.assert_frame_equal(got, expected)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_baseline_save_load(tmp_path):
+    frame = make_frame()
+    est = BaselineForecaster(kind="linear", target=["y"], lookback=12, horizon=3).fit(frame)
+    loaded = load_forecaster(est.save(tmp_path / "linear"))
+    pd.testing.assert_frame_equal(loaded.predict(frame), est.predict(frame))
+
+
+def test_too_short_for_windows_is_a_clear_error():
+    frame = make_frame(n=20)
+    with pytest.raises(ValueError, match="lookback=12"):
+        RNNForecaster(**TINY).fit(frame)

@@ -1,0 +1,294 @@
+"""Tests of forecaster.tracking.store/runs/artifacts against a real SQLite MLflow store in tmp."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from forecaster.config import PipelineConfig, TrackingConfig
+from forecaster.results import CandidateResult, ComparisonResult
+from forecaster.tracking import comparison_table, log_comparison, resolve_tracking_uri, ui_command
+from forecaster.tracking.artifacts import clipping_study, persistence_verdict
+from forecaster.tracking.runs import CONTRACT_PARAMS, EPOCH_METRICS, FINAL_METRICS
+from forecaster.tracking.store import artifact_root_for, configure, get_or_create_experiment
+
+HORIZON = 3
+DATA_SHA = "ab" * 32
+CODE = {"package_version": "0.1.0", "git_commit": "deadbeef", "source_sha256": "cd" * 32}
+
+
+def _config(db: Path, experiment: str | None = None) -> PipelineConfig:
+    return PipelineConfig.model_validate({
+        "name": "demo",
+        "data": {"path": "data.csv", "target": "y", "frequency": "1h"},
+        "window": {"lookback": 6, "horizon": HORIZON},
+        "models": [{"cell": "lstm", "units": 4}],
+        "clipping": ["none", {"clipnorm": 1.0}],
+        "training": {"epochs": 3, "batch_size": 8},
+        "tracking": {"tracking_uri": f"sqlite:///{db}", "experiment": experiment},
+    })
+
+
+def _plot_data(offset: float = 0.0) -> dict:
+    ts = pd.date_range("2024-03-01", periods=12, freq="h")
+    actual = np.sin(np.arange(12) / 3)
+    return {"timestamps": ts.to_numpy(), "actual": actual, "forecast": actual + offset,
+            "lower": actual + offset - 0.2, "upper": actual + offset + 0.2}
+
+
+def _metrics(val_mae: float, persistence_mae: float = 1.0, **extra: float) -> dict:
+    metrics = {
+        "val_mae": val_mae, "val_rmse": val_mae * 1.2, "test_mae": val_mae * 1.1,
+        "test_rmse": val_mae * 1.3, "test_smape": 12.0, "test_mase": val_mae / persistence_mae,
+        "interval_coverage": 0.88, "train_seconds": 1.5, "epochs_run": 3.0,
+        "val_rel_mae": val_mae / persistence_mae, "test_rel_mae": val_mae / persistence_mae,
+    }
+    metrics.update(extra)
+    return metrics
+
+
+def _rnn_params(clipping: str, threshold: float | None) -> dict:
+    return {"cell": "lstm", "layers": 1, "units": 4, "bidirectional": False, "dropout": 0.0,
+            "recurrent_dropout": 0.0, "head": "dense", "clipping": clipping, "clip_threshold": threshold,
+            "learning_rate": 0.001, "batch_size": 8, "lookback": 6, "horizon": HORIZON,
+            "n_features": 2, "n_params": 123, "seed": 42}
+
+
+def _comparison(best_val_mae: float = 0.8) -> ComparisonResult:
+    ok = CandidateResult(
+        name="lstm-1x4 | none", role="candidate", params=_rnn_params("none", None),
+        history={"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.6, 0.5],
+                 "grad_norm_mean": [2.0, 1.0, 0.5], "grad_norm_max": [5.0, 3.0, 1.0],
+                 "clipped_fraction": [0.0, 0.0, 0.0]},
+        metrics=_metrics(best_val_mae),
+        test_mae_by_step=np.array([0.7, 0.8, 0.9]), coverage_by_step=np.array([0.9, 0.88, 0.86]),
+        plot_data=_plot_data(0.1),
+    )
+    failed = CandidateResult(
+        name="lstm-1x4 | clipnorm=1", role="candidate", params=_rnn_params("clipnorm", 1.0),
+        history={"train_loss": [3.0, math.nan], "val_loss": [3.5, math.nan],
+                 "grad_norm_mean": [40.0, 1e6], "grad_norm_max": [90.0, 1e9],
+                 "clipped_fraction": [1.0, 1.0]},
+        metrics={"val_mae": math.nan, "train_seconds": 0.7, "epochs_run": 2.0},
+        failed=True, failure_reason="loss became nan at epoch 2", failed_epoch=2,
+    )
+    ensemble = CandidateResult(
+        name="ensemble", role="ensemble", params={**_rnn_params("none", None), "cell": "ensemble"},
+        metrics=_metrics(best_val_mae + 0.05), test_mae_by_step=np.array([0.75, 0.85, 0.95]),
+    )
+    baselines = [
+        CandidateResult(name=name, role="baseline",
+                        params={"lookback": 6, "horizon": HORIZON, "n_features": 2, "seed": 42},
+                        metrics=_metrics(mae), test_mae_by_step=np.full(HORIZON, mae),
+                        plot_data=_plot_data(0.3))
+        for name, mae in (("persistence", 1.0), ("seasonal_naive", 1.2), ("linear", 0.95))
+    ]
+    return ComparisonResult(
+        pipeline="demo", candidates=[ok, failed, ensemble], baselines=baselines, horizon=HORIZON,
+        target=["y"], significance={"lstm-1x4 | none": {"dm_stat": -2.5, "dm_p_value": 0.012}},
+    )
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    """One store for the module: creating a SQLite store costs seconds."""
+    return tmp_path_factory.mktemp("tracking")
+
+
+@pytest.fixture(scope="module")
+def logged(root):
+    data = root / "data.csv"
+    data.write_text("timestamp,y\n2024-01-01 00:00,1.0\n")
+    cfg = _config(root / "store" / "mlflow.db")
+    comparison = _comparison()
+    info = log_comparison(comparison, cfg, data_path=data, data_sha256=DATA_SHA, code_version=CODE,
+                          workdir=root / "work")
+    return {"info": info, "cfg": cfg, "root": root, "client": MlflowClient(), "comparison": comparison}
+
+
+def _runs(logged, role: str) -> pd.DataFrame:
+    configure(logged["cfg"].tracking)
+    return mlflow.search_runs(
+        experiment_ids=[logged["info"].experiment_id], filter_string=f"tags.`forecaster.role` = '{role}'"
+    )
+
+
+def test_one_parent_with_nested_children(logged):
+    info = logged["info"]
+    parents = _runs(logged, "comparison")
+    candidates = _runs(logged, "candidate")
+    baselines = _runs(logged, "baseline")
+    assert list(parents["run_id"]) == [info.parent_run_id]
+    assert sorted(candidates["tags.forecaster.candidate"]) == ["ensemble", "lstm-1x4 | clipnorm=1", "lstm-1x4 | none"]
+    assert sorted(baselines["tags.forecaster.candidate"]) == ["linear", "persistence", "seasonal_naive"]
+    children = pd.concat([candidates, baselines])
+    assert set(children["tags.mlflow.parentRunId"]) == {info.parent_run_id}
+    assert set(children["tags.forecaster.pipeline"]) == {"demo"}
+    assert set(info.child_run_ids.values()) == set(children["run_id"])
+    ensemble = candidates[candidates["tags.forecaster.candidate"] == "ensemble"].iloc[0]
+    assert ensemble["tags.forecaster.ensemble"] == "true"
+
+
+def test_parent_tags_params_dataset_and_status(logged):
+    info, cfg, client = logged["info"], logged["cfg"], logged["client"]
+    parent = client.get_run(info.parent_run_id)
+    tags = parent.data.tags
+    assert parent.info.status == "FINISHED"
+    assert tags["forecaster.pipeline"] == "demo"
+    assert tags["forecaster.data_sha256"] == DATA_SHA
+    assert tags["forecaster.config_sha256"] == cfg.sha256()
+    assert tags["forecaster.package_version"] == "0.1.0"
+    assert tags["forecaster.git_commit"] == "deadbeef"
+    assert tags["forecaster.code_sha256"] == CODE["source_sha256"]
+    assert tags["best_run"] == info.best_run_id == info.child_run_ids["lstm-1x4 | none"]
+    assert tags["forecaster.best_candidate"] == "lstm-1x4 | none"
+    assert "beats persistence" in tags["mlflow.note.content"]
+    assert parent.data.params["window.lookback"] == "6"
+    assert parent.data.params["training.batch_size"] == "8"
+    assert parent.data.params["clipping"] == "[none, clipnorm=1]"
+    (dataset_input,) = parent.inputs.dataset_inputs
+    assert dataset_input.dataset.digest == DATA_SHA[:16]
+    assert dataset_input.dataset.name == "data.csv"
+    assert {t.key: t.value for t in dataset_input.tags}["mlflow.data.context"] == "training"
+
+
+def test_every_child_has_the_contract_params(logged):
+    client, info = logged["client"], logged["info"]
+    for name, run_id in info.child_run_ids.items():
+        params = client.get_run(run_id).data.params
+        assert set(params) == set(CONTRACT_PARAMS), name
+    persistence = client.get_run(info.child_run_ids["persistence"]).data.params
+    assert persistence["cell"] == "persistence"
+    assert persistence["layers"] == "0"
+    assert persistence["clipping"] == "none"
+    assert persistence["clip_threshold"] == "0.0"
+    assert persistence["n_features"] == "2"  # taken from the result, not the neutral value
+    failed = client.get_run(info.child_run_ids["lstm-1x4 | clipnorm=1"]).data.params
+    assert (failed["cell"], failed["clipping"], failed["clip_threshold"]) == ("lstm", "clipnorm", "1.0")
+
+
+def test_metrics_final_per_epoch_and_per_step(logged):
+    client, info = logged["client"], logged["info"]
+    run_id = info.child_run_ids["lstm-1x4 | none"]
+    metrics = client.get_run(run_id).data.metrics
+    assert set(FINAL_METRICS) | set(EPOCH_METRICS) | {"test_mae_by_step"} <= set(metrics)
+    assert metrics["val_mae"] == pytest.approx(0.8)
+    for key in EPOCH_METRICS:
+        assert [m.step for m in client.get_metric_history(run_id, key)] == [1, 2, 3], key
+    by_step = sorted(client.get_metric_history(run_id, "test_mae_by_step"), key=lambda m: m.step)
+    assert [(m.step, round(m.value, 6)) for m in by_step] == [(1, 0.7), (2, 0.8), (3, 0.9)]
+    for name in ("persistence", "seasonal_naive", "linear"):
+        steps = client.get_metric_history(info.child_run_ids[name], "test_mae_by_step")
+        assert sorted(m.step for m in steps) == [1, 2, 3]
+
+
+def test_failed_candidate_is_failed_with_reason_and_no_nan(logged):
+    client, info = logged["client"], logged["info"]
+    run = client.get_run(info.child_run_ids["lstm-1x4 | clipnorm=1"])
+    assert run.info.status == "FAILED"
+    assert run.data.tags["forecaster.failure_reason"] == "loss became nan at epoch 2"
+    assert run.data.tags["forecaster.failed_epoch"] == "2"
+    assert "val_mae" not in run.data.metrics  # NaN is skipped, not logged
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")] == [1]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "grad_norm_max")] == [1, 2]
+    finished = [client.get_run(r).info.status for n, r in info.child_run_ids.items() if "clipnorm" not in n]
+    assert set(finished) == {"FINISHED"}
+
+
+def test_artifacts_on_parent_and_children(logged):
+    client, info, root = logged["client"], logged["info"], logged["root"]
+    parent = client.get_run(info.parent_run_id)
+    # Deterministic location: beside the SQLite file, one folder per experiment.
+    assert parent.info.artifact_uri.startswith((root / "store" / "mlartifacts" / "demo").as_uri())
+    names = {a.path for a in client.list_artifacts(info.parent_run_id)}
+    assert {"comparison.csv", "comparison.md", "test_mae.png", "mae_by_step.png", "clipping_study.png",
+            "pipeline.yaml"} <= names
+    local = Path(client.download_artifacts(info.parent_run_id, "comparison.csv", str(root / "dl")))
+    table = pd.read_csv(local)
+    assert table["name"].iloc[0] == "lstm-1x4 | none"
+    assert table["name"].iloc[-1] == "lstm-1x4 | clipnorm=1"  # failed last
+    assert table["run_id"].iloc[0] == info.best_run_id
+    plots_of = lambda name: {a.path for a in client.list_artifacts(info.child_run_ids[name], "plots")}  # noqa: E731
+    assert plots_of("lstm-1x4 | none") == {
+        "plots/forecast_vs_actual.png", "plots/learning_curves.png", "plots/gradient_norms.png"}
+    assert plots_of("persistence") == {"plots/forecast_vs_actual.png"}
+    assert plots_of("lstm-1x4 | clipnorm=1") == {"plots/learning_curves.png", "plots/gradient_norms.png"}
+
+
+def test_an_error_while_logging_marks_the_runs_failed(root, tmp_path):
+    cfg = _config(root / "store" / "mlflow.db", experiment="failing")
+    comparison = _comparison()
+    comparison.baselines[0].plot_data = {**_plot_data(), "forecast": np.ones(5)}  # wrong length
+    data = tmp_path / "data.csv"
+    data.write_text("x\n")
+    with pytest.raises(ValueError, match="`forecast` must have shape"):
+        log_comparison(comparison, cfg, data_path=data, data_sha256=DATA_SHA, code_version=CODE,
+                       workdir=tmp_path / "work")
+    runs = mlflow.search_runs(experiment_names=["failing"])
+    statuses = dict(zip(runs["tags.forecaster.candidate"].fillna("parent"), runs["status"]))
+    assert statuses["parent"] == "FAILED"
+    assert statuses["persistence"] == "FAILED"
+    assert statuses["lstm-1x4 | none"] == "FINISHED"
+    assert list((tmp_path / "work").iterdir()) == []  # scratch directory removed
+
+
+def test_comparison_table_ranks_by_val_mae_with_significance():
+    table = comparison_table(_comparison())
+    assert list(table["name"]) == ["lstm-1x4 | none", "ensemble", "linear", "persistence", "seasonal_naive",
+                                   "lstm-1x4 | clipnorm=1"]
+    assert list(table["rank"].iloc[:5]) == [1, 2, 3, 4, 5]
+    assert table["rank"].isna().iloc[-1]
+    assert table["dm_p_value"].iloc[0] == pytest.approx(0.012)
+    assert table["status"].iloc[-1] == "failed: loss became nan at epoch 2"
+    assert table.loc[table["name"] == "persistence", "cell"].item() == "persistence"
+
+
+def test_verdict_says_plainly_when_no_candidate_beats_persistence():
+    assert persistence_verdict(_comparison(0.8)).startswith("Best candidate lstm-1x4 | none beats persistence")
+    assert persistence_verdict(_comparison(1.3)).startswith("No candidate beats persistence")
+
+
+def test_clipping_study_picks_the_architecture_with_most_settings():
+    comparison = _comparison()
+    gru = CandidateResult(name="gru", role="candidate", params={**_rnn_params("none", None), "cell": "gru"},
+                          history={"grad_norm_mean": [1.0]})
+    comparison.candidates.insert(0, gru)
+    label, histories = clipping_study(comparison)
+    assert label == "lstm 1x4"
+    assert list(histories) == ["none", "clipnorm=1"]
+
+
+def test_resolve_tracking_uri_precedence(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert resolve_tracking_uri() == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///env.db")
+    assert resolve_tracking_uri() == f"sqlite:///{tmp_path.resolve()}/env.db"
+    assert resolve_tracking_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    assert artifact_root_for("sqlite:////srv/x/mlflow.db") == "file:///srv/x/mlartifacts"
+    assert artifact_root_for("http://127.0.0.1:5000") is None
+
+
+def test_experiment_artifacts_beside_the_database(root):
+    uri = configure(TrackingConfig(tracking_uri=f"sqlite:///{root}/store/mlflow.db"))
+    experiment_id = get_or_create_experiment("my exp/1", artifact_root_for(uri))
+    assert get_or_create_experiment("my exp/1", artifact_root_for(uri)) == experiment_id
+    location = MlflowClient().get_experiment(experiment_id).artifact_location
+    assert location == (root / "store" / "mlartifacts" / "my_exp_1").as_uri()
+
+
+def test_ui_command_binds_locally_with_one_worker(tmp_path):
+    command = ui_command(port=5055, tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    assert command[command.index("--backend-store-uri") + 1] == f"sqlite:///{tmp_path}/mlflow.db"
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    assert command[command.index("--port") + 1] == "5055"
+    assert command[command.index("--workers") + 1] == "1"
+    assert "ui" in command
+    with pytest.raises(ValueError, match="`port` must be between 1 and 65535. Received: port=0"):
+        ui_command(port=0)
