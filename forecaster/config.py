@@ -205,11 +205,11 @@ class TrainingConfig(_Strict):
         description="Train the network on the change from the last observed target value "
         "(persistence is the zero output), not on the level.",
     )
-    ensemble: int = Field(
-        default=1,
-        ge=1,
-        description="Average the forecasts of this many best candidates (by validation MAE) into "
-        "one extra candidate named 'ensemble'. 1 turns it off.",
+    center_targets: bool = Field(
+        default=True,
+        description="Feed each target's history relative to its last observed value (networks and "
+        "the linear baseline), so models are invariant to the target's level and do not "
+        "extrapolate a level-dependent drift into a warmer season or a higher price regime.",
     )
 
 

@@ -7,6 +7,14 @@ import numpy as np
 from forecaster.estimator.base import WindowForecaster
 from forecaster.windowing import gather_windows
 
+
+def center_on_last(X: np.ndarray, targets: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Targets' channels relative to their last value: ``(X_centred, last (n_samples, 1, n_targets))``."""
+    last = X[:, -1:, :][:, :, targets]
+    Xc = X.copy()
+    Xc[:, :, targets] -= last
+    return Xc, last
+
 BASELINE_KINDS = ("persistence", "seasonal_naive", "linear")
 
 
@@ -20,11 +28,15 @@ class BaselineForecaster(WindowForecaster):
         Season length in steps for ``seasonal_naive``; inferred from the data frequency when None.
     alpha : float
         Ridge penalty for ``linear`` (fit on the training windows only, flattened).
+    center_targets : bool
+        ``linear`` regresses the change from the last value on the window with the targets'
+        channels relative to their last value (level-invariant, like the networks).
     Other parameters as :class:`forecaster.estimator.rnn.RNNForecaster`.
     """
 
     def __init__(self, kind="persistence", target=("y",), lookback=24, horizon=1, stride=1, season=None,
-                 alpha=1.0, val_fraction=0.25, features=None, interval_level=0.9, data=None):
+                 alpha=1.0, center_targets=True, val_fraction=0.25, features=None, interval_level=0.9,
+                 data=None):
         self.kind = kind
         self.target = target
         self.lookback = lookback
@@ -32,6 +44,7 @@ class BaselineForecaster(WindowForecaster):
         self.stride = stride
         self.season = season
         self.alpha = alpha
+        self.center_targets = center_targets
         self.val_fraction = val_fraction
         self.features = features
         self.interval_level = interval_level
@@ -58,6 +71,9 @@ class BaselineForecaster(WindowForecaster):
         if self.kind == "linear":
             targets = list(self.preprocessor_.target_indices_)
             X, y = gather_windows(values, starts["train"], self.lookback, self.horizon, targets)
+            if self.center_targets:
+                X, last = center_on_last(X, targets)
+                y = y - last
             self.linear_ = LinearBaseline(alpha=self.alpha).fit(X, y)
             self.n_params_ = int(X.shape[1] * X.shape[2] * y.shape[1] * y.shape[2] + y.shape[1] * y.shape[2])
 
@@ -69,4 +85,7 @@ class BaselineForecaster(WindowForecaster):
             return persistence(X, targets, self.horizon)
         if self.kind == "seasonal_naive":
             return seasonal_naive(X, targets, self.horizon, self.season_)
-        return self.linear_.predict(X)
+        if not self.center_targets:
+            return self.linear_.predict(X)
+        Xc, last = center_on_last(X, targets)
+        return self.linear_.predict(Xc) + last

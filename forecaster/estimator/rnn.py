@@ -37,6 +37,9 @@ class RNNForecaster(WindowForecaster):
         Training settings (Adam; early stopping on validation loss, best weights restored).
     residual : bool
         Predict the change from the last observed target value (persistence is the zero output).
+    center_targets : bool
+        With ``residual``: the targets' input channels are relative to their last value, so the
+        model is invariant to the target's level.
     val_fraction : float
         Validation share used when the frame has no ``split`` column.
     features : mapping or None
@@ -80,6 +83,7 @@ class RNNForecaster(WindowForecaster):
         patience=3,
         seed=42,
         residual=True,
+        center_targets=True,
         val_fraction=0.25,
         features=None,
         interval_level=0.9,
@@ -106,6 +110,7 @@ class RNNForecaster(WindowForecaster):
         self.patience = patience
         self.seed = seed
         self.residual = residual
+        self.center_targets = center_targets
         self.val_fraction = val_fraction
         self.features = features
         self.interval_level = interval_level
@@ -137,6 +142,7 @@ class RNNForecaster(WindowForecaster):
         model = build_model(
             self.spec, self.lookback, values.shape[1], self.horizon, len(targets),
             residual_targets=targets if self.residual else None, seed=self.seed,
+            center_targets=self.center_targets,
         )
         train_ds = make_dataset(values, starts["train"], self.lookback, self.horizon, targets,
                                 self.batch_size, shuffle=True, seed=self.seed)

@@ -55,7 +55,7 @@ from collections.abc import Iterator, Sequence
 import keras
 import numpy as np
 
-from forecaster.models.layers import LastValueResidual
+from forecaster.models.layers import CenterOnLastValue, LastValueResidual
 from forecaster.models.spec import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -146,6 +146,7 @@ def build_model(
     n_targets: int,
     residual_targets: Sequence[int] | None = None,
     seed: int | None = None,
+    center_targets: bool = False,
 ) -> keras.Model:
     """Build (not compile) the Keras model of ``spec``.
 
@@ -159,6 +160,10 @@ def build_model(
     residual_targets : sequence of int, optional
         Column of each target among the input features. When given, the network output is a
         change added to the last observed target values (zero output = persistence).
+    center_targets : bool
+        With ``residual_targets``: feed the targets' input channels relative to their last
+        observed value (:class:`CenterOnLastValue`), making the model translation-invariant in
+        the target level.
     seed : int, optional
         Seeds every initializer and dropout layer (each with its own seed derived from this
         one): the same seed gives identical initial weights.
@@ -186,6 +191,8 @@ def build_model(
 
     inputs = keras.Input(shape=(lookback, n_features), name="window")  # -> (B, L, F)
     x = inputs
+    if residual and center_targets:
+        x = CenterOnLastValue(residual_targets, name="center")(x)  # -> (B, L, F)
     units = spec.units_per_layer
     for i, u in enumerate(units):
         last = i == len(units) - 1

@@ -76,3 +76,50 @@ class LastValueResidual(keras.layers.Layer):
         config = super().get_config()
         config["target_indices"] = list(self.target_indices)
         return config
+
+
+@keras.saving.register_keras_serializable(package="forecaster")
+class CenterOnLastValue(keras.layers.Layer):
+    """Express each target's input channel relative to its last observed value.
+
+    ``window[:, t, k] - window[:, -1, k]`` for every target column ``k`` (other columns unchanged),
+    shape ``(n_samples, lookback, n_features)`` in and out. With :class:`LastValueResidual` on the
+    output, the model becomes translation-invariant in the target's level: it cannot learn a
+    level-dependent drift that fails when the test period is warmer (or a price higher) than any
+    training window — the usual failure of level-based forecasters under seasonal or trend shift.
+
+    Parameters
+    ----------
+    target_indices : sequence of int
+        Column of each target within the input features.
+    """
+
+    def __init__(self, target_indices, **kwargs):
+        super().__init__(**kwargs)
+        self.target_indices = [int(i) for i in target_indices]
+        if not self.target_indices or min(self.target_indices) < 0:
+            raise ValueError(
+                f"`target_indices` must be a non-empty list of column indices >= 0. "
+                f"Received: target_indices={self.target_indices!r}"
+            )
+
+    def build(self, input_shape):
+        n_features = input_shape[-1]
+        if max(self.target_indices) >= n_features:
+            raise ValueError(
+                f"`target_indices` must be < n_features={n_features}. Received: {self.target_indices}"
+            )
+        mask = [1.0 if i in self.target_indices else 0.0 for i in range(n_features)]
+        self._mask = ops.convert_to_tensor(mask, dtype=self.compute_dtype)
+
+    def call(self, window):
+        last = window[:, -1:, :]  # -> (n_samples, 1, n_features)
+        return window - last * self._mask  # -> (n_samples, lookback, n_features)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config["target_indices"] = list(self.target_indices)
+        return config

@@ -1,0 +1,146 @@
+"""Training-path overhead: ``train_model`` against a bare ``model.fit`` of the same Keras model.
+
+For each cell (rnn, gru, lstm) both paths train the same architecture, from the same initial
+weights, on the same in-memory arrays (with the same validation arrays); the throughput is
+training windows per second in the fastest of epochs 2..N (epoch 1 holds tracing and
+compilation). Each measurement is repeated ``--repeats`` times, alternating the paths, and the
+best is kept (the machine may be shared). With XLA, both paths run with ``jit_compile=True`` (and without op
+determinism, which Keras requires for XLA).
+
+Run:  python bench/bench_training.py            (20,000 windows of (120, 14) -> (24, 1))
+      python bench/bench_training.py --quick    (a small run, a few seconds per cell)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+
+from forecaster.training import TrainSettings, set_seed, train_model
+
+CELLS = {"rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of each epoch (training + validation); touches no batch hook."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def build(cell: str, lookback: int, n_features: int, horizon: int, units: int) -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input((lookback, n_features)),
+            CELLS[cell](units),
+            keras.layers.Dense(horizon),
+            keras.layers.Reshape((horizon, 1)),
+        ]
+    )
+
+
+def throughput(timer: EpochTimer, n_samples: int) -> float:
+    # The fastest timed epoch: the least disturbed by other work on a shared machine.
+    return n_samples / min(timer.seconds[1:])
+
+
+def run_bare(model, weights, data, args, jit):
+    set_seed(args.seed, deterministic=not jit)
+    model.set_weights(weights)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=jit)
+    timer = EpochTimer()
+    X, y, Xv, yv = data
+    model.fit(X, y, batch_size=args.batch, epochs=args.epochs, validation_data=(Xv, yv),
+              shuffle=True, verbose=0, callbacks=[timer])
+    return throughput(timer, len(X))
+
+
+def run_project(model, weights, data, args, jit):
+    model.set_weights(weights)
+    settings = TrainSettings(epochs=args.epochs, batch_size=args.batch, patience=args.epochs,
+                             clipping="global_clipnorm", clip_threshold=1.0, seed=args.seed, jit_compile=jit)
+    timer = EpochTimer()
+    X, y, Xv, yv = data
+    result = train_model(model, (X, y), (Xv, yv), settings, callbacks=[timer])
+    if result.failed or result.epochs_run != args.epochs:
+        raise RuntimeError(f"benchmark run did not train all epochs: {result}")
+    return throughput(timer, len(X))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small run: 2,000 windows of (48, 14), 3 epochs")
+    parser.add_argument("--samples", type=int, default=20_000)
+    parser.add_argument("--lookback", type=int, default=120)
+    parser.add_argument("--features", type=int, default=14)
+    parser.add_argument("--horizon", type=int, default=24)
+    parser.add_argument("--units", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--cells", default="rnn,gru,lstm")
+    parser.add_argument("--no-jit", action="store_true", help="skip the jit_compile=True measurements")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if args.quick:
+        args.samples, args.lookback, args.repeats = 2_000, 48, 1
+    if args.epochs < 2:
+        parser.error(f"--epochs must be >= 2 (epoch 1 is not timed). Received: --epochs={args.epochs}")
+
+    rng = np.random.default_rng(args.seed)
+    n_val = max(args.samples // 10, 1)
+    X = rng.normal(size=(args.samples + n_val, args.lookback, args.features)).astype("float32")
+    y = (X[:, -args.horizon:, :1] * 0.5 + rng.normal(scale=0.1, size=(len(X), args.horizon, 1))).astype("float32")
+    data = (X[:args.samples], y[:args.samples], X[args.samples:], y[args.samples:])
+    print(f"{args.samples} windows of ({args.lookback}, {args.features}) -> ({args.horizon}, 1), "
+          f"{n_val} validation windows, {args.units} units, batch {args.batch}, {args.epochs} epochs "
+          f"(fastest of epochs 2..{args.epochs}), best of {args.repeats}; windows/s")
+
+    modes = [False] if args.no_jit else [False, True]
+    rows = []
+    for cell in args.cells.split(","):
+        set_seed(args.seed)
+        model = build(cell, args.lookback, args.features, args.horizon, args.units)
+        weights = model.get_weights()
+        row = {"cell": cell}
+        for jit in modes:
+            bare, project = [], []
+            for _ in range(args.repeats):
+                bare.append(run_bare(model, weights, data, args, jit))
+                project.append(run_project(model, weights, data, args, jit))
+            suffix = "_xla" if jit else ""
+            row["bare" + suffix], row["project" + suffix] = max(bare), max(project)
+            print(f"  {cell:5s} jit={jit!s:5s} bare fit {bare}  train_model {project}", flush=True)
+        rows.append(row)
+
+    header = f"{'cell':5s} {'bare fit':>10s} {'train_model':>12s} {'overhead':>9s}"
+    if not args.no_jit:
+        header += f" {'bare fit XLA':>13s} {'train_model XLA':>16s} {'overhead':>9s} {'XLA speedup':>12s}"
+    print()
+    print(header)
+    for row in rows:
+        line = (f"{row['cell']:5s} {row['bare']:10.0f} {row['project']:12.0f} "
+                f"{100 * (row['bare'] / row['project'] - 1):8.1f}%")
+        if not args.no_jit:
+            line += (f" {row['bare_xla']:13.0f} {row['project_xla']:16.0f} "
+                     f"{100 * (row['bare_xla'] / row['project_xla'] - 1):8.1f}% "
+                     f"{row['project_xla'] / row['project']:11.2f}x")
+        print(line)
+    print("overhead = bare fit windows/s / train_model windows/s - 1 (time cost of the project path); "
+          "XLA speedup = train_model XLA / train_model")
+
+
+if __name__ == "__main__":
+    main()

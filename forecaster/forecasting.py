@@ -1,0 +1,194 @@
+"""Forecast from the end of a data file with a saved or registered forecaster.
+
+The analyst's path (``forecaster forecast`` and notebooks): resolve a model reference, read
+raw history exactly as the training file was read (the model remembers its pipeline's data
+section), and forecast ``horizon`` steps after the end of each series.
+
+Example
+-------
+>>> forecast, history = forecast_from_model("models:/jena-temperature@champion",
+...                                         "data/temperature.csv", horizon=12)  # doctest: +SKIP
+>>> forecast.columns.tolist()  # doctest: +SKIP
+['series_id', 'timestamp', 'step', 'forecast', 'lower', 'upper']
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from forecaster.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+URI_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
+
+
+def is_model_uri(reference: str) -> bool:
+    """True for an MLflow model URI (``models:/...``, ``runs:/...``), False for a local path."""
+    return reference.startswith(URI_SCHEMES)
+
+
+def load_model(model: Any) -> Any:
+    """Resolve ``model`` to a fitted forecaster.
+
+    Parameters
+    ----------
+    model:
+        An already loaded forecaster (returned as is), an MLflow URI (``models:/NAME@champion``,
+        ``models:/NAME/3``, ``runs:/RUN_ID/model``; loaded by
+        :func:`forecaster.tracking.load_forecaster_from_uri`), or the directory of a forecaster
+        saved with ``save`` (loaded by :func:`forecaster.estimator.load_forecaster`).
+
+    Raises
+    ------
+    ConfigError
+        A local path that does not exist or is not a saved forecaster.
+    """
+    if not isinstance(model, (str, os.PathLike)):
+        return model
+    reference = os.fspath(model)
+    if is_model_uri(reference):
+        from forecaster.tracking import load_forecaster_from_uri
+
+        logger.info("Loading model %s", reference)
+        return load_forecaster_from_uri(reference)
+    path = Path(reference)
+    if not path.exists():
+        raise ConfigError(
+            f"--model {reference!r}: no such directory, and not a models:/ or runs:/ URI "
+            f"(looked in {path.resolve()})"
+        )
+    from forecaster.estimator import load_forecaster
+
+    logger.info("Loading saved forecaster %s", path)
+    try:
+        return load_forecaster(path)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"--model {reference!r}: {exc}") from exc
+
+
+def forecast_from_model(
+    model: Any, data_path: str | os.PathLike[str], horizon: int | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Forecast ``horizon`` steps after the end of each series of a data file.
+
+    Parameters
+    ----------
+    model:
+        A fitted forecaster, an MLflow model URI or a saved forecaster's directory
+        (see :func:`load_model`).
+    data_path:
+        CSV or Parquet file with the same columns as the training data.
+    horizon:
+        Steps to forecast, 1..the model's horizon; the model's horizon when None.
+
+    Returns
+    -------
+    forecast : pandas.DataFrame
+        Columns ``series_id, timestamp, step, forecast, lower, upper`` (plus ``target`` after
+        ``series_id`` when the model has several targets); ``n_series * horizon * n_targets`` rows.
+    history : pandas.DataFrame
+        The validated history: ``series_id``, ``timestamp`` and the target columns (for plots).
+
+    Raises
+    ------
+    ConfigError
+        ``horizon`` is outside 1..the model's horizon, or ``model`` cannot be found.
+    DataValidationError
+        The data file is missing or breaks a rule of the model's data section.
+    """
+    forecaster = load_model(model)
+    model_horizon = int(forecaster.horizon)
+    if horizon is not None and not 1 <= int(horizon) <= model_horizon:
+        raise ConfigError(
+            f"--horizon must be between 1 and the model's horizon ({model_horizon}). "
+            f"Received: horizon={horizon}"
+        )
+    history = _read_history(forecaster, Path(data_path))
+    forecast = forecaster.forecast(history["raw"], horizon=horizon)
+    targets = [str(t) for t in forecaster.target]
+    canonical = history["canonical"]
+    return forecast, canonical[["series_id", "timestamp", *targets]].reset_index(drop=True)
+
+
+def _read_history(forecaster: Any, path: Path) -> dict[str, pd.DataFrame]:
+    """Read ``path`` like the model's training file: raw columns and the canonical frame."""
+    from forecaster.config import DataConfig
+    from forecaster.data import frame_from_dataframe
+    from forecaster.data.reader import read_raw
+
+    data = getattr(forecaster, "data", None)
+    if data is None:
+        # A model fitted on a canonical frame directly: the file holds canonical columns.
+        settings: dict[str, Any] = {"timestamp_column": "timestamp", "target": list(forecaster.target)}
+    else:
+        settings = dict(data)
+    settings["path"] = str(path)
+    cfg = DataConfig.model_validate(settings)
+    raw = read_raw(path, cfg)
+    if data is None and "series_id" in raw.columns:
+        cfg = cfg.model_copy(update={"series_column": "series_id"})
+    canonical = frame_from_dataframe(raw, cfg, source=str(path))
+    return {"raw": raw if data is not None else canonical, "canonical": canonical}
+
+
+def plot_forecast_frame(
+    history: pd.DataFrame,
+    forecast: pd.DataFrame,
+    targets: Sequence[str],
+    path: str | os.PathLike[str],
+    title: str = "",
+    n_history: int | None = None,
+    level: float | None = None,
+) -> Path:
+    """Plot one series' recent history, forecast and interval (one panel per target).
+
+    Parameters
+    ----------
+    history:
+        Canonical frame with ``series_id``, ``timestamp`` and the target columns.
+    forecast:
+        A forecast frame (``series_id, timestamp, step, forecast, lower, upper`` and ``target``
+        when there are several targets).
+    targets:
+        Target column names, in the model's order.
+    path:
+        Output PNG (written atomically by :func:`forecaster.plots.plot_forecast`).
+    n_history:
+        History steps shown; default ``max(3 * horizon, 48)``.
+
+    Returns
+    -------
+    pathlib.Path
+        The plot. With several series only the first is drawn (the CSV holds all of them).
+    """
+    from forecaster.plots import plot_forecast
+
+    targets = [str(t) for t in targets]
+    sid = str(forecast["series_id"].iloc[0])
+    if forecast["series_id"].nunique() > 1:
+        logger.info("The plot %s shows series %r; the forecast CSV holds all series", path, sid)
+    fc = forecast[forecast["series_id"].astype(str) == sid]
+    if "target" in fc.columns:
+        wide = {col: fc.pivot(index="timestamp", columns="target", values=col)[targets]
+                for col in ("forecast", "lower", "upper")}
+        forecast_ts = wide["forecast"].index
+        values = {col: frame.to_numpy(dtype=float) for col, frame in wide.items()}
+    else:
+        targets = targets[:1]
+        forecast_ts = pd.DatetimeIndex(fc["timestamp"])
+        values = {col: fc[col].to_numpy(dtype=float) for col in ("forecast", "lower", "upper")}
+    hist = history[history["series_id"].astype(str) == sid]
+    hist = hist.tail(n_history or max(3 * len(forecast_ts), 48))
+    return plot_forecast(
+        pd.DatetimeIndex(hist["timestamp"]), hist[targets].to_numpy(dtype=float), forecast_ts,
+        values["forecast"], lower=values["lower"], upper=values["upper"],
+        title=title if sid == "series" else f"{title} ({sid})",
+        path=path, target_names=targets, level=level,
+    )

@@ -1,0 +1,144 @@
+"""Training settings: one validated dataclass for :func:`forecaster.training.train_model`.
+
+Example
+-------
+>>> from forecaster.training import TrainSettings
+>>> s = TrainSettings(epochs=5, clipping="clipnorm", clip_threshold=1.0)
+>>> s.clipping, s.clip_threshold
+('clipnorm', 1.0)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+LOSSES = ("mse", "mae", "huber")
+CLIPPING_KINDS = ("none", "clipnorm", "clipvalue", "global_clipnorm")
+
+
+def check_clipping(clipping: Any, threshold: Any, *, threshold_name: str = "threshold") -> None:
+    """Raise ``ValueError`` unless ``(clipping, threshold)`` is a valid clipping setting.
+
+    ``'none'`` takes no threshold; every other kind needs a finite threshold > 0.
+    """
+    if clipping not in CLIPPING_KINDS:
+        raise ValueError(f"`clipping` must be one of {CLIPPING_KINDS}. Received: clipping={clipping!r}")
+    if clipping == "none":
+        if threshold is not None:
+            raise ValueError(
+                f"`clipping='none'` takes no `{threshold_name}`. Received: {threshold_name}={threshold!r}"
+            )
+        return
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise ValueError(
+            f"`clipping={clipping!r}` needs a number `{threshold_name}` > 0. "
+            f"Received: {threshold_name}={threshold!r}"
+        )
+    if not math.isfinite(threshold) or threshold <= 0:
+        raise ValueError(
+            f"`{threshold_name}` must be a finite number > 0 for `clipping={clipping!r}`. "
+            f"Received: {threshold_name}={threshold!r}"
+        )
+
+
+def check_learning_rate(learning_rate: Any) -> None:
+    """Raise ``ValueError`` unless ``learning_rate`` is a finite number > 0."""
+    if (
+        isinstance(learning_rate, bool)
+        or not isinstance(learning_rate, (int, float))
+        or not math.isfinite(learning_rate)
+        or learning_rate <= 0
+    ):
+        raise ValueError(f"`learning_rate` must be a finite number > 0. Received: learning_rate={learning_rate!r}")
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How one model is trained.
+
+    Parameters
+    ----------
+    epochs : int, default 20
+        Maximum number of epochs (>= 1).
+    batch_size : int, default 256
+        Batch size, used only when numpy arrays are passed (datasets come batched).
+    learning_rate : float, default 1e-3
+        Adam learning rate (> 0).
+    patience : int, default 3
+        Early-stopping patience on ``val_loss``; the best weights are restored.
+        0 turns early stopping off.
+    loss : {'mse', 'mae', 'huber'}, default 'mse'
+    clipping : {'none', 'clipnorm', 'clipvalue', 'global_clipnorm'}, default 'none'
+        Which Keras optimizer clipping argument is set.
+    clip_threshold : float or None
+        The value of that argument; required (> 0) unless ``clipping='none'``.
+    seed : int, default 42
+        Seed for :func:`forecaster.training.set_seed` (shuffling, dropout).
+    jit_compile : bool or 'auto', default False
+        Passed to ``model.compile``.
+    verbose : {0, 1, 2}, default 0
+        Passed to ``model.fit``.
+
+    Raises
+    ------
+    ValueError
+        Any field out of range; the message names the field and the value received.
+    """
+
+    epochs: int = 20
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    patience: int = 3
+    loss: str = "mse"
+    clipping: str = "none"
+    clip_threshold: float | None = None
+    seed: int = 42
+    jit_compile: bool | str = False
+    verbose: int = 0
+
+    def __post_init__(self) -> None:
+        _check_int("epochs", self.epochs, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("patience", self.patience, 0)
+        check_learning_rate(self.learning_rate)
+        if self.loss not in LOSSES:
+            raise ValueError(f"`loss` must be one of {LOSSES}. Received: loss={self.loss!r}")
+        check_clipping(self.clipping, self.clip_threshold, threshold_name="clip_threshold")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"`seed` must be an integer. Received: seed={self.seed!r}")
+        if self.jit_compile not in (True, False, "auto"):
+            raise ValueError(
+                f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={self.jit_compile!r}"
+            )
+        if self.verbose not in (0, 1, 2) or isinstance(self.verbose, bool):
+            raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={self.verbose!r}")
+
+    @classmethod
+    def from_config(cls, training: Any, clipping: Any, **overrides: Any) -> "TrainSettings":
+        """Build settings from a ``TrainingConfig`` and one ``ClippingConfig``.
+
+        Example
+        -------
+        >>> from forecaster.config import ClippingConfig, TrainingConfig
+        >>> TrainSettings.from_config(TrainingConfig(epochs=2), ClippingConfig(kind="clipnorm", threshold=1.0)).clipping
+        'clipnorm'
+        """
+        values = dict(
+            epochs=training.epochs,
+            batch_size=training.batch_size,
+            learning_rate=training.learning_rate,
+            patience=training.patience,
+            loss=training.loss,
+            seed=training.seed,
+            clipping=clipping.kind,
+            clip_threshold=clipping.threshold,
+        )
+        values.update(overrides)
+        return cls(**values)

@@ -1,0 +1,197 @@
+"""Train one Keras forecaster: compile, fit with early stopping, telemetry and the NaN guard.
+
+Example
+-------
+>>> import numpy as np, keras
+>>> from forecaster.training import TrainSettings, train_model
+>>> X = np.random.rand(64, 8, 2).astype("float32"); y = np.random.rand(64, 3, 1).astype("float32")
+>>> model = keras.Sequential([keras.Input((8, 2)), keras.layers.GRU(4), keras.layers.Dense(3),
+...                           keras.layers.Reshape((3, 1))])
+>>> result = train_model(model, (X, y), (X, y), TrainSettings(epochs=2, batch_size=16))
+>>> result.epochs_run, sorted(result.history)
+(2, ['clipped_fraction', 'grad_norm_max', 'grad_norm_mean', 'train_loss', 'val_loss'])
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from forecaster.training.callbacks import TELEMETRY_KEYS, GradientTelemetry, NanGuard
+from forecaster.training.optimizer import make_optimizer
+from forecaster.training.seeding import set_seed
+from forecaster.training.settings import TrainSettings
+
+logger = logging.getLogger(__name__)
+
+HISTORY_KEYS = ("train_loss", "val_loss", *TELEMETRY_KEYS)
+
+
+@dataclass
+class TrainResult:
+    """What one call of :func:`train_model` did.
+
+    Attributes
+    ----------
+    history : dict[str, list[float]]
+        One entry per epoch actually run for each of ``train_loss``, ``val_loss``,
+        ``grad_norm_mean``, ``grad_norm_max`` (pre-clip global gradient norm) and
+        ``clipped_fraction``. ``val_loss`` is NaN when no validation data was given.
+    epochs_run : int
+    best_epoch : int
+        1-based epoch of the lowest finite ``val_loss`` (whose weights early stopping restored);
+        the lowest ``train_loss`` without validation data; 0 when no epoch had a finite loss.
+    seconds : float
+        Wall time of ``model.fit`` (compilation and validation included).
+    failed : bool
+        True when the loss or validation loss became NaN/inf and training was stopped.
+    failure_reason : str or None
+    failed_epoch : int or None
+        1-based.
+    samples_per_second : float or None
+        Training windows processed per second of ``fit`` (None when the dataset size is unknown).
+    """
+
+    history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
+    epochs_run: int = 0
+    best_epoch: int = 0
+    seconds: float = 0.0
+    failed: bool = False
+    failure_reason: str | None = None
+    failed_epoch: int | None = None
+    samples_per_second: float | None = None
+
+
+def _make_loss(name: str) -> Any:
+    return keras.losses.Huber() if name == "huber" else name
+
+
+def _fit_inputs(data: Any, name: str, batch_size: int) -> tuple[dict[str, Any], int | None]:
+    """Return ``model.fit`` keyword arguments for ``data`` and its number of samples (None: unknown)."""
+    if isinstance(data, tf.data.Dataset):
+        return {"x": data, "shuffle": False}, _count_samples(data)
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        X, y = (np.asarray(part) for part in data)
+        if len(X) != len(y) or len(X) == 0:
+            raise ValueError(
+                f"`{name}` must hold as many X windows as y windows, at least one. "
+                f"Received: X.shape={X.shape}, y.shape={y.shape}"
+            )
+        return {"x": X, "y": y, "batch_size": batch_size, "shuffle": True}, len(X)
+    raise ValueError(
+        f"`{name}` must be a tf.data.Dataset of (X, y) batches or a tuple (X, y) of arrays. "
+        f"Received: {name} of type {type(data).__name__}"
+    )
+
+
+def _count_samples(ds: tf.data.Dataset) -> int | None:
+    if ds.cardinality() == tf.data.INFINITE_CARDINALITY:
+        return None
+    return int(ds.reduce(np.int64(0), lambda n, batch: n + tf.cast(tf.shape(tf.nest.flatten(batch)[0])[0], tf.int64)))
+
+
+def _best_epoch(history: dict[str, list[float]]) -> int:
+    for key in ("val_loss", "train_loss"):
+        finite = [(v, i) for i, v in enumerate(history[key]) if v is not None and math.isfinite(v)]
+        if finite:
+            return min(finite)[1] + 1
+    return 0
+
+
+def train_model(
+    model: keras.Model,
+    train_ds: Any,
+    val_ds: Any,
+    settings: TrainSettings,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> TrainResult:
+    """Compile and fit ``model``; report per-epoch losses and gradient telemetry.
+
+    Seeds with ``settings.seed``, compiles with :func:`make_optimizer` (Adam with the clipping
+    of ``settings``) and the loss (``'huber'`` -> ``keras.losses.Huber()``), then fits with
+    :class:`GradientTelemetry`, :class:`NanGuard` and, when ``settings.patience > 0`` and there is
+    validation data, ``EarlyStopping(monitor='val_loss', restore_best_weights=True)``.
+    A NaN/inf loss never raises: it stops training and sets ``failed``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Maps ``(batch, lookback, n_features)`` to ``(batch, horizon, n_targets)``; recompiled here.
+    train_ds, val_ds : tf.data.Dataset or tuple of arrays
+        Batched ``(X, y)`` with X ``(n_samples, lookback, n_features)`` and y
+        ``(n_samples, horizon, n_targets)``, or the arrays themselves (batched by
+        ``settings.batch_size``, training data shuffled each epoch). ``val_ds`` may be None.
+    settings : TrainSettings
+    callbacks : sequence of keras.callbacks.Callback
+        Extra callbacks (progress, tracking); they run after the built-in ones, so their
+        ``on_epoch_end`` logs include ``grad_norm_mean``, ``grad_norm_max``, ``clipped_fraction``.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ValueError
+        ``settings`` is not a ``TrainSettings`` or the data is neither a dataset nor ``(X, y)``.
+    """
+    if not isinstance(settings, TrainSettings):
+        raise ValueError(f"`settings` must be a TrainSettings. Received: settings of type {type(settings).__name__}")
+    fit_kwargs, n_samples = _fit_inputs(train_ds, "train_ds", settings.batch_size)
+    if val_ds is not None:
+        val_kwargs, _ = _fit_inputs(val_ds, "val_ds", settings.batch_size)
+        if "y" in val_kwargs:
+            fit_kwargs["validation_data"] = (val_kwargs["x"], val_kwargs["y"])
+            fit_kwargs["validation_batch_size"] = settings.batch_size
+        else:
+            fit_kwargs["validation_data"] = val_kwargs["x"]
+
+    # Keras disables XLA under op determinism, so an explicit jit_compile=True gives it up.
+    set_seed(settings.seed, deterministic=settings.jit_compile is not True)
+    model.compile(
+        optimizer=make_optimizer(settings.learning_rate, settings.clipping, settings.clip_threshold),
+        loss=_make_loss(settings.loss),
+        jit_compile=settings.jit_compile,
+    )
+    guard = NanGuard()
+    own: list[keras.callbacks.Callback] = [GradientTelemetry(), guard]
+    if settings.patience > 0 and val_ds is not None:
+        own.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience,
+                                                 restore_best_weights=True))
+    start = time.perf_counter()
+    fit = model.fit(epochs=settings.epochs, callbacks=[*own, *callbacks], verbose=settings.verbose,
+                    **fit_kwargs)
+    seconds = time.perf_counter() - start
+
+    logs = fit.history
+    epochs_run = len(logs.get("loss", []))
+    nan_list = [float("nan")] * epochs_run
+    history = {
+        "train_loss": [float(v) for v in logs.get("loss", [])],
+        "val_loss": [float(v) for v in logs.get("val_loss", nan_list)],
+        **{key: [float(v) for v in logs.get(key, nan_list)] for key in TELEMETRY_KEYS},
+    }
+    result = TrainResult(
+        history=history,
+        epochs_run=epochs_run,
+        best_epoch=_best_epoch(history),
+        seconds=seconds,
+        failed=guard.failed,
+        failure_reason=guard.failure_reason,
+        failed_epoch=guard.failed_epoch,
+        samples_per_second=(n_samples * epochs_run / seconds) if n_samples and seconds > 0 else None,
+    )
+    logger.info(
+        "trained %s: %d epoch(s) in %.1fs, best epoch %d%s",
+        model.name, epochs_run, seconds, result.best_epoch,
+        f", FAILED: {result.failure_reason}" if result.failed else "",
+    )
+    return result
