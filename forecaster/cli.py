@@ -498,23 +498,51 @@ def _timestamp_format(column) -> str | None:
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
+    import signal
     import subprocess
 
     from forecaster.tracking import ui_command
 
     command = ui_command(args.host, args.port)
-    logger.info("Starting the MLflow UI at http://%s:%d (Ctrl-C stops it): %s",
-                args.host, args.port, " ".join(command))
-    process = subprocess.Popen(command)
+    # Its own process group, so stopping it reaches the server's workers too (mlflow ui starts
+    # uvicorn and job consumers); Ctrl-C or SIGTERM here is forwarded as SIGINT to the group.
+    process = subprocess.Popen(command, start_new_session=True)
+    logger.info("Started the MLflow UI at http://%s:%d (pid %d; Ctrl-C stops it): %s",
+                args.host, args.port, process.pid, " ".join(command))
+
+    def _interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return process.wait()
     except KeyboardInterrupt:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop_group(process)
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_group(process: Any) -> None:
+    """Stop a child's whole process group: SIGINT, then SIGTERM, then SIGKILL, each with a grace
+    period. The group is the child's own (``start_new_session``), never this process's."""
+    import signal
+    import time
+
+    for sig, grace in ((signal.SIGINT, 15.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            process.poll()  # reap the leader, or its zombie keeps the group "alive"
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+    logger.warning("The MLflow UI (process group %d) did not stop", process.pid)
 
 
 def _emit(text: str) -> None:

@@ -76,6 +76,19 @@ def check_data(cfg: PipelineConfig):
     return load_data(cfg)
 
 
+def backtest_pipeline(cfg: PipelineConfig, folds: int | None = None, progress: Progress | None = None) -> pd.DataFrame:
+    """Walk-forward backtest of every candidate and baseline of the pipeline (no MLflow, no lock).
+
+    ``folds`` defaults to ``evaluation.backtest_folds`` (3 when that is 0). Returns the tidy frame
+    ``fold, model, step, metric, value`` of :func:`forecaster.backtest.run_backtest`.
+    """
+    from forecaster.backtest import run_backtest
+
+    folds = folds or cfg.evaluation.backtest_folds or 3
+    loaded = load_data(cfg)
+    return run_backtest(cfg, loaded.frame, folds, progress=progress)
+
+
 def split_frame(cfg: PipelineConfig, frame: pd.DataFrame) -> pd.DataFrame:
     from forecaster.splits import assign_splits
 
@@ -118,7 +131,11 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
             with stages("train"):
                 comparison = run_comparison(cfg, frame, workdir, jobs=jobs, progress=progress,
                                             epoch_callback_factory=epoch_callback_factory)
-            outcome = _track_and_gate(cfg, comparison, frame, loaded, code, workdir, stages)
+            backtest = None
+            if cfg.evaluation.backtest_folds and comparison.best_candidate is not None:
+                with stages("backtest"):
+                    backtest = _backtest_best(cfg, comparison, loaded.frame, workdir, progress)
+            outcome = _track_and_gate(cfg, comparison, frame, loaded, code, workdir, stages, backtest)
             with stages("forecast"):
                 _write_forecast(cfg, outcome, comparison, loaded.frame)
         outcome.stage_seconds = stages.seconds
@@ -137,13 +154,31 @@ def _beats_baselines(comparison: ComparisonResult) -> bool:
     return best is not None and (base is None or best.val_mae < base.val_mae)
 
 
-def _track_and_gate(cfg, comparison, frame, loaded, code, workdir, stages) -> RunOutcome:
+def _backtest_best(cfg, comparison, frame, workdir, progress):
+    """Walk-forward folds of the best candidate's architecture and the baselines."""
+    from forecaster.backtest import backtest_summary, run_backtest
+    from forecaster.comparison import plan_candidates
+
+    best = comparison.best_candidate
+    plans = [p for p in plan_candidates(cfg) if p.name == best.name]
+    tidy = run_backtest(cfg, frame, cfg.evaluation.backtest_folds, plans=plans, progress=progress, workdir=workdir)
+    summary = backtest_summary(tidy)
+    row = summary[summary["model"] == best.name]
+    rel = float(row["rel_mae"].iloc[0]) if len(row) else math.nan
+    logger.info("walk-forward backtest (%d folds): %s rel_mae=%.4f", cfg.evaluation.backtest_folds, best.name, rel)
+    return tidy, summary, rel
+
+
+def _track_and_gate(cfg, comparison, frame, loaded, code, workdir, stages, backtest=None) -> RunOutcome:
     from forecaster import tracking
 
     with stages("track"):
         tracking.configure(cfg.tracking)
         info = tracking.log_comparison(comparison, cfg, data_path=str(loaded.path), data_sha256=loaded.sha256,
                                        code_version=code, workdir=Path(workdir))
+        if backtest is not None:
+            tracking.log_backtest(info.parent_run_id, backtest[0], backtest[1],
+                                  best=comparison.best_candidate.name)
     best = comparison.best_candidate
     outcome = RunOutcome(status="success", exit_code=EXIT_OK, message="", parent_run_id=info.parent_run_id,
                          comparison=comparison)
@@ -161,9 +196,16 @@ def _track_and_gate(cfg, comparison, frame, loaded, code, workdir, stages) -> Ru
             candidate_val_mae=best.val_mae, candidate_val_rel_mae=best.metrics.get("val_rel_mae", math.nan),
             baseline_val_mae=base.val_mae if base else None, baseline_name=base.name if base else None,
             evaluate_champion=lambda uri: _champion_val_mae(uri, frame), data_sha256=loaded.sha256,
+            backtest_rel_mae=backtest[2] if backtest is not None else None,
         )
     outcome.gate, outcome.model_version = decision, decision.version
-    if not _beats_baselines(comparison):
+    if backtest is not None and not backtest[2] < 1:
+        outcome.status, outcome.exit_code = "quality_gate", EXIT_QUALITY_GATE
+        outcome.message = (
+            f"pipeline {cfg.name!r}: the best candidate {best.name} has a walk-forward MAE "
+            f"{backtest[2]:.4f}x persistence's over {cfg.evaluation.backtest_folds} folds: it does not beat "
+            f"the random walk; version {decision.version} registered as {decision.alias}, champion unchanged")
+    elif not _beats_baselines(comparison):
         outcome.status, outcome.exit_code = "quality_gate", EXIT_QUALITY_GATE
         outcome.message = (
             f"pipeline {cfg.name!r}: no candidate beat the baselines on validation (best candidate "

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from forecaster.tracking.artifacts import comparison_table
+from forecaster.tracking.backtest_log import log_backtest
 from forecaster.tracking.pyfunc_model import ForecasterModel, load_forecaster_from_uri, log_forecaster_model
 from forecaster.tracking.registry import champion_uri, register_and_gate
 from forecaster.tracking.runs import ComparisonRunInfo, log_comparison
@@ -31,6 +32,7 @@ __all__ = [
     "configure",
     "get_or_create_experiment",
     "load_forecaster_from_uri",
+    "log_backtest",
     "log_comparison",
     "log_forecaster_model",
     "register_and_gate",

@@ -107,6 +107,7 @@ def register_and_gate(
     data_sha256: str | None = None,
     baseline_val_mae: float | None = None,
     baseline_name: str | None = None,
+    backtest_rel_mae: float | None = None,
 ) -> GateDecision:
     """Register ``model_uri`` as a new version and decide between ``champion`` and ``challenger``.
 
@@ -129,6 +130,10 @@ def register_and_gate(
         The best baseline's validation MAE and name. When given, the new version must also have
         a strictly lower validation MAE than it to be promoted (a candidate that only ties the
         seasonal-naive or linear baseline is not worth serving).
+    backtest_rel_mae : float, optional
+        Walk-forward MAE of the candidate's architecture over persistence's, on the same windows.
+        When given, it must be below 1 too: a model whose walk-forward MAE is above the random
+        walk's is never deployed.
 
     Returns
     -------
@@ -163,6 +168,11 @@ def register_and_gate(
             f"val MAE {candidate_val_mae:.4g} does not beat the best baseline "
             f"{baseline_name or 'baseline'} ({float(baseline_val_mae):.4g}) on validation"
         )
+    elif backtest_rel_mae is not None and not float(backtest_rel_mae) < 1:
+        promoted, reason = False, (
+            f"walk-forward MAE is {float(backtest_rel_mae):.4f}x persistence's (>= 1): "
+            "does not beat the random walk out of sample"
+        )
     elif champion is None:
         promoted, reason = True, (
             f"no current champion; val_rel_mae={candidate_val_rel_mae:.4f} < 1 beats persistence"
@@ -196,6 +206,8 @@ def register_and_gate(
         tags[TAG_DATA_SHA] = data_sha256
     if baseline_val_mae is not None:
         tags[TAG_BASELINE_VAL_MAE] = repr(float(baseline_val_mae))
+    if backtest_rel_mae is not None:
+        tags["forecaster.backtest_rel_mae"] = repr(float(backtest_rel_mae))
     for key, value in tags.items():
         client.set_model_version_tag(registered_model, version, key, value)
     verdict = "Promoted to champion" if promoted else "Kept as challenger (champion unchanged)"

@@ -93,7 +93,8 @@ class TelemetryAdam(keras.optimizers.Adam):
         elif self.global_clipnorm and self.global_clipnorm > 0:
             clipped = norm > self.global_clipnorm
         elif self.clipvalue and self.clipvalue > 0:
-            peak = tf.reduce_max(tf.stack([tf.reduce_max(tf.abs(tf.cast(v, tf.float32))) for v in values]))
+            peaks = [tf.reduce_max(tf.abs(tf.cast(v, tf.float32))) for v in values]
+            peak = tf.reduce_max(tf.stack(peaks))
             clipped = peak > self.clipvalue
         else:
             clipped = tf.constant(False)

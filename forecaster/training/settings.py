@@ -51,7 +51,9 @@ def check_learning_rate(learning_rate: Any) -> None:
         or not math.isfinite(learning_rate)
         or learning_rate <= 0
     ):
-        raise ValueError(f"`learning_rate` must be a finite number > 0. Received: learning_rate={learning_rate!r}")
+        raise ValueError(
+            f"`learning_rate` must be a finite number > 0. Received: learning_rate={learning_rate!r}"
+        )
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
@@ -82,7 +84,8 @@ class TrainSettings:
     seed : int, default 42
         Seed for :func:`forecaster.training.set_seed` (shuffling, dropout).
     jit_compile : bool or 'auto', default False
-        Passed to ``model.compile``.
+        Passed to ``model.compile``. Keras refuses XLA under TensorFlow op determinism, so
+        ``True`` trains without op determinism (same seed, no bit-identity promise).
     verbose : {0, 1, 2}, default 0
         Passed to ``model.fit``.
 
@@ -127,7 +130,8 @@ class TrainSettings:
         Example
         -------
         >>> from forecaster.config import ClippingConfig, TrainingConfig
-        >>> TrainSettings.from_config(TrainingConfig(epochs=2), ClippingConfig(kind="clipnorm", threshold=1.0)).clipping
+        >>> clip = ClippingConfig(kind="clipnorm", threshold=1.0)
+        >>> TrainSettings.from_config(TrainingConfig(epochs=2), clip).clipping
         'clipnorm'
         """
         values = dict(

@@ -95,7 +95,10 @@ def _fit_inputs(data: Any, name: str, batch_size: int) -> tuple[dict[str, Any], 
 def _count_samples(ds: tf.data.Dataset) -> int | None:
     if ds.cardinality() == tf.data.INFINITE_CARDINALITY:
         return None
-    return int(ds.reduce(np.int64(0), lambda n, batch: n + tf.cast(tf.shape(tf.nest.flatten(batch)[0])[0], tf.int64)))
+    def add(n, batch):
+        return n + tf.cast(tf.shape(tf.nest.flatten(batch)[0])[0], tf.int64)
+
+    return int(ds.reduce(np.int64(0), add))
 
 
 def _best_epoch(history: dict[str, list[float]]) -> int:
@@ -144,7 +147,9 @@ def train_model(
         ``settings`` is not a ``TrainSettings`` or the data is neither a dataset nor ``(X, y)``.
     """
     if not isinstance(settings, TrainSettings):
-        raise ValueError(f"`settings` must be a TrainSettings. Received: settings of type {type(settings).__name__}")
+        raise ValueError(
+            f"`settings` must be a TrainSettings. Received: settings of type {type(settings).__name__}"
+        )
     fit_kwargs, n_samples = _fit_inputs(train_ds, "train_ds", settings.batch_size)
     if val_ds is not None:
         val_kwargs, _ = _fit_inputs(val_ds, "val_ds", settings.batch_size)

@@ -1,0 +1,114 @@
+"""Walk-forward backtest: expanding-window folds, everything refit inside each fold.
+
+Fold ``k`` trains on everything before its validation block, validates on that block (early
+stopping, conformal calibration) and tests on the block after it; test blocks are consecutive and
+equal-sized at the end of each series. Scalers, features and models are fit inside each fold (the
+forecasters fit their preprocessing on that fold's training rows), so no fold sees its future.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecaster.comparison import CandidatePlan, evaluate_baseline, plan_candidates, train_candidate
+from forecaster.config import PipelineConfig
+from forecaster.evaluation import fold_split_labels, tidy_metrics
+from forecaster.progress import NullProgress, Progress
+
+logger = logging.getLogger(__name__)
+
+
+def fold_sizes(cfg: PipelineConfig, folds: int) -> tuple[float, float]:
+    """Validation and test block sizes of each fold, as fractions of each series.
+
+    The pipeline's test share is divided into ``folds`` consecutive test blocks; each fold
+    validates on a block of the same size as the pipeline's validation share divided likewise
+    (at least the test block's size).
+    """
+    test = (cfg.split.test or cfg.split.val) / folds
+    val = max(cfg.split.val / folds, test)
+    return val, test
+
+
+def run_backtest(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, *,
+                 plans: list[CandidatePlan] | None = None, progress: Progress | None = None,
+                 workdir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Backtest the baselines and ``plans`` (default: every candidate) over ``folds`` folds.
+
+    Parameters
+    ----------
+    frame : pd.DataFrame
+        The regularised canonical frame (no ``split`` column needed; each fold makes its own).
+
+    Returns
+    -------
+    pd.DataFrame
+        Tidy rows ``fold, model, step, metric, value``: ``step = 0`` holds whole-horizon metrics
+        (``mae``, ``rmse``, ``smape``, ``mase``, ``coverage``, ``rel_mae`` against persistence on the
+        same windows); steps ``1..horizon`` hold ``mae``, ``rmse`` and ``coverage`` per step.
+    """
+    if folds < 1:
+        raise ValueError(f"`folds` must be >= 1. Received: folds={folds}")
+    progress = progress or NullProgress()
+    plans = plan_candidates(cfg) if plans is None else plans
+    val, test = fold_sizes(cfg, folds)
+    rows = []
+    progress.start("folds", total=folds)
+    with tempfile.TemporaryDirectory(prefix="forecaster-backtest-", dir=workdir) as tmp:
+        for fold in range(folds):
+            labels = fold_split_labels(frame, folds, fold, val, test,
+                                       min_train_rows=cfg.window.lookback + cfg.window.horizon)
+            fold_frame = frame.assign(split=labels.to_numpy())
+            fold_frame = fold_frame[fold_frame["split"] != "unused"].reset_index(drop=True)
+            data_ref = Path(tmp) / f"fold{fold}.pkl"
+            fold_frame.to_pickle(data_ref)
+            results = [evaluate_baseline(cfg, kind, fold_frame) for kind in cfg.baselines]
+            results += [train_candidate(cfg, plan, data_ref) for plan in plans]
+            persistence = next(r for r in results if r.name == "persistence")
+            for r in results:
+                metrics = {k[5:]: v for k, v in r.metrics.items() if k.startswith("test_") and k != "test_rel_mae"}
+                metrics["coverage"] = r.metrics.get("interval_coverage", math.nan)
+                base = persistence.metrics.get("test_mae", math.nan)
+                metrics["rel_mae"] = metrics.get("mae", math.nan) / base if base else math.nan
+                if len(r.test_mae_by_step):
+                    metrics["mae_by_step"] = r.test_mae_by_step
+                    metrics["coverage_by_step"] = r.coverage_by_step
+                if r.failed:
+                    metrics = {"mae": math.nan, "rel_mae": math.nan}
+                rows.append(tidy_metrics(fold, r.name, metrics))
+            logger.info("backtest fold %d/%d: %s", fold + 1, folds, ", ".join(
+                f"{r.name} rel_mae={r.metrics.get('test_mae', math.nan) / persistence.metrics['test_mae']:.3f}"
+                for r in results if not r.failed))
+            progress.advance("folds")
+    progress.finish("folds")
+    return pd.concat(rows, ignore_index=True)
+
+
+def backtest_summary(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Per model over all folds: mean MAE, walk-forward relative MAE (ratio of mean MAEs) and coverage.
+
+    Ranked by walk-forward relative MAE; below 1 beats persistence (the random walk).
+    """
+    whole = tidy[tidy["step"] == 0]
+    wide = whole.pivot_table(index=["model", "fold"], columns="metric", values="value").reset_index()
+    per_fold_base = wide[wide["model"] == "persistence"].set_index("fold")["mae"]
+    out = []
+    for model, group in wide.groupby("model"):
+        base = per_fold_base.reindex(group["fold"]).to_numpy()
+        out.append({
+            "model": model,
+            "folds": int(group["fold"].nunique()),
+            "mae": float(group["mae"].mean()),
+            "rel_mae": float(np.nanmean(group["mae"].to_numpy()) / np.nanmean(base)),
+            "worst_fold_rel_mae": float(np.nanmax(group["mae"].to_numpy() / base)),
+            "mase": float(group["mase"].mean()) if "mase" in group else math.nan,
+            "coverage": float(group["coverage"].mean()) if "coverage" in group else math.nan,
+        })
+    return pd.DataFrame(out).sort_values("rel_mae", kind="stable").reset_index(drop=True)
