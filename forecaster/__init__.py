@@ -57,9 +57,9 @@ def load_model(uri: str) -> "WindowForecaster":
     The result has ``forecast(history_df, horizon=None)`` (raw history in the training file's
     columns) and ``predict(canonical_frame)``.
     """
-    from forecaster.forecasting import resolve_forecaster
+    from forecaster.forecasting import load_model as _load_model
 
-    return resolve_forecaster(uri)
+    return _load_model(uri)
 
 
 def forecast(model: Any, history: "pd.DataFrame", horizon: int | None = None) -> "pd.DataFrame":

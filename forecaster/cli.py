@@ -111,6 +111,21 @@ def _progress_for(args: argparse.Namespace) -> "TqdmProgress | None":
     return TqdmProgress()
 
 
+def _call_with_progress(args: argparse.Namespace, function: Any, *fargs: Any, **kwargs: Any) -> Any:
+    """Call ``function(*fargs, **kwargs)``, adding ``progress=`` bars when a person is watching
+    (log lines are then printed above the bars instead of through them)."""
+    progress = _progress_for(args)
+    if progress is None:
+        return function(*fargs, **kwargs)
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    try:
+        with logging_redirect_tqdm():
+            return function(*fargs, progress=progress, **kwargs)
+    finally:
+        progress.close()
+
+
 def _stderr_is_tty() -> bool:
     try:
         return sys.stderr.isatty()
@@ -283,21 +298,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         logger.info("Running pipeline %r from %s", cfg.name, args.pipeline)
         from forecaster.pipeline import run_pipeline
 
-        progress = _progress_for(args)
-        try:
-            if progress is None:
-                outcome = run_pipeline(cfg, config_path=args.pipeline, force=args.force, jobs=args.jobs)
-            else:
-                from tqdm.contrib.logging import logging_redirect_tqdm
-
-                with logging_redirect_tqdm():
-                    outcome = run_pipeline(cfg, config_path=args.pipeline, force=args.force,
-                                           jobs=args.jobs, progress=progress)
-        finally:
-            if progress is not None:
-                progress.close()
-    level = logging.WARNING if outcome.status == "quality_gate" else logging.INFO
-    logger.log(level, "%s (status=%s, exit code %d)", outcome.message, outcome.status, outcome.exit_code)
+        outcome = _call_with_progress(args, run_pipeline, cfg, config_path=args.pipeline,
+                                      force=args.force, jobs=args.jobs)
+    if outcome.status == "quality_gate":
+        logger.warning("%s (exit code %d: quality gate)", outcome.message, outcome.exit_code)
+    else:
+        logger.info("Pipeline %r: %s (exit code %d)", cfg.name, outcome.status, outcome.exit_code)
     return int(outcome.exit_code)
 
 
@@ -324,7 +330,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from forecaster.pipeline import backtest_pipeline
 
     logger.info("Backtesting pipeline %r over %d folds", cfg.name, folds)
-    table = backtest_pipeline(cfg, folds)
+    table = _call_with_progress(args, backtest_pipeline, cfg, folds)
     if args.output:
         from forecaster.atomic import atomic_output
 
@@ -558,9 +564,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     # Before anything imports TensorFlow: keep its C++ logging quiet.
-    from forecaster.logsetup import configure_logging, quiet_tensorflow
+    from forecaster.logsetup import configure_logging, quiet_mlflow, quiet_tensorflow
 
     quiet_tensorflow()
+    quiet_mlflow(progress_bars=_progress_for(args) is not None)
     level = "DEBUG" if args.verbose else "INFO"
     configure_logging(level, fmt=args.log_format, quiet=args.quiet)
     try:

@@ -74,6 +74,17 @@ def quiet_tensorflow() -> None:
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
 
 
+def quiet_mlflow(progress_bars: bool = False) -> None:
+    """Route MLflow's log records through our handler (set before MLflow is imported).
+
+    MLflow otherwise installs its own handler and format on its loggers, which breaks
+    ``--log-format json``; without ``progress_bars`` its artifact download bars are off too.
+    """
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    if not progress_bars:
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
 def configure_logging(
     level: str | int = "INFO",
     fmt: str = "text",

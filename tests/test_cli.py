@@ -353,17 +353,34 @@ def test_tqdm_progress_draws_stages():
     assert "epochs:" in text and "candidates:" in text and "1/2" in text and "name=gru-1x4" in text
 
 
-def test_ctrl_c_exits_130(tmp_path):
+def test_ctrl_c_exits_130_and_stops_the_ui_server(tmp_path):
+    import re
     import signal
 
-    child = subprocess.Popen([sys.executable, "-m", "forecaster", "ui", "--port", "5987"],
-                             cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "ui.log"
+    with open(log, "w") as err:
+        child = subprocess.Popen([sys.executable, "-m", "forecaster", "ui", "--port", "5987"],
+                                 cwd=tmp_path, stderr=err)
+    ui_pid = None
     try:
-        assert "Starting the MLflow UI" in child.stderr.readline()
+        deadline = time.monotonic() + 60
+        while ui_pid is None and time.monotonic() < deadline:
+            found = re.search(r"Started the MLflow UI .*\(pid (\d+);", log.read_text())
+            ui_pid = int(found.group(1)) if found else None
+            time.sleep(0.1)
+        assert ui_pid is not None, log.read_text()
+        time.sleep(1)  # let the server start its workers
         child.send_signal(signal.SIGINT)
         assert child.wait(timeout=60) == 130
-        assert "Interrupted" in child.stderr.read()
+        assert "Interrupted" in log.read_text()
+        with pytest.raises(ProcessLookupError):  # the server's whole process group is gone
+            os.killpg(ui_pid, 0)
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
+        if ui_pid is not None:
+            try:
+                os.killpg(ui_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

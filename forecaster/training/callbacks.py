@@ -1,7 +1,10 @@
 """Keras callbacks of the training path: per-epoch gradient telemetry and the NaN guard.
 
-Both only touch epoch hooks or are ``async_safe``, so Keras keeps dispatching batch callbacks
-asynchronously and the training loop never waits on the host for a per-batch value.
+Cost: the telemetry reads four variables once per epoch. The NaN guard reads ``logs['loss']``
+after each batch, which adds no host sync on the TensorFlow backend: Keras 3 already converts the
+batch logs to Python floats after every batch there, whatever the callbacks (the TF backend is
+not marked thread-safe, so batch callbacks are never dispatched asynchronously). Both callbacks are
+``async_safe`` for backends that do dispatch them asynchronously.
 
 Example
 -------
