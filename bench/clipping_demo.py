@@ -1,9 +1,17 @@
 """Gradient clipping, shown: a SimpleRNN on a long lookback with a high learning rate.
 
-Without clipping the pre-clip gradient norm explodes and the training loss blows up (often to
-NaN, which the NaN guard reports); with ``clipnorm`` or ``global_clipnorm`` the same model, from
-the same initial weights, on the same data, trains stably. The per-epoch telemetry of
-:func:`forecaster.training.train_model` is printed side by side, then a verdict line.
+The same model, from the same initial weights, on the same data, is trained without clipping,
+with ``clipnorm`` and with ``global_clipnorm``; the per-epoch telemetry of
+:func:`forecaster.training.train_model` (loss, pre-clip gradient norm mean/max, fraction of steps
+clipped) is printed side by side, then a verdict line computed from the runs.
+
+Adam divides each step by a running RMS of the gradients, so an exploding gradient does not make
+an exploding step (a spike moves each weight by at most ~3 learning rates): with Adam the effect
+of clipping is smaller than the textbook SGD picture. At the defaults the unclipped run's first
+epochs have gradient norms in the hundreds with a training loss well above the clipped runs', and
+its best validation loss is the worst of the three; the clipped runs see large pre-clip spikes
+too (clipped_fraction shows how often clipping acted) without their loss following them. A NaN/inf loss (try
+``--activation relu``) is reported by the NaN guard, not raised.
 
 The data is a deterministic noisy sine plus an AR(1) component generated from ``--seed``;
 no data file is needed.
@@ -18,7 +26,7 @@ import math
 import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -69,12 +77,12 @@ def main() -> None:
     parser.add_argument("--lookback", type=int, default=300)
     parser.add_argument("--horizon", type=int, default=12)
     parser.add_argument("--units", type=int, default=32)
-    parser.add_argument("--activation", default="relu", help="SimpleRNN activation (relu explodes readily)")
+    parser.add_argument("--activation", default="tanh", help="SimpleRNN activation")
     parser.add_argument("--learning-rate", type=float, default=0.05)
     parser.add_argument("--threshold", type=float, default=1.0, help="clipnorm / global_clipnorm threshold")
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--samples", type=int, default=2000)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=16)
     args = parser.parse_args()
 
     series = make_series(args.samples + args.lookback + args.horizon + 400, args.seed)
@@ -119,19 +127,28 @@ def main() -> None:
 
 
 def verdict(results: dict) -> str:
+    """One line of facts computed from the runs: spikes, failures, best validation loss."""
+
+    def summary(result) -> tuple[float, float]:
+        finite = [v for v in result.history["val_loss"] if math.isfinite(v)]
+        peaks = [v for v in result.history["grad_norm_max"] if math.isfinite(v)]
+        return (min(finite) if finite else float("nan")), (max(peaks) if peaks and len(peaks) == result.epochs_run else float("inf"))
+
     (none_label, none), *clipped = results.items()
-    peak = max((v for v in none.history["grad_norm_max"] if math.isfinite(v)), default=float("nan"))
-    first = none.history["grad_norm_mean"][0]
-    stable = [label for label, r in clipped if not r.failed and all(math.isfinite(v) for v in r.history["val_loss"])]
-    best = {label: min(r.history["val_loss"]) for label, r in clipped if label in stable}
-    none_best = min((v for v in none.history["val_loss"] if math.isfinite(v)), default=float("nan"))
-    exploded = none.failed or (math.isfinite(peak) and peak > 10 * first) or not math.isfinite(peak)
-    if exploded and len(stable) == len(clipped):
-        how = none.failure_reason if none.failed else f"gradient norm peaked at {peak:.3g}"
-        return (f"VERDICT: without clipping training blew up ({how}; best val_loss {none_best:.3g}); "
-                f"with clipping it trained stably (best val_loss "
-                + ", ".join(f"{k}: {v:.3g}" for k, v in best.items()) + ")")
-    return f"VERDICT: no clear effect at these settings (none exploded={exploded}, stable with clipping: {stable})"
+    none_best, none_peak = summary(none)
+    parts = []
+    for label, result in results.items():
+        best, peak = summary(result)
+        state = f"FAILED ({result.failure_reason})" if result.failed else f"best val_loss {best:.3g}"
+        parts.append(f"{label}: {state}, peak pre-clip grad norm {peak:.3g}")
+    helped = [label for label, r in clipped if not r.failed and (none.failed or summary(r)[0] < none_best)]
+    if len(helped) == len(clipped):
+        conclusion = "every clipped run reached a lower validation loss than no clipping"
+    elif helped:
+        conclusion = f"only {', '.join(helped)} reached a lower validation loss than no clipping"
+    else:
+        conclusion = "clipping did not help at these settings"
+    return "VERDICT: " + conclusion + " | " + "; ".join(parts)
 
 
 if __name__ == "__main__":

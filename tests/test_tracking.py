@@ -292,3 +292,19 @@ def test_ui_command_binds_locally_with_one_worker(tmp_path):
     assert "ui" in command
     with pytest.raises(ValueError, match="`port` must be between 1 and 65535. Received: port=0"):
         ui_command(port=0)
+
+
+def test_stale_running_runs_of_the_pipeline_are_closed(tmp_path):
+    import mlflow
+    from mlflow import MlflowClient
+
+    from forecaster.tracking.runs import close_stale_runs
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'stale.db'}")
+    client = MlflowClient()
+    exp = client.create_experiment("stale", artifact_location=(tmp_path / "art").as_uri())
+    mine = client.create_run(exp, tags={"forecaster.pipeline": "p"}).info.run_id
+    other = client.create_run(exp, tags={"forecaster.pipeline": "q"}).info.run_id
+    assert close_stale_runs(client, exp, "p") == 1
+    assert client.get_run(mine).info.status == "KILLED"
+    assert client.get_run(other).info.status == "RUNNING"

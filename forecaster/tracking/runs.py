@@ -255,6 +255,24 @@ def _terminate(client: MlflowClient, run_id: str, status: str) -> None:
         logger.exception("could not mark MLflow run %s as %s", run_id, status)
 
 
+def close_stale_runs(client: MlflowClient, experiment_id: str, pipeline: str) -> int:
+    """Mark this pipeline's runs still RUNNING as KILLED: a previous run died (SIGKILL, power loss).
+
+    Called while the pipeline's lock is held, so no live run of the same pipeline can be among them.
+    """
+    stale = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{TAG_PIPELINE}` = '{pipeline}' and attributes.status = 'RUNNING'",
+        max_results=1000,
+    )
+    for run in stale:
+        client.set_tag(run.info.run_id, "forecaster.closed_reason", "process died before the run ended")
+        client.set_terminated(run.info.run_id, status="KILLED")
+    if stale:
+        logger.warning("marked %d stale RUNNING run(s) of pipeline %r as KILLED", len(stale), pipeline)
+    return len(stale)
+
+
 def log_comparison(
     comparison: ComparisonResult,
     cfg: Any,
@@ -295,6 +313,7 @@ def log_comparison(
     client = MlflowClient()
     tracking_uri = client.tracking_uri
     experiment_id = get_or_create_experiment(cfg.experiment_name, artifact_root_for(tracking_uri))
+    close_stale_runs(client, experiment_id, cfg.name)
 
     tags = {
         TAG_ROLE: ROLE_COMPARISON,

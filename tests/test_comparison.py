@@ -1,0 +1,96 @@
+"""The comparison: candidates x clipping and baselines on the same windows; --jobs equals sequential."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster.comparison import plan_candidates, run_comparison
+from forecaster.config import PipelineConfig
+from forecaster.splits import assign_splits
+
+
+def tiny_config(**training) -> PipelineConfig:
+    return PipelineConfig.model_validate({
+        "name": "tiny",
+        "data": {"path": "unused.csv", "target": "y"},
+        "window": {"lookback": 16, "horizon": 4, "stride": 1},
+        "split": {"val": 0.2, "test": 0.2},
+        "models": [{"cell": "gru", "units": 4}, {"cell": "rnn", "units": 4, "head": "seq2seq"}],
+        "clipping": ["none", {"clipnorm": 0.5}],
+        "training": {"epochs": 2, "batch_size": 64, "seed": 11, **training},
+        "evaluation": {"interval_level": 0.8},
+    })
+
+
+def tiny_frame(n=500) -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    t = pd.date_range("2023-01-01", periods=n, freq="h")
+    y = np.sin(2 * np.pi * np.arange(n) / 24) * 3 + rng.normal(0, 0.2, n).cumsum() * 0.2
+    frame = pd.DataFrame({"series_id": "s", "timestamp": t, "segment": 0, "y": y})
+    frame["split"] = assign_splits(frame, 0.2, 0.2).to_numpy()
+    return frame
+
+
+def test_plan_is_models_times_clipping():
+    names = [p.name for p in plan_candidates(tiny_config())]
+    assert names == ["gru-1x4 | none", "gru-1x4 | clipnorm=0.5", "rnn-1x4-seq2seq | none",
+                     "rnn-1x4-seq2seq | clipnorm=0.5"]
+
+
+@pytest.mark.slow
+def test_parallel_jobs_equal_sequential(tmp_path):
+    cfg, frame = tiny_config(), tiny_frame()
+    seq = run_comparison(cfg, frame, tmp_path / "seq", jobs=1)
+    par = run_comparison(cfg, frame, tmp_path / "par", jobs=2)
+    assert [c.name for c in seq.candidates] == [c.name for c in par.candidates]
+    for a, b in zip(seq.candidates, par.candidates):
+        assert a.metrics["val_mae"] == b.metrics["val_mae"], a.name
+        assert a.metrics["test_mae"] == b.metrics["test_mae"], a.name
+        np.testing.assert_array_equal(a.history["grad_norm_max"], b.history["grad_norm_max"])
+    # contract: relative MAE against persistence on the same windows, persistence itself exactly 1
+    persistence = seq.baseline("persistence")
+    assert persistence.metrics["val_rel_mae"] == 1.0
+    for c in seq.candidates:
+        assert math.isclose(c.metrics["val_rel_mae"], c.metrics["val_mae"] / persistence.metrics["val_mae"])
+        assert c.params["clipping"] in {"none", "clipnorm"} and c.params["n_params"] > 0
+        assert len(c.test_mae_by_step) == 4 and 0 <= c.metrics["interval_coverage"] <= 1
+    assert set(seq.significance) >= {c.name for c in seq.candidates}
+
+
+def test_failed_candidate_is_reported_not_raised(tmp_path):
+    # a learning rate this large overflows the loss to inf/NaN within the first epoch
+    cfg = tiny_config(learning_rate=1e12, residual=False)
+    cfg = cfg.model_copy(update={"models": cfg.models[:1], "clipping": cfg.clipping[:1]})
+    frame = tiny_frame()
+    frame.loc[frame.index[:50], "y"] *= 1e30  # make the loss overflow in float32
+    result = run_comparison(cfg, frame, tmp_path, jobs=1)
+    (candidate,) = result.candidates
+    assert candidate.failed and candidate.failed_epoch == 1
+    assert "nan" in candidate.failure_reason.lower() or "inf" in candidate.failure_reason.lower()
+    assert result.best_candidate is None and result.best_baseline is not None
+
+
+@pytest.mark.slow
+def test_walk_forward_backtest_is_tidy_and_refits_per_fold():
+    from forecaster.backtest import backtest_summary, run_backtest
+
+    cfg = tiny_config()
+    plans = plan_candidates(cfg)[:1]
+    frame = tiny_frame(700).drop(columns="split")
+    tidy = run_backtest(cfg, frame, 3, plans=plans)
+    assert list(tidy.columns) == ["fold", "model", "step", "metric", "value"]
+    assert sorted(tidy["fold"].unique()) == [0, 1, 2]
+    assert set(tidy["model"]) == {"persistence", "seasonal_naive", "linear", plans[0].name}
+    per_step = tidy[(tidy["metric"] == "mae") & (tidy["step"] > 0)]
+    assert sorted(per_step["step"].unique()) == [1, 2, 3, 4]
+    rel = tidy[(tidy["metric"] == "rel_mae") & (tidy["model"] == "persistence")]["value"]
+    assert (rel == 1.0).all()
+    # folds test on different, later blocks: persistence's MAE differs between folds
+    mae = tidy[(tidy["metric"] == "mae") & (tidy["step"] == 0) & (tidy["model"] == "persistence")]["value"]
+    assert mae.nunique() == 3
+    summary = backtest_summary(tidy)
+    assert summary.loc[summary["model"] == "persistence", "rel_mae"].item() == 1.0
