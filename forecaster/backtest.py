@@ -17,7 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecaster.comparison import CandidatePlan, evaluate_baseline, plan_candidates, train_candidate
+from forecaster.comparison import (
+    CandidatePlan,
+    check_baselines,
+    evaluate_baseline,
+    plan_candidates,
+    train_candidate,
+)
 from forecaster.config import PipelineConfig
 from forecaster.evaluation import fold_split_labels, tidy_metrics
 from forecaster.progress import NullProgress, Progress
@@ -57,6 +63,7 @@ def run_backtest(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, *,
     if folds < 1:
         raise ValueError(f"`folds` must be >= 1. Received: folds={folds}")
     progress = progress or NullProgress()
+    check_baselines(cfg, frame)
     plans = plan_candidates(cfg) if plans is None else plans
     val, test = fold_sizes(cfg, folds)
     rows = []

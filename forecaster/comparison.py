@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.config import PipelineConfig
+from forecaster.errors import ConfigError
 from forecaster.estimator import BaselineForecaster, RNNForecaster, WindowForecaster
 from forecaster.evaluation import coverage, coverage_by_step, diebold_mariano, point_metrics
 from forecaster.progress import NullProgress, Progress
@@ -185,6 +186,29 @@ def evaluate_baseline(cfg: PipelineConfig, kind: str, frame: pd.DataFrame,
     return summarise(est, frame, cfg, name=kind, role=ROLE_BASELINE, params=params, out_dir=out_dir)
 
 
+def check_baselines(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
+    """Fail before any training when a baseline cannot run with this window (exit 2, naming keys)."""
+    if "seasonal_naive" not in cfg.baselines:
+        return
+    from forecaster.data import infer_frequency
+    from forecaster.models.baselines import season_from_frequency
+
+    first = frame[frame["series_id"] == frame["series_id"].iloc[0]]
+    frequency = cfg.data.frequency or infer_frequency(first["timestamp"].to_numpy())
+    season = cfg.evaluation.season or season_from_frequency(frequency or "")
+    if not season:
+        raise ConfigError(
+            f"baselines: seasonal_naive needs a season, and frequency {frequency!r} has none known; "
+            "set evaluation.season or remove seasonal_naive from baselines"
+        )
+    if season > cfg.window.lookback:
+        raise ConfigError(
+            f"baselines: seasonal_naive needs window.lookback >= the season ({season} steps at frequency "
+            f"{frequency!r}); received window.lookback={cfg.window.lookback}. Raise the lookback, set "
+            "evaluation.season, or remove seasonal_naive from baselines"
+        )
+
+
 def _worker_init(threads: int) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
@@ -199,9 +223,11 @@ def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.P
     """Baselines and every candidate on ``frame`` (a canonical frame with a ``split`` column)."""
     progress = progress or NullProgress()
     workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
     models_dir = workdir / "models"
     data_ref = workdir / "frame.pkl"
     frame.to_pickle(data_ref)
+    check_baselines(cfg, frame)
 
     baselines = []
     for kind in cfg.baselines:
