@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import numpy as np
 
-from forecaster.training import TrainSettings, set_seed, train_model
+from forecaster.training import GradientTelemetry, NanGuard, TrainSettings, make_optimizer, set_seed, train_model
 
 CELLS = {"rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 
@@ -84,6 +84,38 @@ def run_project(model, weights, data, args, jit):
     return throughput(timer, len(X))
 
 
+def interleaved(cell: str, data, args, rounds: int) -> tuple[float, float]:
+    """Median per-epoch wall and CPU overhead of the project's step + callbacks, epochs alternated.
+
+    Two copies of the model, compiled once each: one like ``train_model`` compiles it (telemetry
+    Adam with global_clipnorm, telemetry + NaN guard + early stopping callbacks), one bare (Adam,
+    no callbacks). One epoch of each, alternately, ``rounds`` times after a warm-up epoch; the
+    ratio of each pair is robust to slow changes in the machine's load.
+    """
+    X, y, Xv, yv = data
+    set_seed(args.seed)
+    bare = build(cell, args.lookback, args.features, args.horizon, args.units)
+    project = build(cell, args.lookback, args.features, args.horizon, args.units)
+    project.set_weights(bare.get_weights())
+    bare.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    project.compile(optimizer=make_optimizer(1e-3, "global_clipnorm", 1.0), loss="mse")
+    extra = lambda: [GradientTelemetry(), NanGuard(),  # noqa: E731
+                     keras.callbacks.EarlyStopping(patience=100, restore_best_weights=True)]
+    fit = dict(batch_size=args.batch, epochs=1, validation_data=(Xv, yv), verbose=0)
+    bare.fit(X, y, **fit)
+    project.fit(X, y, callbacks=extra(), **fit)
+    wall, cpu = [], []
+    for _ in range(rounds):
+        times = []
+        for model, callbacks in ((bare, []), (project, extra())):
+            t, c = time.perf_counter(), time.process_time()
+            model.fit(X, y, callbacks=callbacks, **fit)
+            times.append((time.perf_counter() - t, time.process_time() - c))
+        wall.append(times[1][0] / times[0][0] - 1)
+        cpu.append(times[1][1] / times[0][1] - 1)
+    return float(np.median(wall)), float(np.median(cpu))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small run: 2,000 windows of (48, 14), 3 epochs")
@@ -98,6 +130,8 @@ def main() -> None:
     parser.add_argument("--cells", default="rnn,gru,lstm")
     parser.add_argument("--no-jit", action="store_true", help="skip the jit_compile=True measurements")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="also run the interleaved steady-state comparison with this many epoch pairs")
     args = parser.parse_args()
     if args.quick:
         args.samples, args.lookback, args.repeats = 2_000, 48, 1
@@ -142,6 +176,12 @@ def main() -> None:
         wall = {(cell, jit): proj for cell, jit, _, proj in rows}
         for cell in args.cells.split(","):
             print(f"XLA speedup of train_model, {cell}: {wall[(cell, True)][0] / wall[(cell, False)][0]:.2f}x (wall)")
+    if args.rounds:
+        print()
+        for cell in args.cells.split(","):
+            wall, cpu = interleaved(cell, data, args, args.rounds)
+            print(f"interleaved steady state, {cell}: median overhead per epoch {100 * wall:.1f}% wall, "
+                  f"{100 * cpu:.1f}% CPU ({args.rounds} alternated epoch pairs)", flush=True)
     print("windows/s = training windows per second (wall, or CPU seconds of all threads) in the fastest of "
           "epochs 2..N; overhead = bare / train_model - 1")
 
