@@ -3,7 +3,7 @@
 Both sample files come from one PyPI package, ``bokeh-sampledata`` 2026.1, which ships
 real data files (nothing is downloaded at run time):
 
-- ``bokeh_sampledata/_data/sea_surface_temperature.csv.gz`` -> ``temperature.csv``
+- ``bokeh_sampledata/_data/sea_surface_temperature.csv.gz`` -> ``buoy_temperature.csv``
   (``timestamp, temperature``; observed sea temperature in degrees Celsius, UTC, every 30 min);
 - ``bokeh_sampledata/_data/stocks.csv.gz`` -> ``stocks.csv``
   (``Ticker, Date, Open, High, Low, Close, Volume, AdjClose``; daily, 5 tickers).
@@ -25,7 +25,7 @@ Only the standard library and pandas are used. Nothing is installed.
 Example
 -------
 >>> # python data/extract.py bokeh_sampledata-2026.1-py3-none-any.whl --out-dir data
->>> # data/temperature.csv  19226 rows  sha256 ...
+>>> # data/buoy_temperature.csv  19226 rows  sha256 ...
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def _write(frame: pd.DataFrame, path: Path) -> str:
 
 
 def extract(package_files: list[Path], out_dir: Path) -> dict[str, str]:
-    """Write ``temperature.csv`` and ``stocks.csv`` into ``out_dir``; return ``{name: sha256}``."""
+    """Write ``buoy_temperature.csv`` and ``stocks.csv`` into ``out_dir``; return ``{name: sha256}``."""
     wheel_path = _find_wheel(package_files)
     with zipfile.ZipFile(wheel_path) as wheel:
         metadata = wheel.read(f"bokeh_sampledata-{EXPECTED_VERSION}.dist-info/METADATA").decode()
@@ -166,7 +166,7 @@ def extract(package_files: list[Path], out_dir: Path) -> dict[str, str]:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = {}
-    for name, frame in [("temperature.csv", _temperature(temperature_raw)), ("stocks.csv", _stocks(stocks_raw))]:
+    for name, frame in [("buoy_temperature.csv", _temperature(temperature_raw)), ("stocks.csv", _stocks(stocks_raw))]:
         outputs[name] = _write(frame, out_dir / name)
         print(f"{out_dir / name}  {len(frame)} rows  sha256 {outputs[name]}")
     return outputs

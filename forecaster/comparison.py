@@ -80,7 +80,7 @@ def rnn_params(cfg: PipelineConfig, plan: CandidatePlan) -> dict[str, Any]:
         "clipping": plan.clipping["kind"], "clip_threshold": plan.clipping["threshold"],
         "loss": t.loss, "learning_rate": t.learning_rate, "batch_size": t.batch_size,
         "epochs": t.epochs, "patience": t.patience, "seed": t.seed, "residual": t.residual,
-        "center_targets": t.center_targets,
+        "center_targets": t.center_targets, "scale_targets": t.scale_targets,
     }
 
 
@@ -180,7 +180,8 @@ def train_candidate(cfg: PipelineConfig | dict[str, Any], plan: CandidatePlan, d
 def evaluate_baseline(cfg: PipelineConfig, kind: str, frame: pd.DataFrame,
                       out_dir: str | os.PathLike | None = None) -> CandidateResult:
     est = BaselineForecaster(kind=kind, season=cfg.evaluation.season,
-                             center_targets=cfg.training.center_targets, **_common_params(cfg))
+                             center_targets=cfg.training.center_targets,
+                             scale_targets=cfg.training.scale_targets, **_common_params(cfg))
     est.fit(frame)
     params = contract_params(cfg, est, cell=kind, plan=None)
     return summarise(est, frame, cfg, name=kind, role=ROLE_BASELINE, params=params, out_dir=out_dir)

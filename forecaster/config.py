@@ -211,6 +211,12 @@ class TrainingConfig(_Strict):
         "the linear baseline), so models are invariant to the target's level and do not "
         "extrapolate a level-dependent drift into a warmer season or a higher price regime.",
     )
+    scale_targets: bool = Field(
+        default=False,
+        description="With center_targets: also express each target's history and forecast change in "
+        "units of the window's own step volatility (instance normalisation), for series whose "
+        "volatility changes between seasons or regimes.",
+    )
 
 
 class EvaluationConfig(_Strict):

@@ -34,7 +34,7 @@ def forecaster(cwd: Path, *args: str, timeout: float = 300) -> subprocess.Comple
 
 def workspace(path: Path) -> Path:
     (path / "data").mkdir(parents=True)
-    shutil.copy(ROOT / "data" / "temperature.csv", path / "data" / "temperature.csv")
+    shutil.copy(ROOT / "data" / "seattle_weather.csv", path / "data" / "seattle_weather.csv")
     (path / "pipelines").mkdir()
     shutil.copy(ROOT / "pipelines" / "smoke.yaml", path / "pipelines" / "smoke.yaml")
     return path
@@ -54,8 +54,8 @@ def test_smoke_run_succeeds_and_leaves_everything(smoke_run):
     assert seconds < 120, f"smoke took {seconds:.0f}s"
     forecast = pd.read_csv(cwd / "forecasts" / "smoke.csv", parse_dates=["timestamp"])
     assert list(forecast.columns) == ["series_id", "timestamp", "step", "forecast", "lower", "upper"]
-    assert forecast["step"].tolist() == [1, 2, 3, 4, 5, 6]
-    last = pd.read_csv(cwd / "data" / "temperature.csv", parse_dates=["timestamp"])["timestamp"].max()
+    assert forecast["step"].tolist() == [1, 2, 3, 4, 5, 6, 7]
+    last = pd.to_datetime(pd.read_csv(cwd / "data" / "seattle_weather.csv")["date"], format="%Y/%m/%d").max()
     assert forecast["timestamp"].min() > last
     assert (cwd / "forecasts" / "smoke.png").stat().st_size > 5000
     assert not list((cwd / "forecasts").glob(".*"))  # no temp files left
@@ -87,7 +87,7 @@ def test_unchanged_rerun_is_skipped(smoke_run):
 def test_forecast_command_from_the_registered_champion(smoke_run):
     cwd, first, _ = smoke_run
     assert first.returncode == 0
-    result = forecaster(cwd, "forecast", "--model", "models:/smoke@champion", "--data", "data/temperature.csv",
+    result = forecaster(cwd, "forecast", "--model", "models:/smoke@champion", "--data", "data/seattle_weather.csv",
                         "--horizon", "4", "--output", "out/fc.csv", "--plot", "out/fc.png")
     assert result.returncode == 0, result.stderr[-3000:]
     out = pd.read_csv(cwd / "out" / "fc.csv")
@@ -108,13 +108,15 @@ def test_bad_pipeline_file_exits_2_naming_the_key(tmp_path):
 
 def test_bad_data_exits_3_naming_the_column(tmp_path):
     cwd = workspace(tmp_path)
-    csv = cwd / "data" / "temperature.csv"
+    csv = cwd / "data" / "seattle_weather.csv"
     lines = csv.read_text().splitlines()
-    lines[100] = lines[100].split(",")[0] + ",warm"
+    cells = lines[100].split(",")
+    cells[2] = "warm"  # temp_max
+    lines[100] = ",".join(cells)
     csv.write_text("\n".join(lines) + "\n")
     result = forecaster(cwd, "run", "pipelines/smoke.yaml")
     assert result.returncode == 3, result.stderr[-2000:]
-    assert "temperature" in result.stderr and "warm" in result.stderr
+    assert "temp_max" in result.stderr and "warm" in result.stderr
     assert not (cwd / "forecasts").exists()
 
 

@@ -8,12 +8,23 @@ from forecaster.estimator.base import WindowForecaster
 from forecaster.windowing import gather_windows
 
 
-def center_on_last(X: np.ndarray, targets: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Targets' channels relative to their last value: ``(X_centred, last (n_samples, 1, n_targets))``."""
+def center_on_last(X: np.ndarray, targets: list[int], scale: bool = False):
+    """Targets' channels relative to their last value (and, with ``scale``, in units of the window's
+    step volatility), as the networks see them (:mod:`forecaster.models.layers`).
+
+    Returns ``(X_centred, last, scale)`` with ``last`` and ``scale`` of shape ``(n_samples, 1, n_targets)``.
+    """
+    from forecaster.models.layers import SCALE_EPSILON
+
     last = X[:, -1:, :][:, :, targets]
     Xc = X.copy()
     Xc[:, :, targets] -= last
-    return Xc, last
+    factor = np.ones_like(last)
+    if scale:
+        steps = np.diff(X[:, :, targets], axis=1)
+        factor = np.maximum(np.sqrt(np.mean(steps**2, axis=1, keepdims=True)), SCALE_EPSILON)
+        Xc[:, :, targets] /= factor
+    return Xc, last, factor
 
 BASELINE_KINDS = ("persistence", "seasonal_naive", "linear")
 
@@ -35,7 +46,7 @@ class BaselineForecaster(WindowForecaster):
     """
 
     def __init__(self, kind="persistence", target=("y",), lookback=24, horizon=1, stride=1, season=None,
-                 alpha=1.0, center_targets=True, val_fraction=0.25, features=None, interval_level=0.9,
+                 alpha=1.0, center_targets=True, scale_targets=False, val_fraction=0.25, features=None, interval_level=0.9,
                  data=None):
         self.kind = kind
         self.target = target
@@ -45,6 +56,7 @@ class BaselineForecaster(WindowForecaster):
         self.season = season
         self.alpha = alpha
         self.center_targets = center_targets
+        self.scale_targets = scale_targets
         self.val_fraction = val_fraction
         self.features = features
         self.interval_level = interval_level
@@ -72,8 +84,8 @@ class BaselineForecaster(WindowForecaster):
             targets = list(self.preprocessor_.target_indices_)
             X, y = gather_windows(values, starts["train"], self.lookback, self.horizon, targets)
             if self.center_targets:
-                X, last = center_on_last(X, targets)
-                y = y - last
+                X, last, scale = center_on_last(X, targets, self.scale_targets)
+                y = (y - last) / scale
             self.linear_ = LinearBaseline(alpha=self.alpha).fit(X, y)
             self.n_params_ = int(X.shape[1] * X.shape[2] * y.shape[1] * y.shape[2] + y.shape[1] * y.shape[2])
 
@@ -87,5 +99,5 @@ class BaselineForecaster(WindowForecaster):
             return seasonal_naive(X, targets, self.horizon, self.season_)
         if not self.center_targets:
             return self.linear_.predict(X)
-        Xc, last = center_on_last(X, targets)
-        return self.linear_.predict(Xc) + last
+        Xc, last, scale = center_on_last(X, targets, self.scale_targets)
+        return self.linear_.predict(Xc) * scale + last

@@ -40,6 +40,8 @@ class RNNForecaster(WindowForecaster):
     center_targets : bool
         With ``residual``: the targets' input channels are relative to their last value, so the
         model is invariant to the target's level.
+    scale_targets : bool
+        With ``center_targets``: also normalise by the window's own step volatility.
     val_fraction : float
         Validation share used when the frame has no ``split`` column.
     features : mapping or None
@@ -84,6 +86,7 @@ class RNNForecaster(WindowForecaster):
         seed=42,
         residual=True,
         center_targets=True,
+        scale_targets=False,
         val_fraction=0.25,
         features=None,
         interval_level=0.9,
@@ -111,6 +114,7 @@ class RNNForecaster(WindowForecaster):
         self.seed = seed
         self.residual = residual
         self.center_targets = center_targets
+        self.scale_targets = scale_targets
         self.val_fraction = val_fraction
         self.features = features
         self.interval_level = interval_level
@@ -142,7 +146,7 @@ class RNNForecaster(WindowForecaster):
         model = build_model(
             self.spec, self.lookback, values.shape[1], self.horizon, len(targets),
             residual_targets=targets if self.residual else None, seed=self.seed,
-            center_targets=self.center_targets,
+            center_targets=self.center_targets, scale_targets=self.scale_targets,
         )
         train_ds = make_dataset(values, starts["train"], self.lookback, self.horizon, targets,
                                 self.batch_size, shuffle=True, seed=self.seed)

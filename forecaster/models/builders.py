@@ -147,6 +147,7 @@ def build_model(
     residual_targets: Sequence[int] | None = None,
     seed: int | None = None,
     center_targets: bool = False,
+    scale_targets: bool = False,
 ) -> keras.Model:
     """Build (not compile) the Keras model of ``spec``.
 
@@ -164,6 +165,10 @@ def build_model(
         With ``residual_targets``: feed the targets' input channels relative to their last
         observed value (:class:`CenterOnLastValue`), making the model translation-invariant in
         the target level.
+    scale_targets : bool
+        With ``center_targets``: also divide the targets' input channels by the window's own
+        step volatility and multiply the predicted change by it (instance normalisation), so the
+        model is invariant to the volatility regime as well as the level.
     seed : int, optional
         Seeds every initializer and dropout layer (each with its own seed derived from this
         one): the same seed gives identical initial weights.
@@ -192,7 +197,7 @@ def build_model(
     inputs = keras.Input(shape=(lookback, n_features), name="window")  # -> (B, L, F)
     x = inputs
     if residual and center_targets:
-        x = CenterOnLastValue(residual_targets, name="center")(x)  # -> (B, L, F)
+        x = CenterOnLastValue(residual_targets, scale=scale_targets, name="center")(x)  # -> (B, L, F)
     units = spec.units_per_layer
     for i, u in enumerate(units):
         last = i == len(units) - 1
@@ -210,7 +215,8 @@ def build_model(
             keras.layers.Dense(n_targets, kernel_initializer=head_init), name="head"
         )(x)  # -> (B, H, T)
     if residual:
-        outputs = LastValueResidual(residual_targets, name="residual")([inputs, outputs])
+        outputs = LastValueResidual(residual_targets, scale=center_targets and scale_targets,
+                                    name="residual")([inputs, outputs])
 
     model = keras.Model(inputs, outputs, name=model_name(spec))
     logger.debug("built %s: %d parameters", spec.name, model.count_params())

@@ -15,6 +15,23 @@ import keras
 from keras import ops
 
 
+SCALE_EPSILON = 1e-2  # in scaled (training-std) units: a flat window is not blown up
+
+
+def window_step_scale(window, target_indices):
+    """Per-sample volatility of each target: RMS of its one-step changes over the window.
+
+    ``window``: ``(n_samples, lookback, n_features)`` -> ``(n_samples, 1, n_targets)``, floored by
+    :data:`SCALE_EPSILON`. Used to express a window's history and its forecast change in units of
+    that window's own recent volatility (instance normalisation), so a model trained in a volatile
+    season transfers to a calm one and vice versa.
+    """
+    targets = ops.take(window, target_indices, axis=-1)  # -> (n_samples, lookback, n_targets)
+    steps = targets[:, 1:, :] - targets[:, :-1, :]
+    rms = ops.sqrt(ops.mean(ops.square(steps), axis=1, keepdims=True))  # -> (n_samples, 1, n_targets)
+    return ops.maximum(rms, SCALE_EPSILON)
+
+
 @keras.saving.register_keras_serializable(package="forecaster")
 class LastValueResidual(keras.layers.Layer):
     """Add the last observed value of each target to a predicted change.
@@ -39,8 +56,9 @@ class LastValueResidual(keras.layers.Layer):
         ``target_indices`` empty or holding a negative or non-integer entry.
     """
 
-    def __init__(self, target_indices, **kwargs):
+    def __init__(self, target_indices, scale=False, **kwargs):
         super().__init__(**kwargs)
+        self.scale = bool(scale)
         indices = list(target_indices)
         if not indices or any(isinstance(i, bool) or int(i) != i or i < 0 for i in indices):
             raise ValueError(
@@ -67,6 +85,8 @@ class LastValueResidual(keras.layers.Layer):
         window, change = inputs
         last = window[:, -1, :]  # -> (n_samples, n_features)
         last_targets = ops.take(last, self.target_indices, axis=-1)  # -> (n_samples, n_targets)
+        if self.scale:
+            change = change * window_step_scale(window, self.target_indices)
         return change + ops.expand_dims(last_targets, axis=1)  # -> (n_samples, horizon, n_targets)
 
     def compute_output_shape(self, input_shape):
@@ -75,6 +95,7 @@ class LastValueResidual(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config["target_indices"] = list(self.target_indices)
+        config["scale"] = self.scale
         return config
 
 
@@ -94,8 +115,9 @@ class CenterOnLastValue(keras.layers.Layer):
         Column of each target within the input features.
     """
 
-    def __init__(self, target_indices, **kwargs):
+    def __init__(self, target_indices, scale=False, **kwargs):
         super().__init__(**kwargs)
+        self.scale = bool(scale)
         self.target_indices = [int(i) for i in target_indices]
         if not self.target_indices or min(self.target_indices) < 0:
             raise ValueError(
@@ -111,10 +133,19 @@ class CenterOnLastValue(keras.layers.Layer):
             )
         mask = [1.0 if i in self.target_indices else 0.0 for i in range(n_features)]
         self._mask = ops.convert_to_tensor(mask, dtype=self.compute_dtype)
+        # one-hot (n_targets, n_features): spreads a per-target factor onto the target columns
+        onehot = [[1.0 if j == i else 0.0 for j in range(n_features)] for i in self.target_indices]
+        self._onehot = ops.convert_to_tensor(onehot, dtype=self.compute_dtype)
 
     def call(self, window):
         last = window[:, -1:, :]  # -> (n_samples, 1, n_features)
-        return window - last * self._mask  # -> (n_samples, lookback, n_features)
+        centred = window - last * self._mask  # -> (n_samples, lookback, n_features)
+        if not self.scale:
+            return centred
+        scale = window_step_scale(window, self.target_indices)  # -> (n_samples, 1, n_targets)
+        # divide target columns by their scale, leave the others: factor = 1 + mask * (1/scale - 1)
+        inv = ops.matmul(1.0 / scale, self._onehot)  # -> (n_samples, 1, n_features)
+        return centred * (1.0 - self._mask + inv)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -122,4 +153,5 @@ class CenterOnLastValue(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config["target_indices"] = list(self.target_indices)
+        config["scale"] = self.scale
         return config
