@@ -100,7 +100,9 @@ def test_forecast_command_from_the_registered_champion(smoke_run):
 def test_bad_pipeline_file_exits_2_naming_the_key(tmp_path):
     cwd = workspace(tmp_path)
     path = cwd / "pipelines" / "smoke.yaml"
-    path.write_text(path.read_text().replace("max_gap: 3", "max_gap: 3\n  colour: blue"))
+    text = path.read_text()
+    assert "  frequency: D\n" in text
+    path.write_text(text.replace("  frequency: D\n", "  frequency: D\n  colour: blue\n"))
     result = forecaster(cwd, "run", "pipelines/smoke.yaml")
     assert result.returncode == 2
     assert "data.colour" in result.stderr and "unknown key" in result.stderr
