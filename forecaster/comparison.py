@@ -210,6 +210,24 @@ def check_baselines(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
         )
 
 
+def epoch_progress_callback(progress: Progress, name: str, epochs: int):
+    """A Keras callback that reports each finished epoch of one candidate to ``progress``."""
+    import keras
+
+    class _EpochProgress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            progress.start("epochs", total=epochs)
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            progress.advance("epochs", candidate=name, loss=logs.get("loss"), val_loss=logs.get("val_loss"))
+
+        def on_train_end(self, logs=None):
+            progress.finish("epochs")
+
+    return _EpochProgress()
+
+
 def _worker_init(threads: int) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
@@ -242,6 +260,8 @@ def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.P
     if jobs <= 1 or len(plans) <= 1:
         for plan in plans:
             callbacks = [epoch_callback_factory()] if epoch_callback_factory else []
+            if not isinstance(progress, NullProgress):
+                callbacks.append(epoch_progress_callback(progress, plan.name, cfg.training.epochs))
             candidates.append(train_candidate(cfg, plan, data_ref, models_dir, callbacks=callbacks))
             _log_candidate(candidates[-1])
             progress.advance("candidates", name=plan.name)

@@ -102,3 +102,27 @@ def test_seasonal_naive_longer_than_lookback_is_a_config_error(tmp_path):
     cfg = PipelineConfig.model_validate({**tiny_config().model_dump(), "evaluation": {"season": None}})
     with pytest.raises(ConfigError, match=r"window.lookback >= the season \(24 steps.*window.lookback=16"):
         run_comparison(cfg, tiny_frame(), tmp_path)
+
+
+def test_progress_reports_candidates_and_epochs(tmp_path):
+    class Recorder:
+        def __init__(self):
+            self.events = []
+
+        def start(self, stage, total=None):
+            self.events.append(("start", stage, total))
+
+        def advance(self, stage, n=1, **info):
+            self.events.append(("advance", stage))
+
+        def finish(self, stage):
+            self.events.append(("finish", stage))
+
+    cfg = tiny_config()
+    cfg = cfg.model_copy(update={"models": cfg.models[:1], "clipping": cfg.clipping[:1]})
+    recorder = Recorder()
+    run_comparison(cfg, tiny_frame(), tmp_path, progress=recorder)
+    assert recorder.events == [
+        ("start", "candidates", 1), ("start", "epochs", 2), ("advance", "epochs"), ("advance", "epochs"),
+        ("finish", "epochs"), ("advance", "candidates"), ("finish", "candidates"),
+    ]
