@@ -19,6 +19,7 @@ import pandas as pd
 
 from forecaster.comparison import (
     CandidatePlan,
+    blend_candidate,
     check_baselines,
     evaluate_baseline,
     plan_candidates,
@@ -76,8 +77,11 @@ def run_backtest(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, *,
             fold_frame = fold_frame[fold_frame["split"] != "unused"].reset_index(drop=True)
             data_ref = Path(tmp) / f"fold{fold}.pkl"
             fold_frame.to_pickle(data_ref)
-            results = [evaluate_baseline(cfg, kind, fold_frame) for kind in cfg.baselines]
-            results += [train_candidate(cfg, plan, data_ref) for plan in plans]
+            models_dir = Path(tmp) / f"fold{fold}-models"
+            baselines = [evaluate_baseline(cfg, kind, fold_frame, models_dir) for kind in cfg.baselines]
+            candidates = [train_candidate(cfg, plan, data_ref, models_dir) for plan in plans]
+            blend = blend_candidate(cfg, fold_frame, candidates, baselines, models_dir)
+            results = baselines + candidates + ([blend] if blend is not None else [])
             persistence = next(r for r in results if r.name == "persistence")
             for r in results:
                 metrics = {k[5:]: v for k, v in r.metrics.items() if k.startswith("test_") and k != "test_rel_mae"}

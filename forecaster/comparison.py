@@ -25,7 +25,7 @@ from forecaster.errors import ConfigError
 from forecaster.estimator import BaselineForecaster, RNNForecaster, WindowForecaster
 from forecaster.evaluation import coverage, coverage_by_step, diebold_mariano, point_metrics
 from forecaster.progress import NullProgress, Progress
-from forecaster.results import ROLE_BASELINE, ROLE_CANDIDATE, CandidateResult, ComparisonResult
+from forecaster.results import ROLE_BASELINE, ROLE_CANDIDATE, ROLE_ENSEMBLE, CandidateResult, ComparisonResult
 
 logger = logging.getLogger(__name__)
 
@@ -282,11 +282,48 @@ def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.P
         candidates = [by_name[p.name] for p in plans]
     progress.finish("candidates")
 
+    blend = blend_candidate(cfg, frame, candidates, baselines, models_dir)
+    if blend is not None:
+        candidates.append(blend)
     comparison = ComparisonResult(pipeline=cfg.name, candidates=candidates, baselines=baselines,
                                   horizon=cfg.window.horizon, target=list(cfg.data.target))
     _add_relative_metrics(comparison)
     _add_significance(comparison, frame, cfg)
     return comparison
+
+
+def blend_name(network: str) -> str:
+    return f"blend({network} + linear)"
+
+
+def blend_base(name: str) -> str | None:
+    """The network a blend candidate was built on, or None when ``name`` is not a blend."""
+    if name.startswith("blend(") and name.endswith(" + linear)"):
+        return name[len("blend("):-len(" + linear)")]
+    return None
+
+
+def blend_candidate(cfg: PipelineConfig, frame: pd.DataFrame, candidates: list[CandidateResult],
+                     baselines: list[CandidateResult], models_dir: Path) -> CandidateResult | None:
+    """The best network blended with the linear baseline, weights per step chosen on validation."""
+    from forecaster.estimator import BlendForecaster, load_forecaster
+
+    linear = next((b for b in baselines if b.name == "linear" and b.model_dir), None)
+    ok = [c for c in candidates if not c.failed and c.model_dir and not math.isnan(c.val_mae)]
+    if not cfg.training.blend or linear is None or not ok:
+        return None
+    best = min(ok, key=lambda c: c.val_mae)
+    members = [load_forecaster(best.model_dir), load_forecaster(linear.model_dir)]
+    blend = BlendForecaster(interval_level=cfg.evaluation.interval_level).fit(frame, members)
+    params = {**best.params, "n_params": blend.n_params_}
+    name = blend_name(best.name)
+    result = summarise(blend, frame, cfg, name=name, role=ROLE_ENSEMBLE, params=params, out_dir=models_dir)
+    result.history = {}
+    result.metrics["train_seconds"] = best.metrics.get("train_seconds", 0.0)
+    result.metrics["epochs_run"] = best.metrics.get("epochs_run", 0.0)
+    logger.info("blend of %s and linear: weights per step %s, val_mae=%.4f (network %.4f, linear %.4f)",
+                best.name, blend.weights_.tolist(), result.val_mae, best.val_mae, linear.val_mae)
+    return result
 
 
 def _log_candidate(result: CandidateResult) -> None:

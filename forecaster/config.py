@@ -211,6 +211,11 @@ class TrainingConfig(_Strict):
         "the linear baseline), so models are invariant to the target's level and do not "
         "extrapolate a level-dependent drift into a warmer season or a higher price regime.",
     )
+    blend: bool = Field(
+        default=True,
+        description="Add a candidate that blends the best network with the linear baseline, one "
+        "weight per horizon step chosen on validation (never worse than either on validation).",
+    )
     scale_targets: bool = Field(
         default=False,
         description="With center_targets: also express each target's history and forecast change in "

@@ -157,10 +157,11 @@ def _beats_baselines(comparison: ComparisonResult) -> bool:
 def _backtest_best(cfg, comparison, frame, workdir, progress):
     """Walk-forward folds of the best candidate's architecture and the baselines."""
     from forecaster.backtest import backtest_summary, run_backtest
-    from forecaster.comparison import plan_candidates
+    from forecaster.comparison import blend_base, plan_candidates
 
     best = comparison.best_candidate
-    plans = [p for p in plan_candidates(cfg) if p.name == best.name]
+    network = blend_base(best.name) or best.name  # a blend is rebuilt inside each fold
+    plans = [p for p in plan_candidates(cfg) if p.name == network]
     tidy = run_backtest(cfg, frame, cfg.evaluation.backtest_folds, plans=plans, progress=progress, workdir=workdir)
     summary = backtest_summary(tidy)
     row = summary[summary["model"] == best.name]

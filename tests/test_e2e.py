@@ -66,7 +66,9 @@ def test_smoke_run_succeeds_and_leaves_everything(smoke_run):
     mlflow.set_tracking_uri(f"sqlite:///{cwd / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["smoke"])
     roles = runs["tags.forecaster.role"].value_counts().to_dict()
-    assert roles == {"comparison": 1, "candidate": 2, "baseline": 3}
+    # 2 candidates (model x clipping) + the blend of the best with linear (tagged ensemble)
+    assert roles == {"comparison": 1, "candidate": 3, "baseline": 3}
+    assert (runs["tags.forecaster.ensemble"] == "true").sum() == 1
     version = MlflowClient().get_model_version_by_alias("smoke", "champion")
     assert version.tags["forecaster.gate_decision"] == "promoted"
 
