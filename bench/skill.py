@@ -350,6 +350,8 @@ def render(figures: dict, started: str, seconds: float, overrides: list[str] | N
             protos = t.get("ensemble_prototype") or []
             if isinstance(protos, dict):
                 protos = [protos]
+            if t["champion_role"] == "ensemble":
+                protos = []  # the pipeline already serves the validation-chosen blend
             for e in protos:
                 s24 = e["mae_by_step"][-1]
                 lines += [
