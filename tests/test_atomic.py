@@ -97,3 +97,20 @@ def test_killed_writer_leaves_only_a_hidden_temp(tmp_path):
     # The next run simply writes the file.
     atomic_write_text(target, "complete\n")
     assert target.read_text() == "complete\n"
+
+
+def test_atomic_directory_replaces_on_success_and_keeps_the_old_one_on_failure(tmp_path):
+    import pytest
+
+    from forecaster.atomic import atomic_directory
+
+    target = tmp_path / "model"
+    with atomic_directory(target) as tmp:
+        (tmp / "a.txt").write_text("one")
+    assert (target / "a.txt").read_text() == "one"
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target) as tmp:
+            (tmp / "a.txt").write_text("two")
+            raise RuntimeError("killed mid-way")
+    assert (target / "a.txt").read_text() == "one"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary directory left

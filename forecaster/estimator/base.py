@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from forecaster.atomic import atomic_directory
 from forecaster.evaluation import conformal_quantiles, naive_scale
 from forecaster.preprocessing import Preprocessor
 from forecaster.splits import assign_splits
@@ -215,21 +214,13 @@ class WindowForecaster(BaseEstimator):
         """Save the fitted forecaster to ``directory`` atomically (built beside it, then renamed)."""
         check_is_fitted(self, "preprocessor_")
         target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-        try:
+        with atomic_directory(target) as tmp:
             joblib.dump({"params": self.get_params(deep=False), "state": self._state()}, tmp / STATE_FILE)
             self._save_model(tmp)
             meta = {"kind": self.kind, "format_version": FORMAT_VERSION, "class": type(self).__name__,
                     "target": list(self.target), "lookback": self.lookback, "horizon": self.horizon,
                     "frequency": self.frequency_, "features": self.feature_names_}
             (tmp / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return target
 
     def _save_model(self, directory: Path) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from forecaster.atomic import atomic_directory
 from forecaster.estimator.base import META_FILE, WindowForecaster, WindowPredictions
 from forecaster.evaluation import conformal_quantiles
 
@@ -126,9 +125,7 @@ class BlendForecaster(BaseEstimator):
         """Save both members and the weights to ``directory`` atomically."""
         check_is_fitted(self, "weights_")
         target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-        try:
+        with atomic_directory(target) as tmp:
             for i, member in enumerate(self.members_):
                 member.save(tmp / f"member{i}")
             (tmp / BLEND_FILE).write_text(json.dumps({
@@ -137,12 +134,6 @@ class BlendForecaster(BaseEstimator):
             (tmp / META_FILE).write_text(json.dumps({
                 "kind": self.kind, "class": type(self).__name__, "target": list(self.target),
                 "lookback": self.lookback, "horizon": self.horizon, "frequency": self.frequency_}, indent=2))
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return target
 
     @classmethod
