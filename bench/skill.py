@@ -174,24 +174,28 @@ def temperature_figures(name: str, cfg, outcome, seconds: float) -> dict:
 
 # --------------------------------------------------------------------------- stocks
 def _errors_by_series(est, fold_frame) -> pd.DataFrame:
-    """One row per test window: series, first label time, mean |error| and mean scaled |error|."""
+    """One row per test window: series, first label time, mean |error|, mean scaled |error|, and
+    whether each horizon step's label fell inside the model's conformal interval (``inside_k``)."""
     preds = est.evaluate_windows(fold_frame, splits=("test",))["test"]
     abs_err = np.abs(preds.y_pred - preds.y_true)  # -> (n_samples, horizon, n_targets)
+    inside = (abs_err <= est.half_widths(preds)).mean(axis=2)  # -> (n_samples, horizon)
     return pd.DataFrame({
         "series_id": preds.series_ids.astype(str),
         "time": preds.timestamps[:, 0],
         "abs_error": abs_err.mean(axis=(1, 2)),
         "scaled_error": (abs_err / preds.scale).mean(axis=(1, 2)),
+        **{f"inside_{k + 1}": inside[:, k] for k in range(inside.shape[1])},
     })
 
 
 def walk_forward_by_ticker(cfg, frame: pd.DataFrame, plan, folds: int) -> pd.DataFrame:
-    """Per-window test errors of the best RNN's architecture and every baseline over ``folds``
-    expanding walk-forward folds (the layout of :func:`forecaster.backtest.run_backtest`:
-    everything, preprocessing included, refit inside each fold)."""
+    """Per-window test errors of the best RNN's architecture, every baseline and (with
+    ``training.blend``) the blend of the two over ``folds`` expanding walk-forward folds (the layout
+    of :func:`forecaster.backtest.run_backtest`: everything, preprocessing included, refit inside
+    each fold)."""
     from forecaster.backtest import fold_sizes
     from forecaster.comparison import _common_params, rnn_params
-    from forecaster.estimator import BaselineForecaster, RNNForecaster
+    from forecaster.estimator import BaselineForecaster, BlendForecaster, RNNForecaster
     from forecaster.evaluation import fold_split_labels
 
     val, test = fold_sizes(cfg, folds)
@@ -209,6 +213,11 @@ def walk_forward_by_ticker(cfg, frame: pd.DataFrame, plan, folds: int) -> pd.Dat
             est.fit(fold_frame)
             errors = _errors_by_series(est, fold_frame)
             rows.append(errors.assign(fold=fold, model=label))
+        if cfg.training.blend and "linear" in models:
+            blend = BlendForecaster(interval_level=cfg.evaluation.interval_level,
+                                    interval_scale=cfg.evaluation.interval_scale)
+            blend.fit(fold_frame, [models["best_rnn"], models["linear"]])
+            rows.append(_errors_by_series(blend, fold_frame).assign(fold=fold, model="blend"))
         logger.info("stocks walk-forward fold %d/%d done", fold + 1, folds)
     return pd.concat(rows, ignore_index=True)
 
@@ -226,6 +235,7 @@ def ticker_table(errors: pd.DataFrame, champion_label: str, horizon: int) -> pd.
             g = wide[model]
             row[f"{label}_rel_mae"] = g["abs_error"].mean() / rw["abs_error"].mean()
             row[f"{label}_mase"] = g["scaled_error"].mean()
+            row[f"{label}_coverage"] = float(g.filter(like="inside_").to_numpy().mean())
             row[f"{label}_worst_fold_rel_mae"] = max(
                 g[g["fold"] == f]["abs_error"].mean() / rw[rw["fold"] == f]["abs_error"].mean()
                 for f in sorted(g["fold"].unique()))
@@ -247,9 +257,11 @@ def stocks_figures(cfg, outcome, seconds: float) -> dict:
     plan = next(p for p in plan_candidates(cfg) if p.name == best.name)
     frame = load_data(cfg).frame
     errors = walk_forward_by_ticker(cfg, frame, plan, folds)
-    champion_label = "best_rnn" if champion.role == "candidate" else champion.name
+    champion_label = {"candidate": "best_rnn", "ensemble": "blend"}.get(champion.role, champion.name)
     table = ticker_table(errors, champion_label, cfg.window.horizon)
     pooled = {m: g["abs_error"].mean() for m, g in errors.groupby("model")}
+    champ_rows = errors[errors["model"] == champion_label]
+    coverage_by_step = champ_rows.filter(like="inside_").mean().tolist()
     return {
         "name": STOCKS,
         "pipeline": f"pipelines/skill/{STOCKS}.yaml",
@@ -263,6 +275,9 @@ def stocks_figures(cfg, outcome, seconds: float) -> dict:
         "champion_role": champion.role,
         "gate": outcome.gate.reason if outcome.gate else None,
         "pooled_rel_mae": {m: v / pooled["persistence"] for m, v in pooled.items()},
+        "interval_scale": cfg.evaluation.interval_scale,
+        "walk_forward_coverage": float(np.mean(coverage_by_step)),
+        "walk_forward_coverage_by_step": coverage_by_step,
         "tickers": table.to_dict(orient="records"),
         "results": [
             {"name": r.name, "role": r.role, "val_mae": r.val_mae,
@@ -378,15 +393,15 @@ def render(figures: dict, started: str, seconds: float, overrides: list[str] | N
             "absolute errors of the best RNN vs persistence, two-sided, HLN-corrected):",
             "",
             "| ticker | windows | RNN rel. MAE | RNN worst fold | RNN MASE | champion rel. MAE | champion MASE | "
-            "DM stat | DM p-value |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "DM stat | DM p-value | champion 90% coverage |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in s["tickers"]:
             lines.append(
                 f"| {r['ticker']} | {r['windows']} | {_f(r['rnn_rel_mae'], 4)} | "
                 f"{_f(r['rnn_worst_fold_rel_mae'], 4)} | {_f(r['rnn_mase'])} | "
                 f"{_f(r['champion_rel_mae'], 4)} | {_f(r['champion_mase'])} | {_f(r['dm_stat'], 2)} | "
-                f"{_f(r['dm_p_value'], 3)} |")
+                f"{_f(r['dm_p_value'], 3)} | {_f(r.get('champion_coverage'))} |")
         wins = [r["ticker"] for r in s["tickers"] if r["rnn_rel_mae"] < 1 and r["dm_p_value"] < 0.05]
         losses = [r["ticker"] for r in s["tickers"] if r["rnn_rel_mae"] >= 1]
         lines += ["", f"Plainly: the best RNN beats the random walk with a significant Diebold-Mariano test "
@@ -396,8 +411,15 @@ def render(figures: dict, started: str, seconds: float, overrides: list[str] | N
         champ = next((r for r in s["results"] if r["name"] == s["champion"]), None)
         if champ is not None:
             inside = 0.87 <= champ["coverage"] <= 0.93
-            lines += ["", f"Champion's 90% intervals on the test part: coverage {_f(champ['coverage'])} "
+            lines += ["", f"Champion's 90% intervals (`evaluation.interval_scale: {s.get('interval_scale', 'absolute')}`) "
+                      f"on the test part of the single split: coverage {_f(champ['coverage'])} "
                       f"({'inside' if inside else 'OUTSIDE'} the 87-93% target)."]
+        if "walk_forward_coverage" in s:
+            wf = s["walk_forward_coverage"]
+            by_step = " ".join(_f(c) for c in s["walk_forward_coverage_by_step"])
+            lines += ["", f"Over the {s['folds']} walk-forward folds (intervals recalibrated in each fold): "
+                      f"coverage {_f(wf)} ({'inside' if 0.87 <= wf <= 0.93 else 'OUTSIDE'} the 87-93% target); "
+                      f"by step 1..{len(s['walk_forward_coverage_by_step'])}: {by_step}."]
         pooled = ", ".join(f"{m} {_f(v, 4)}" for m, v in sorted(s["pooled_rel_mae"].items()))
         lines += ["", f"All tickers pooled (walk-forward relative MAE): {pooled}.", "",
                   "The single comparison (train/val/test split of the pipeline file):", "",

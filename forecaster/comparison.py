@@ -64,6 +64,7 @@ def _common_params(cfg: PipelineConfig) -> dict[str, Any]:
         "stride": cfg.window.stride,
         "features": cfg.features.model_dump(mode="json"),
         "interval_level": cfg.evaluation.interval_level,
+        "interval_scale": cfg.evaluation.interval_scale,
         "data": cfg.data.model_dump(mode="json"),
     }
 
@@ -133,7 +134,8 @@ def summarise(est: WindowForecaster, frame: pd.DataFrame, cfg: PipelineConfig, *
     result.val_forecast = val.y_pred.astype(np.float32)
     if test.n_samples:
         tm = point_metrics(test.y_true, test.y_pred, test.scale)
-        lower, upper = test.y_pred - est.quantiles_, test.y_pred + est.quantiles_
+        half = est.half_widths(test)
+        lower, upper = test.y_pred - half, test.y_pred + half
         result.metrics.update(test_mae=tm["mae"], test_rmse=tm["rmse"], test_smape=tm["smape"],
                               test_mase=tm["mase"], interval_coverage=coverage(test.y_true, lower, upper))
         result.test_mae_by_step = np.asarray(tm["mae_by_step"], dtype=float)
@@ -210,6 +212,18 @@ def check_baselines(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
         )
 
 
+def _check_interval_scale(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
+    """Warn when several series share one interval width in target units."""
+    n_series = frame["series_id"].nunique() if "series_id" in frame.columns else 1
+    if n_series > 1 and cfg.evaluation.interval_scale == "absolute":
+        logger.warning(
+            "evaluation.interval_scale is 'absolute' with %d series: every series gets the same "
+            "interval width in target units, too wide for the small ones and too narrow for the "
+            "large ones; set evaluation.interval_scale: local for series of different scales",
+            n_series,
+        )
+
+
 def epoch_progress_callback(progress: Progress, name: str, epochs: int):
     """A Keras callback that reports each finished epoch of one candidate to ``progress``."""
     import keras
@@ -247,6 +261,7 @@ def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.P
     data_ref = workdir / "frame.pkl"
     frame.to_pickle(data_ref)
     check_baselines(cfg, frame)
+    _check_interval_scale(cfg, frame)
 
     baselines = []
     for kind in cfg.baselines:
@@ -314,7 +329,8 @@ def blend_candidate(cfg: PipelineConfig, frame: pd.DataFrame, candidates: list[C
         return None
     best = min(ok, key=lambda c: c.val_mae)
     members = [load_forecaster(best.model_dir), load_forecaster(linear.model_dir)]
-    blend = BlendForecaster(interval_level=cfg.evaluation.interval_level).fit(frame, members)
+    blend = BlendForecaster(interval_level=cfg.evaluation.interval_level,
+                            interval_scale=cfg.evaluation.interval_scale).fit(frame, members)
     params = {**best.params, "n_params": blend.n_params_}
     name = blend_name(best.name)
     result = summarise(blend, frame, cfg, name=name, role=ROLE_ENSEMBLE, params=params, out_dir=models_dir)

@@ -226,6 +226,13 @@ class TrainingConfig(_Strict):
 
 class EvaluationConfig(_Strict):
     interval_level: float = Field(default=0.9, gt=0, lt=1)
+    interval_scale: Literal["absolute", "local"] = Field(
+        default="absolute",
+        description="Conformal interval scores in target units ('absolute': stable error scale, "
+        "e.g. temperatures over several years), or divided by each window's mean absolute one-step "
+        "change ('local': intervals follow each series' level and volatility; use it for prices and "
+        "for several series of different scales).",
+    )
     backtest_folds: int = Field(default=0, ge=0)
     season: int | None = Field(
         default=None, ge=1, description="Season length in steps; inferred from the frequency when absent."

@@ -150,3 +150,24 @@ def test_blend_is_never_worse_than_its_members_on_validation_and_round_trips(tmp
     assert list(expected.columns) == ["series_id", "timestamp", "step", "forecast", "lower", "upper"]
     loaded = load_forecaster(blend.save(tmp_path / "blend"))
     pd.testing.assert_frame_equal(loaded.predict(frame), expected)
+
+
+def test_blend_local_intervals_follow_each_series(tmp_path):
+    from forecaster.estimator import BaselineForecaster, BlendForecaster, load_forecaster
+    from tests.test_estimator import random_walks
+
+    frame = random_walks()
+    common = dict(target=["y"], lookback=20, horizon=3, interval_scale="local")
+    members = [BaselineForecaster(kind="persistence", **common).fit(frame),
+               BaselineForecaster(kind="linear", **common).fit(frame)]
+    blend = BlendForecaster(interval_scale="local").fit(frame, members)
+    test = blend.evaluate_windows(frame, splits=("test",))["test"]
+    inside = np.abs(test.y_true - test.y_pred) <= blend.half_widths(test)
+    for sid in ("s0", "s1"):
+        assert 0.85 <= inside[test.series_ids == sid].mean() <= 0.95
+    forecast = blend.predict(frame)
+    width = (forecast["upper"] - forecast["lower"]).groupby(forecast["series_id"]).mean()
+    assert width["s1"] > 20 * width["s0"]
+    loaded = load_forecaster(blend.save(tmp_path / "blend"))
+    assert loaded.interval_scale == "local"
+    pd.testing.assert_frame_equal(loaded.predict(frame), forecast)

@@ -119,3 +119,37 @@ def test_too_short_for_windows_is_a_clear_error():
     frame = make_frame(n=20)
     with pytest.raises(ValueError, match="lookback=12"):
         RNNForecaster(**TINY).fit(frame)
+
+
+def random_walks(scales=(1.0, 50.0), n=1500, seed=0):
+    """Random walks of very different volatility (cheap and expensive stocks)."""
+    rng = np.random.default_rng(seed)
+    t = pd.date_range("2024-01-01", periods=n, freq="D")
+    frame = pd.concat([pd.DataFrame({"series_id": f"s{k}", "timestamp": t, "segment": 0,
+                                     "y": 1000 + np.cumsum(scale * rng.normal(size=n))})
+                       for k, scale in enumerate(scales)], ignore_index=True)
+    frame["split"] = assign_splits(frame, 0.3, 0.3).to_numpy()
+    return frame
+
+
+def per_series_coverage(est, frame):
+    test = est.evaluate_windows(frame, splits=("test",))["test"]
+    half = est.half_widths(test)
+    inside = np.abs(test.y_true - test.y_pred) <= half
+    return {sid: float(inside[test.series_ids == sid].mean()) for sid in ("s0", "s1")}
+
+
+def test_local_interval_scale_calibrates_each_series_and_scales_forecast_widths(tmp_path):
+    frame = random_walks()
+    common = dict(kind="persistence", target=["y"], lookback=20, horizon=3, interval_level=0.9)
+    absolute = BaselineForecaster(**common).fit(frame)
+    local = BaselineForecaster(interval_scale="local", **common).fit(frame)
+    cov_abs, cov_loc = per_series_coverage(absolute, frame), per_series_coverage(local, frame)
+    assert cov_abs["s0"] > 0.99 and cov_abs["s1"] < 0.85  # one pooled width in target units
+    assert all(0.85 <= c <= 0.95 for c in cov_loc.values()), cov_loc
+    forecast = local.predict(frame)
+    width = (forecast["upper"] - forecast["lower"]).groupby(forecast["series_id"]).mean()
+    assert width["s1"] > 20 * width["s0"]  # volatility ratio 50, estimated from 20 steps
+    loaded = load_forecaster(local.save(tmp_path / "local"))
+    assert loaded.interval_scale == "local"
+    pd.testing.assert_frame_equal(loaded.predict(frame), forecast)

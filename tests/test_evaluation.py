@@ -19,11 +19,13 @@ from forecaster.evaluation import (
     expanding_folds,
     fold_split_labels,
     interval,
+    interval_scales,
     naive_scale,
     point_metrics,
     relative_mae,
     sample_scale,
     tidy_metrics,
+    window_spread,
 )
 
 # --- point metrics ----------------------------------------------------------------------------
@@ -308,3 +310,40 @@ def test_tidy_metrics_rows():
     assert table.step.dtype == np.int64
     with pytest.raises(ValueError, match=r"`metrics\['curve'\]` must be a scalar"):
         tidy_metrics(0, "x", {"curve": np.ones(3)})
+
+
+# --- Interval scales --------------------------------------------------------------------------
+
+
+def test_window_spread_is_mean_absolute_step_change():
+    history = np.array([[[0.0, 10.0], [1.0, 10.0], [3.0, 16.0]]])  # (1 window, lookback 3, 2 targets)
+    np.testing.assert_allclose(window_spread(history), [[[1.5, 3.0]]])
+    assert window_spread(np.zeros((0, 4, 1))).shape == (0, 1, 1)
+    with pytest.raises(ValueError, match=r"lookback >= 2.*shape=\(2, 1, 1\)"):
+        window_spread(np.zeros((2, 1, 1)))
+
+
+def test_interval_scales_absolute_local_floor_and_bad_mode():
+    spread = np.array([[[2.0]], [[0.0]], [[0.0]]])
+    series = np.array([[[1.0]], [[1.0]], [[0.0]]])
+    np.testing.assert_array_equal(interval_scales("absolute", spread, series), np.ones((3, 1, 1)))
+    # a flat window gets a tenth of its series' training scale; a never-moving series gets 1
+    np.testing.assert_allclose(interval_scales("local", spread, series).ravel(), [2.0, 0.1, 1.0])
+    with pytest.raises(ValueError, match=r"`interval_scale` must be one of \('absolute', 'local'\)\. Received: 'relative'"):
+        interval_scales("relative", spread, series)
+
+
+def test_local_scale_calibrates_series_of_different_volatility():
+    """Pooled absolute quantiles over-cover the calm series and under-cover the wild one."""
+    rng = np.random.default_rng(3)
+    sigma = np.repeat([1.0, 20.0], 2000)[:, None, None]  # two series, 20x apart
+    spread = sigma * rng.uniform(0.8, 1.2, size=sigma.shape)  # a noisy local estimate of sigma
+    err_cal, err_test = (np.abs(sigma * rng.normal(size=(4000, 2, 1))) for _ in range(2))
+    calm, wild = slice(0, 2000), slice(2000, 4000)
+    q_abs = conformal_quantiles(err_cal, 0.9)
+    assert (err_test[calm] <= q_abs).mean() > 0.99 and (err_test[wild] <= q_abs).mean() < 0.85
+    s = interval_scales("local", spread, np.ones_like(spread))
+    q_loc = conformal_quantiles(err_cal / s, 0.9)
+    lower, upper = interval(np.zeros_like(err_test), q_loc * s)  # per-window half-widths
+    for part in (calm, wild):
+        assert 0.87 <= coverage(err_test[part], lower[part], upper[part]) <= 0.93

@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from forecaster.atomic import atomic_directory
-from forecaster.evaluation import conformal_quantiles, naive_scale
+from forecaster.evaluation import conformal_quantiles, interval_scales, naive_scale, window_spread
 from forecaster.preprocessing import Preprocessor
 from forecaster.splits import assign_splits
 from forecaster.windowing import gather_windows, window_starts
@@ -39,7 +39,8 @@ class WindowPredictions:
 
     ``y_true``, ``y_pred``: ``(n_samples, horizon, n_targets)``; ``series_ids``: ``(n_samples,)``;
     ``timestamps``: ``(n_samples, horizon)`` label timestamps; ``scale``: the per-sample MASE scale
-    ``(n_samples, 1, n_targets)``.
+    ``(n_samples, 1, n_targets)``; ``spread``: each window's mean absolute one-step change of the
+    target over its lookback ``(n_samples, 1, n_targets)`` (the ``local`` interval scale).
     """
 
     y_true: np.ndarray
@@ -47,6 +48,7 @@ class WindowPredictions:
     series_ids: np.ndarray
     timestamps: np.ndarray
     scale: np.ndarray
+    spread: np.ndarray
 
     @property
     def n_samples(self) -> int:
@@ -76,8 +78,9 @@ class WindowForecaster(BaseEstimator):
     Parameters common to every forecaster (subclasses add their own):
     ``target``, ``lookback``, ``horizon``, ``stride``, ``val_fraction`` (used only when the frame
     passed to ``fit`` has no ``split`` column), ``features`` (the pipeline's features section),
-    ``interval_level``, ``data`` (the pipeline's data section, used by :meth:`forecast` to read raw
-    history exactly like the training file).
+    ``interval_level``, ``interval_scale`` (``"absolute"`` or ``"local"``, see
+    :mod:`forecaster.evaluation.intervals`), ``data`` (the pipeline's data section, used by
+    :meth:`forecast` to read raw history exactly like the training file).
     """
 
     kind = "base"
@@ -119,7 +122,8 @@ class WindowForecaster(BaseEstimator):
         self.fitted_ok_ = not getattr(self, "failed_", False)
         if self.fitted_ok_:
             val = self._predict_split(scaled, values, starts["val"])
-            self.quantiles_ = conformal_quantiles(np.abs(val.y_pred - val.y_true), self.interval_level)
+            self.quantiles_ = conformal_quantiles(np.abs(val.y_pred - val.y_true) / self.interval_scales(val),
+                                                  self.interval_level)
         else:
             self.quantiles_ = np.full((self.horizon, len(self.target)), np.nan)
         return self
@@ -142,14 +146,34 @@ class WindowForecaster(BaseEstimator):
         y_pred = self.preprocessor_.inverse_targets(y_pred, series_ids)
         ts = scaled["timestamp"].to_numpy()
         label_pos = starts[:, None] + self.lookback + np.arange(self.horizon)[None, :]
-        scale = np.stack([self.naive_scale_.get(str(s), np.ones(len(self.target))) for s in series_ids]) if len(starts) else np.ones((0, len(self.target)))
         return WindowPredictions(
             y_true=y_true,
             y_pred=y_pred,
             series_ids=series_ids,
             timestamps=ts[label_pos] if len(starts) else np.empty((0, self.horizon), dtype="datetime64[ns]"),
-            scale=scale[:, None, :],
+            scale=self._series_scales(series_ids),
+            spread=self._spread(X, series_ids),
         )
+
+    def _series_scales(self, series_ids: np.ndarray) -> np.ndarray:
+        """The training one-step (MASE) scale of each sample's series, ``(n_samples, 1, n_targets)``."""
+        ones = np.ones(len(self.target))
+        rows = [self.naive_scale_.get(str(s), ones) for s in series_ids]
+        return (np.stack(rows) if rows else np.ones((0, len(self.target))))[:, None, :]
+
+    def _spread(self, X: np.ndarray, series_ids: np.ndarray) -> np.ndarray:
+        """Each window's mean absolute one-step target change over its lookback, original units."""
+        history = self.preprocessor_.inverse_targets(X[:, :, list(self.preprocessor_.target_indices_)], series_ids)
+        return window_spread(history)
+
+    def interval_scales(self, preds: WindowPredictions) -> np.ndarray:
+        """Per-window scale ``s`` of the conformal intervals ``ŷ ± q * s`` (``(n, 1, n_targets)``)."""
+        return interval_scales(self.interval_scale, preds.spread, preds.scale)
+
+    def half_widths(self, preds: WindowPredictions) -> np.ndarray:
+        """Interval half-widths of each window, ``(n_samples, horizon, n_targets)``."""
+        check_is_fitted(self, "quantiles_")
+        return np.asarray(self.quantiles_)[None, :, :] * self.interval_scales(preds)
 
     def evaluate_windows(self, frame: pd.DataFrame, splits=("val", "test")) -> dict[str, WindowPredictions]:
         """Forecasts on the windows of each split of ``frame`` (same windows for every forecaster)."""
@@ -170,6 +194,26 @@ class WindowForecaster(BaseEstimator):
         horizon = self.horizon if horizon is None else int(horizon)
         if not 1 <= horizon <= self.horizon:
             raise ValueError(f"horizon must be between 1 and {self.horizon}; received {horizon}")
+        X, series_ids, last_ts = self._last_windows(frame)
+        y = self.preprocessor_.inverse_targets(self._predict_scaled(X), series_ids)[:, :horizon, :]
+        half = self.quantiles_[None, :horizon, :] * self._tail_scales(X, series_ids)
+        return _forecast_frame(series_ids, last_ts, y, half, self.frequency_, list(self.target))
+
+    def tail_interval_scales(self, frame: pd.DataFrame, mode: str | None = None) -> dict[str, np.ndarray]:
+        """Interval scale ``(n_targets,)`` of the last window of each series of a canonical frame.
+
+        ``mode`` overrides this forecaster's ``interval_scale`` (a blend scales its own intervals).
+        """
+        check_is_fitted(self, "preprocessor_")
+        X, series_ids, _ = self._last_windows(frame)
+        scales = self._tail_scales(X, series_ids, mode)
+        return {str(sid): scales[i, 0] for i, sid in enumerate(series_ids)}
+
+    def _tail_scales(self, X: np.ndarray, series_ids: np.ndarray, mode: str | None = None) -> np.ndarray:
+        return interval_scales(mode or self.interval_scale, self._spread(X, series_ids), self._series_scales(series_ids))
+
+    def _last_windows(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Series]:
+        """``(X, series_ids, last timestamps)`` of the last full window of each series."""
         frame = ensure_canonical(frame, list(self.target))
         frame = frame.sort_values(["series_id", "timestamp"], kind="stable").reset_index(drop=True)
         # The last `lookback` rows of each series' last segment.
@@ -183,28 +227,26 @@ class WindowForecaster(BaseEstimator):
                 f"forecasting needs the last lookback={self.lookback} rows without a long gap"
             )
         _, values = self.preprocessor_.transform_values(tail.reset_index(drop=True))
-        n_series = len(counts)
-        X = values.reshape(n_series, self.lookback, -1)
-        series_ids = counts.index.to_numpy()
-        y_scaled = self._predict_scaled(X)
-        y = self.preprocessor_.inverse_targets(y_scaled, series_ids)[:, :horizon, :]
-        q = self.quantiles_[:horizon]
+        X = values.reshape(len(counts), self.lookback, -1)
         last_ts = tail.groupby("series_id", sort=True)["timestamp"].max()
-        return _forecast_frame(series_ids, last_ts, y, q, self.frequency_, list(self.target))
+        return X, counts.index.to_numpy(), last_ts
 
     def forecast(self, history: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
         """Forecast from RAW history (columns as in the training file), e.g. a request DataFrame."""
+        return self.predict(self.canonical_history(history), horizon=horizon)
+
+    def canonical_history(self, history: pd.DataFrame) -> pd.DataFrame:
+        """RAW history (columns as in the training file) -> the canonical frame :meth:`predict` takes."""
         check_is_fitted(self, "preprocessor_")
         from forecaster.config import DataConfig
         from forecaster.data import frame_from_dataframe, regularise
 
         if self.data is None:
-            frame = history
-        else:
-            cfg = DataConfig.model_validate({**self.data, "path": self.data.get("path") or "<request>"})
-            frame = frame_from_dataframe(history, cfg, source="history")
-            frame, _ = regularise(frame, cfg.frequency or self.frequency_, cfg.aggregate, cfg.max_gap)
-        return self.predict(frame, horizon=horizon)
+            return history
+        cfg = DataConfig.model_validate({**self.data, "path": self.data.get("path") or "<request>"})
+        frame = frame_from_dataframe(history, cfg, source="history")
+        frame, _ = regularise(frame, cfg.frequency or self.frequency_, cfg.aggregate, cfg.max_gap)
+        return frame
 
     # ------------------------------------------------------------ persistence
     def _state(self) -> dict[str, Any]:
@@ -263,7 +305,8 @@ def _future_timestamps(last: pd.Timestamp, horizon: int, frequency: str | None) 
     return pd.date_range(start=last + offset, periods=horizon, freq=offset)
 
 
-def _forecast_frame(series_ids, last_ts, y, q, frequency, target) -> pd.DataFrame:
+def _forecast_frame(series_ids, last_ts, y, half, frequency, target) -> pd.DataFrame:
+    """One row per series, target and step; ``half``: interval half-widths shaped like ``y``."""
     rows = []
     horizon = y.shape[1]
     for i, sid in enumerate(series_ids):
@@ -274,8 +317,8 @@ def _forecast_frame(series_ids, last_ts, y, q, frequency, target) -> pd.DataFram
                 "timestamp": stamps,
                 "step": np.arange(1, horizon + 1),
                 "forecast": y[i, :, t_i],
-                "lower": y[i, :, t_i] - q[:, t_i],
-                "upper": y[i, :, t_i] + q[:, t_i],
+                "lower": y[i, :, t_i] - half[i, :, t_i],
+                "upper": y[i, :, t_i] + half[i, :, t_i],
             })
             if len(target) > 1:
                 block.insert(1, "target", name)

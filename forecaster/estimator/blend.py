@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from forecaster.atomic import atomic_directory
 from forecaster.estimator.base import META_FILE, WindowForecaster, WindowPredictions
-from forecaster.evaluation import conformal_quantiles
+from forecaster.evaluation import conformal_quantiles, interval_scales
 
 WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 BLEND_FILE = "blend.json"
@@ -32,6 +32,8 @@ class BlendForecaster(BaseEstimator):
     ----------
     interval_level : float
         Split-conformal level of the blend's own intervals.
+    interval_scale : {'absolute', 'local'}
+        How the conformal scores are scaled (see :mod:`forecaster.evaluation.intervals`).
 
     Attributes
     ----------
@@ -42,8 +44,9 @@ class BlendForecaster(BaseEstimator):
 
     kind = "blend"
 
-    def __init__(self, interval_level=0.9):
+    def __init__(self, interval_level=0.9, interval_scale="absolute"):
         self.interval_level = interval_level
+        self.interval_scale = interval_scale
 
     def fit(self, frame: pd.DataFrame, members: list[WindowForecaster]) -> "BlendForecaster":
         """Choose the per-step weights and calibrate intervals on ``frame``'s validation windows."""
@@ -59,8 +62,18 @@ class BlendForecaster(BaseEstimator):
                         for w in WEIGHT_GRID])  # -> (n_grid, horizon)
         self.weights_ = WEIGHT_GRID[np.argmin(err, axis=0)]
         blended = self._combine(va, vb)
-        self.quantiles_ = conformal_quantiles(np.abs(blended.y_pred - blended.y_true), self.interval_level)
+        self.quantiles_ = conformal_quantiles(np.abs(blended.y_pred - blended.y_true) / self.interval_scales(blended),
+                                              self.interval_level)
         return self
+
+    def interval_scales(self, preds: WindowPredictions) -> np.ndarray:
+        """Per-window scale ``s`` of the conformal intervals ``ŷ ± q * s`` (``(n, 1, n_targets)``)."""
+        return interval_scales(self.interval_scale, preds.spread, preds.scale)
+
+    def half_widths(self, preds: WindowPredictions) -> np.ndarray:
+        """Interval half-widths of each window, ``(n_samples, horizon, n_targets)``."""
+        check_is_fitted(self, "quantiles_")
+        return np.asarray(self.quantiles_)[None, :, :] * self.interval_scales(preds)
 
     # The members' shared settings, so callers can treat a blend like any forecaster.
     @property
@@ -91,7 +104,8 @@ class BlendForecaster(BaseEstimator):
     def _combine(self, pa: WindowPredictions, pb: WindowPredictions) -> WindowPredictions:
         w = self.weights_[None, :, None]
         return WindowPredictions(y_true=pa.y_true, y_pred=w * pa.y_pred + (1 - w) * pb.y_pred,
-                                 series_ids=pa.series_ids, timestamps=pa.timestamps, scale=pa.scale)
+                                 series_ids=pa.series_ids, timestamps=pa.timestamps, scale=pa.scale,
+                                 spread=pa.spread)
 
     def evaluate_windows(self, frame: pd.DataFrame, splits=("val", "test")) -> dict[str, WindowPredictions]:
         check_is_fitted(self, "weights_")
@@ -99,27 +113,28 @@ class BlendForecaster(BaseEstimator):
         b = self.members_[1].evaluate_windows(frame, splits)
         return {s: self._combine(a[s], b[s]) for s in splits}
 
-    def _blend_frames(self, fa: pd.DataFrame, fb: pd.DataFrame) -> pd.DataFrame:
+    def _blend_frames(self, fa: pd.DataFrame, fb: pd.DataFrame, scales: dict[str, np.ndarray]) -> pd.DataFrame:
         out = fa.copy()
         w = self.weights_[out["step"].to_numpy() - 1]
         out["forecast"] = w * fa["forecast"].to_numpy() + (1 - w) * fb["forecast"].to_numpy()
-        q = np.asarray(self.quantiles_)[out["step"].to_numpy() - 1]
-        if "target" in out.columns:
-            q = q[np.arange(len(out)), [list(self.target).index(t) for t in out["target"]]]
-        else:
-            q = q[:, 0]
-        out["lower"], out["upper"] = out["forecast"] - q, out["forecast"] + q
+        q = np.asarray(self.quantiles_)[out["step"].to_numpy() - 1]  # -> (n_rows, n_targets)
+        t_idx = ([list(self.target).index(t) for t in out["target"]] if "target" in out.columns
+                 else np.zeros(len(out), dtype=int))
+        rows = np.arange(len(out))
+        s = np.stack([scales[str(sid)] for sid in out["series_id"]])[rows, t_idx]
+        half = q[rows, t_idx] * s
+        out["lower"], out["upper"] = out["forecast"] - half, out["forecast"] + half
         return out
 
     def predict(self, frame: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
         check_is_fitted(self, "weights_")
         a, b = (m.predict(frame, horizon=horizon) for m in self.members_)
-        return self._blend_frames(a, b)
+        scales = self.members_[0].tail_interval_scales(frame, mode=self.interval_scale)
+        return self._blend_frames(a, b, scales)
 
     def forecast(self, history: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
         check_is_fitted(self, "weights_")
-        a, b = (m.forecast(history, horizon=horizon) for m in self.members_)
-        return self._blend_frames(a, b)
+        return self.predict(self.members_[0].canonical_history(history), horizon=horizon)
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Save both members and the weights to ``directory`` atomically."""
@@ -129,7 +144,8 @@ class BlendForecaster(BaseEstimator):
             for i, member in enumerate(self.members_):
                 member.save(tmp / f"member{i}")
             (tmp / BLEND_FILE).write_text(json.dumps({
-                "interval_level": self.interval_level, "weights": self.weights_.tolist(),
+                "interval_level": self.interval_level, "interval_scale": self.interval_scale,
+                "weights": self.weights_.tolist(),
                 "quantiles": np.asarray(self.quantiles_).tolist()}, indent=2))
             (tmp / META_FILE).write_text(json.dumps({
                 "kind": self.kind, "class": type(self).__name__, "target": list(self.target),
@@ -142,7 +158,7 @@ class BlendForecaster(BaseEstimator):
 
         directory = Path(directory)
         blob = json.loads((directory / BLEND_FILE).read_text())
-        obj = cls(interval_level=blob["interval_level"])
+        obj = cls(interval_level=blob["interval_level"], interval_scale=blob.get("interval_scale", "absolute"))
         obj.members_ = [load_forecaster(directory / "member0"), load_forecaster(directory / "member1")]
         obj.weights_ = np.asarray(blob["weights"], dtype=float)
         obj.quantiles_ = np.asarray(blob["quantiles"], dtype=float)

@@ -48,6 +48,9 @@ class RNNForecaster(WindowForecaster):
         Derived features (the pipeline file's ``features`` section).
     interval_level : float
         Split-conformal interval level, calibrated on validation residuals.
+    interval_scale : {'absolute', 'local'}
+        Conformal scores in target units, or divided by each window's mean absolute one-step
+        change (intervals that follow the volatility and level of each series).
     data : mapping or None
         The pipeline file's ``data`` section, so :meth:`forecast` reads raw history like training did.
 
@@ -90,6 +93,7 @@ class RNNForecaster(WindowForecaster):
         val_fraction=0.25,
         features=None,
         interval_level=0.9,
+        interval_scale="absolute",
         data=None,
         verbose=0,
     ):
@@ -118,6 +122,7 @@ class RNNForecaster(WindowForecaster):
         self.val_fraction = val_fraction
         self.features = features
         self.interval_level = interval_level
+        self.interval_scale = interval_scale
         self.data = data
         self.verbose = verbose
 

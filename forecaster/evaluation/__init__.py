@@ -24,11 +24,20 @@ from forecaster.evaluation.backtest import (
     tidy_metrics,
 )
 from forecaster.evaluation.comparison import diebold_mariano
-from forecaster.evaluation.intervals import conformal_quantiles, coverage, coverage_by_step, interval
+from forecaster.evaluation.intervals import (
+    INTERVAL_SCALES,
+    conformal_quantiles,
+    coverage,
+    coverage_by_step,
+    interval,
+    interval_scales,
+    window_spread,
+)
 from forecaster.evaluation.metrics import naive_scale, point_metrics, relative_mae, sample_scale
 
 __all__ = [
     "ALL_STEPS",
+    "INTERVAL_SCALES",
     "TIDY_COLUMNS",
     "Fold",
     "conformal_quantiles",
@@ -38,9 +47,11 @@ __all__ = [
     "expanding_folds",
     "fold_split_labels",
     "interval",
+    "interval_scales",
     "naive_scale",
     "point_metrics",
     "relative_mae",
     "sample_scale",
     "tidy_metrics",
+    "window_spread",
 ]

@@ -1,8 +1,18 @@
 """Split-conformal prediction intervals and their empirical coverage.
 
-Quantiles come from absolute validation residuals ``|y - ŷ|`` in original units, one per horizon
-step and target, with the finite-sample correction: the ``ceil((n + 1) * level)``-th smallest
-residual, which guarantees coverage >= ``level`` for exchangeable data.
+Quantiles come from validation residuals ``|y - ŷ| / s``, one per horizon step and target, with the
+finite-sample correction: the ``ceil((n + 1) * level)``-th smallest score, which guarantees
+coverage >= ``level`` for exchangeable data. The half-width of a window's interval is ``q * s``.
+
+``s`` is the window's *interval scale* (:func:`interval_scales`):
+
+- ``"absolute"``: ``s = 1``, residuals in the target's units. Right when the error scale is stable
+  over time (temperatures over several years).
+- ``"local"``: ``s`` = the window's own mean absolute one-step change of the target over its
+  lookback (a MASE scale computed on the window), floored at a tenth of the series' training
+  scale. Normalised conformal scores: the interval widens with the recent volatility and with the
+  price level, so one calibration serves series of very different scales (tickers) and
+  volatility regimes.
 
 Example
 -------
@@ -27,6 +37,70 @@ import numpy as np
 from forecaster.evaluation._checks import as_float_array, same_shape
 
 logger = logging.getLogger(__name__)
+
+INTERVAL_SCALES = ("absolute", "local")
+#: ``local`` scales never drop below this fraction of the series' training one-step scale, so a
+#: flat window (a stale price, a stuck sensor) still gets an interval.
+LOCAL_SCALE_FLOOR = 0.1
+
+
+def window_spread(history) -> np.ndarray:
+    """Mean absolute one-step change of each target over each window's lookback.
+
+    Parameters
+    ----------
+    history : array-like, shape (n_samples, lookback, n_targets)
+        The target's input values in original units (``lookback >= 2``).
+
+    Returns
+    -------
+    np.ndarray, shape (n_samples, 1, n_targets)
+
+    Example
+    -------
+    >>> window_spread(np.array([[[0.0], [1.0], [3.0]]]))
+    array([[[1.5]]])
+    """
+    array = np.asarray(history, dtype=np.float64)
+    if array.ndim != 3 or array.shape[1] < 2:
+        raise ValueError(
+            "`history` must have shape (n_samples, lookback >= 2, n_targets). "
+            f"Received: shape={array.shape}"
+        )
+    if not len(array):
+        return np.zeros((0, 1, array.shape[2]))
+    return np.abs(np.diff(array, axis=1)).mean(axis=1, keepdims=True)
+
+
+def interval_scales(mode: str, spread, series_scale) -> np.ndarray:
+    """Per-window scale ``s`` of the conformal scores ``|y - ŷ| / s``.
+
+    Parameters
+    ----------
+    mode : {"absolute", "local"}
+    spread : array-like, shape (n_samples, 1, n_targets)
+        :func:`window_spread` of each window.
+    series_scale : array-like, shape (n_samples, 1, n_targets)
+        The series' training one-step scale (the MASE scale) of each window; floors ``local``.
+
+    Returns
+    -------
+    np.ndarray, shape (n_samples, 1, n_targets), all > 0
+
+    Example
+    -------
+    >>> interval_scales("local", [[[2.0]], [[0.0]]], [[[1.0]], [[1.0]]]).ravel()
+    array([2. , 0.1])
+    """
+    if mode not in INTERVAL_SCALES:
+        raise ValueError(f"`interval_scale` must be one of {INTERVAL_SCALES}. Received: {mode!r}")
+    local = np.asarray(spread, dtype=np.float64)
+    if mode == "absolute":
+        return np.ones_like(local)
+    floor = LOCAL_SCALE_FLOOR * np.asarray(series_scale, dtype=np.float64)
+    scale = np.maximum(local, floor)
+    # A series whose training part never moved has scale 0: fall back to 1 (target units).
+    return np.where(scale > 0, scale, 1.0)
 
 
 def conformal_quantiles(residuals, level: float = 0.9) -> np.ndarray:
@@ -84,8 +158,8 @@ def interval(y_pred, q) -> tuple[np.ndarray, np.ndarray]:
     Parameters
     ----------
     y_pred : array-like, shape (n_samples, horizon, n_targets) or (horizon, n_targets)
-    q : array-like, shape (horizon, n_targets)
-        Half-widths from :func:`conformal_quantiles`.
+    q : array-like, shape (horizon, n_targets), or (n_samples, horizon, n_targets) per window
+        Half-widths: :func:`conformal_quantiles` (times each window's interval scale).
 
     Returns
     -------
@@ -98,9 +172,9 @@ def interval(y_pred, q) -> tuple[np.ndarray, np.ndarray]:
     """
     pred = as_float_array("y_pred", y_pred, ndim=(2, 3))
     half = np.asarray(q, dtype=np.float64)
-    if half.shape != pred.shape[-2:]:
+    if half.shape != pred.shape[-2:] and half.shape != pred.shape:
         raise ValueError(
-            f"`q` must have shape (horizon, n_targets)={pred.shape[-2:]} to match `y_pred`. "
+            f"`q` must have shape (horizon, n_targets)={pred.shape[-2:]} or {pred.shape} to match `y_pred`. "
             f"Received: q.shape={half.shape}"
         )
     return pred - half, pred + half

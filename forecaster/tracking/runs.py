@@ -174,6 +174,7 @@ def parent_params(cfg: Any, data_path: str | Path) -> dict[str, str]:
         "split.val": cfg.split.val,
         "split.test": cfg.split.test,
         "evaluation.interval_level": cfg.evaluation.interval_level,
+        "evaluation.interval_scale": cfg.evaluation.interval_scale,
         "models": len(cfg.models),
         "clipping": [c.label for c in cfg.clipping],
         "baselines": list(cfg.baselines),
