@@ -31,6 +31,9 @@ from forecaster.progress import NullProgress, Progress
 
 logger = logging.getLogger(__name__)
 
+#: Prefix of the per-series MAE metric names in the tidy backtest rows.
+SERIES_MAE = "series_mae:"
+
 
 def fold_sizes(cfg: PipelineConfig, folds: int) -> tuple[float, float]:
     """Validation and test block sizes of each fold, as fractions of each series.
@@ -59,7 +62,8 @@ def run_backtest(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, *,
     pd.DataFrame
         Tidy rows ``fold, model, step, metric, value``: ``step = 0`` holds whole-horizon metrics
         (``mae``, ``rmse``, ``smape``, ``mase``, ``coverage``, ``rel_mae`` against persistence on the
-        same windows); steps ``1..horizon`` hold ``mae``, ``rmse`` and ``coverage`` per step.
+        same windows); steps ``1..horizon`` hold ``mae``, ``rmse`` and ``coverage`` per step. With
+        several series, ``series_mae:<series_id>`` rows (step 0) hold each series' test MAE.
     """
     if folds < 1:
         raise ValueError(f"`folds` must be >= 1. Received: folds={folds}")
@@ -91,6 +95,8 @@ def run_backtest(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, *,
                 if len(r.test_mae_by_step):
                     metrics["mae_by_step"] = r.test_mae_by_step
                     metrics["coverage_by_step"] = r.coverage_by_step
+                if len(r.test_mae_by_series) > 1:
+                    metrics.update({f"{SERIES_MAE}{sid}": v for sid, v in r.test_mae_by_series.items()})
                 if r.failed:
                     metrics = {"mae": math.nan, "rel_mae": math.nan}
                 rows.append(tidy_metrics(fold, r.name, metrics))
@@ -102,12 +108,33 @@ def run_backtest(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, *,
     return pd.concat(rows, ignore_index=True)
 
 
+def series_rel_mae(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Walk-forward relative MAE of every model on each series (ratio of mean per-fold MAEs).
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``model, series_id, rel_mae``; empty when the backtest has a single series.
+    """
+    rows = tidy[(tidy["step"] == 0) & tidy["metric"].str.startswith(SERIES_MAE)]
+    if rows.empty:
+        return pd.DataFrame(columns=["model", "series_id", "rel_mae"])
+    rows = rows.assign(series_id=rows["metric"].str[len(SERIES_MAE):])
+    mean = rows.groupby(["model", "series_id"])["value"].mean()
+    base = mean.xs("persistence", level="model")
+    rel = mean / base.reindex(mean.index.get_level_values("series_id")).to_numpy()
+    return rel.rename("rel_mae").reset_index()
+
+
 def backtest_summary(tidy: pd.DataFrame) -> pd.DataFrame:
     """Per model over all folds: mean MAE, walk-forward relative MAE (ratio of mean MAEs) and coverage.
 
-    Ranked by walk-forward relative MAE; below 1 beats persistence (the random walk).
+    With several series, also the series on which the model does worst against persistence
+    (``worst_series``, ``worst_series_rel_mae``). Ranked by walk-forward relative MAE; below 1
+    beats persistence (the random walk).
     """
-    whole = tidy[tidy["step"] == 0]
+    by_series = series_rel_mae(tidy)
+    whole = tidy[(tidy["step"] == 0) & ~tidy["metric"].str.startswith(SERIES_MAE)]
     wide = whole.pivot_table(index=["model", "fold"], columns="metric", values="value").reset_index()
     per_fold_base = wide[wide["model"] == "persistence"].set_index("fold")["mae"]
     out = []
@@ -122,4 +149,8 @@ def backtest_summary(tidy: pd.DataFrame) -> pd.DataFrame:
             "mase": float(group["mase"].mean()) if "mase" in group else math.nan,
             "coverage": float(group["coverage"].mean()) if "coverage" in group else math.nan,
         })
+        mine = by_series[by_series["model"] == model].dropna(subset=["rel_mae"])
+        if len(mine):
+            worst = mine.loc[mine["rel_mae"].idxmax()]
+            out[-1].update(worst_series=str(worst["series_id"]), worst_series_rel_mae=float(worst["rel_mae"]))
     return pd.DataFrame(out).sort_values("rel_mae", kind="stable").reset_index(drop=True)

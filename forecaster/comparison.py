@@ -140,6 +140,9 @@ def summarise(est: WindowForecaster, frame: pd.DataFrame, cfg: PipelineConfig, *
                               test_mase=tm["mase"], interval_coverage=coverage(test.y_true, lower, upper))
         result.test_mae_by_step = np.asarray(tm["mae_by_step"], dtype=float)
         result.coverage_by_step = np.asarray(coverage_by_step(test.y_true, lower, upper), dtype=float)
+        window_mae = np.abs(test.y_pred - test.y_true).mean(axis=(1, 2))
+        result.test_mae_by_series = {str(sid): float(window_mae[test.series_ids == sid].mean())
+                                     for sid in pd.unique(test.series_ids)}
         result.test_forecast = test.y_pred.astype(np.float32)
         result.plot_data = _plot_slice(test, lower, upper, cfg.evaluation.plot_steps)
     if out_dir is not None:

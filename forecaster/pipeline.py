@@ -166,8 +166,12 @@ def _backtest_best(cfg, comparison, frame, workdir, progress):
     summary = backtest_summary(tidy)
     row = summary[summary["model"] == best.name]
     rel = float(row["rel_mae"].iloc[0]) if len(row) else math.nan
-    logger.info("walk-forward backtest (%d folds): %s rel_mae=%.4f", cfg.evaluation.backtest_folds, best.name, rel)
-    return tidy, summary, rel
+    worst = None
+    if len(row) and "worst_series" in row and isinstance(row["worst_series"].iloc[0], str):
+        worst = (row["worst_series"].iloc[0], float(row["worst_series_rel_mae"].iloc[0]))
+    logger.info("walk-forward backtest (%d folds): %s rel_mae=%.4f%s", cfg.evaluation.backtest_folds, best.name, rel,
+                f" (worst series {worst[0]}: {worst[1]:.4f})" if worst else "")
+    return tidy, summary, rel, worst
 
 
 def _track_and_gate(cfg, comparison, frame, loaded, code, workdir, stages, backtest=None) -> RunOutcome:
@@ -198,6 +202,7 @@ def _track_and_gate(cfg, comparison, frame, loaded, code, workdir, stages, backt
             baseline_val_mae=base.val_mae if base else None, baseline_name=base.name if base else None,
             evaluate_champion=lambda uri: _champion_val_mae(uri, frame), data_sha256=loaded.sha256,
             backtest_rel_mae=backtest[2] if backtest is not None else None,
+            backtest_worst_series=backtest[3] if backtest is not None else None,
         )
     outcome.gate, outcome.model_version = decision, decision.version
     if backtest is not None and not backtest[2] < 1:
@@ -206,6 +211,13 @@ def _track_and_gate(cfg, comparison, frame, loaded, code, workdir, stages, backt
             f"pipeline {cfg.name!r}: the best candidate {best.name} has a walk-forward MAE "
             f"{backtest[2]:.4f}x persistence's over {cfg.evaluation.backtest_folds} folds: it does not beat "
             f"the random walk; version {decision.version} registered as {decision.alias}, champion unchanged")
+    elif backtest is not None and backtest[3] is not None and not backtest[3][1] < 1:
+        outcome.status, outcome.exit_code = "quality_gate", EXIT_QUALITY_GATE
+        outcome.message = (
+            f"pipeline {cfg.name!r}: the best candidate {best.name} beats the random walk over all series "
+            f"(walk-forward MAE {backtest[2]:.4f}x persistence's) but not on series {backtest[3][0]!r} "
+            f"({backtest[3][1]:.4f}x); version {decision.version} registered as {decision.alias}, "
+            "champion unchanged")
     elif not _beats_baselines(comparison):
         outcome.status, outcome.exit_code = "quality_gate", EXIT_QUALITY_GATE
         outcome.message = (

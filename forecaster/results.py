@@ -42,6 +42,8 @@ class CandidateResult:
         MAE per horizon step on the test windows, shape ``(horizon,)``.
     coverage_by_step:
         Empirical interval coverage per horizon step on the test windows, shape ``(horizon,)``.
+    test_mae_by_series:
+        MAE on each series' test windows (``{series_id: mae}``).
     failed, failure_reason, failed_epoch:
         A candidate whose loss became NaN/inf is reported, never raised.
     model_dir:
@@ -62,6 +64,7 @@ class CandidateResult:
     metrics: dict[str, float] = field(default_factory=dict)
     test_mae_by_step: np.ndarray = field(default_factory=lambda: np.zeros(0))
     coverage_by_step: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    test_mae_by_series: dict[str, float] = field(default_factory=dict)
     failed: bool = False
     failure_reason: str | None = None
     failed_epoch: int | None = None

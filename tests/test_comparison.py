@@ -171,3 +171,27 @@ def test_blend_local_intervals_follow_each_series(tmp_path):
     loaded = load_forecaster(blend.save(tmp_path / "blend"))
     assert loaded.interval_scale == "local"
     pd.testing.assert_frame_equal(loaded.predict(frame), forecast)
+
+
+def test_backtest_reports_each_series_and_the_worst_one():
+    from forecaster.backtest import SERIES_MAE, backtest_summary, run_backtest, series_rel_mae
+    from tests.test_estimator import random_walks
+
+    cfg = PipelineConfig.model_validate({
+        "name": "walks", "data": {"path": "unused.csv", "timestamp_column": "t", "target": ["y"],
+                                  "series_column": "s"},
+        "window": {"lookback": 10, "horizon": 2}, "split": {"val": 0.2, "test": 0.3},
+        "models": [{"cell": "gru", "units": 2}], "training": {"epochs": 1, "blend": False},
+        "baselines": ["persistence", "linear"],
+    })
+    frame = random_walks(n=400).drop(columns="split")
+    tidy = run_backtest(cfg, frame, 2, plans=[])
+    series_rows = tidy[tidy["metric"].str.startswith(SERIES_MAE)]
+    assert set(series_rows["metric"]) == {f"{SERIES_MAE}s0", f"{SERIES_MAE}s1"}
+    by_series = series_rel_mae(tidy)
+    assert (by_series.loc[by_series["model"] == "persistence", "rel_mae"] == 1.0).all()
+    linear = by_series[by_series["model"] == "linear"].set_index("series_id")["rel_mae"]
+    summary = backtest_summary(tidy).set_index("model")
+    assert summary.loc["linear", "worst_series"] == linear.idxmax()
+    assert summary.loc["linear", "worst_series_rel_mae"] == pytest.approx(linear.max())
+    assert "series_mae:s0" not in summary.columns

@@ -122,3 +122,17 @@ def test_a_candidate_that_does_not_beat_the_best_baseline_is_not_promoted(logged
     tags = MlflowClient().get_model_version(name, decision.version).tags
     assert float(tags["forecaster.baseline_val_mae"]) == pytest.approx(0.9)
     assert _gate(logged_model, name, 0.8, 0.8, baseline_val_mae=0.9).promoted
+
+
+def test_a_model_that_loses_to_the_random_walk_on_one_series_is_not_promoted(logged_model):
+    name = "seriesgate"
+    decision = _gate(logged_model, name, 0.8, 0.99, backtest_rel_mae=0.9993,
+                     backtest_worst_series=("AMZN", 1.0001))
+    assert (decision.promoted, decision.alias) == (False, "challenger")
+    assert decision.reason == ("walk-forward MAE on series 'AMZN' is 1.0001x persistence's (>= 1): does not "
+                               "beat the random walk on every series it would serve")
+    tags = MlflowClient().get_model_version(name, decision.version).tags
+    assert tags["forecaster.backtest_worst_series"] == "AMZN"
+    assert float(tags["forecaster.backtest_worst_series_rel_mae"]) == pytest.approx(1.0001)
+    assert champion_uri(name) is None
+    assert _gate(logged_model, name, 0.8, 0.99, backtest_rel_mae=0.99, backtest_worst_series=("KO", 0.999)).promoted

@@ -17,7 +17,8 @@ logger = logging.getLogger(__name__)
 
 def log_backtest(parent_run_id: str, tidy: pd.DataFrame, summary: pd.DataFrame, *, best: str | None = None) -> None:
     """Artifacts ``backtest/backtest.csv`` (tidy), ``backtest/summary.{csv,md}``; metrics
-    ``backtest_rel_mae`` and ``backtest_mae`` of the best candidate; tag ``forecaster.backtest_folds``."""
+    ``backtest_rel_mae``, ``backtest_mae`` (and with several series ``backtest_worst_series_rel_mae``)
+    of the best candidate; tag ``forecaster.backtest_folds``."""
     client = MlflowClient()
     with tempfile.TemporaryDirectory(prefix="forecaster-backtest-") as tmp:
         folder = Path(tmp) / "backtest"
@@ -33,7 +34,9 @@ def log_backtest(parent_run_id: str, tidy: pd.DataFrame, summary: pd.DataFrame, 
     if best is not None:
         row = summary[summary["model"] == best]
         if len(row):
-            for key in ("rel_mae", "mae"):
+            for key in ("rel_mae", "mae", "worst_series_rel_mae"):
+                if key not in row:
+                    continue
                 value = float(row[key].iloc[0])
                 if math.isfinite(value):
                     client.log_metric(parent_run_id, f"backtest_{key}", value)

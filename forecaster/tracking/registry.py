@@ -108,6 +108,7 @@ def register_and_gate(
     baseline_val_mae: float | None = None,
     baseline_name: str | None = None,
     backtest_rel_mae: float | None = None,
+    backtest_worst_series: tuple[str, float] | None = None,
 ) -> GateDecision:
     """Register ``model_uri`` as a new version and decide between ``champion`` and ``challenger``.
 
@@ -134,6 +135,10 @@ def register_and_gate(
         Walk-forward MAE of the candidate's architecture over persistence's, on the same windows.
         When given, it must be below 1 too: a model whose walk-forward MAE is above the random
         walk's is never deployed.
+    backtest_worst_series : (series_id, relative MAE), optional
+        With several series: the series where the walk-forward MAE relative to persistence is
+        highest. It must be below 1 as well: the model is served for every series, so it must
+        beat the random walk on each one.
 
     Returns
     -------
@@ -173,6 +178,12 @@ def register_and_gate(
             f"walk-forward MAE is {float(backtest_rel_mae):.4f}x persistence's (>= 1): "
             "does not beat the random walk out of sample"
         )
+    elif backtest_worst_series is not None and not float(backtest_worst_series[1]) < 1:
+        promoted, reason = False, (
+            f"walk-forward MAE on series {backtest_worst_series[0]!r} is "
+            f"{float(backtest_worst_series[1]):.4f}x persistence's (>= 1): does not beat the random walk "
+            "on every series it would serve"
+        )
     elif champion is None:
         promoted, reason = True, (
             f"no current champion; val_rel_mae={candidate_val_rel_mae:.4f} < 1 beats persistence"
@@ -208,6 +219,9 @@ def register_and_gate(
         tags[TAG_BASELINE_VAL_MAE] = repr(float(baseline_val_mae))
     if backtest_rel_mae is not None:
         tags["forecaster.backtest_rel_mae"] = repr(float(backtest_rel_mae))
+    if backtest_worst_series is not None:
+        tags["forecaster.backtest_worst_series"] = str(backtest_worst_series[0])
+        tags["forecaster.backtest_worst_series_rel_mae"] = repr(float(backtest_worst_series[1]))
     for key, value in tags.items():
         client.set_model_version_tag(registered_model, version, key, value)
     verdict = "Promoted to champion" if promoted else "Kept as challenger (champion unchanged)"
