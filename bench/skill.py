@@ -76,11 +76,13 @@ def run(name: str, workdir: Path, jobs: int, overrides: list[str] | None = None)
 
 
 def champion_of(outcome):
-    """The result whose forecast the pipeline serves: the promoted candidate, else the best baseline."""
+    """The result whose forecast the pipeline serves: the promoted candidate, else the fallback
+    baseline the pipeline wrote (``RunOutcome.served_by``)."""
     comparison = outcome.comparison
     if outcome.status == "success" and outcome.gate is not None and outcome.gate.promoted:
         return comparison.best_candidate
-    return comparison.best_baseline
+    served = next((r for r in comparison.all_results if r.name == outcome.served_by), None)
+    return served or comparison.best_baseline
 
 
 # --------------------------------------------------------------------------- temperature

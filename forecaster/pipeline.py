@@ -47,6 +47,8 @@ class RunOutcome:
     gate: GateDecision | None = None
     comparison: ComparisonResult | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    #: What wrote the forecast: a candidate or baseline name of ``comparison``, or a registry URI.
+    served_by: str | None = None
 
 
 class _Stages:
@@ -137,7 +139,8 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
                     backtest = _backtest_best(cfg, comparison, loaded.frame, workdir, progress)
             outcome = _track_and_gate(cfg, comparison, frame, loaded, code, workdir, stages, backtest)
             with stages("forecast"):
-                _write_forecast(cfg, outcome, comparison, loaded.frame)
+                _write_forecast(cfg, outcome, comparison, loaded.frame,
+                                backtest_summary=backtest[1] if backtest is not None else None)
         outcome.stage_seconds = stages.seconds
         if outcome.status == "success":
             state.record_success(cfg.name, key, {
@@ -262,30 +265,57 @@ def _input_example(cfg: PipelineConfig, frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _forecaster_for_output(cfg, outcome: RunOutcome, comparison: ComparisonResult):
-    """The model whose forecast is written: the champion, or the best baseline after a failed gate."""
+def _fallback_baseline(comparison: ComparisonResult, backtest_summary: pd.DataFrame | None):
+    """The baseline served when no candidate passes the gate.
+
+    The best baseline on validation; when a walk-forward backtest ran, only among the baselines
+    that beat persistence over the folds (on every series) -- persistence itself always qualifies,
+    so a baseline that only looked better on validation never replaces the random walk.
+    """
+    if backtest_summary is None:
+        return comparison.best_baseline
+    rows = backtest_summary.set_index("model")
+    worst = rows["worst_series_rel_mae"] if "worst_series_rel_mae" in rows else pd.Series(dtype=float)
+
+    def walk_forward_ok(name: str) -> bool:
+        if name == "persistence":
+            return True
+        if name not in rows.index or not rows.loc[name, "rel_mae"] < 1:
+            return False
+        return not (name in worst.index and worst.loc[name] >= 1)
+
+    ok = [b for b in comparison.baselines if not math.isnan(b.val_mae) and walk_forward_ok(b.name)]
+    return min(ok, key=lambda b: b.val_mae) if ok else comparison.best_baseline
+
+
+def _forecaster_for_output(cfg, outcome: RunOutcome, comparison: ComparisonResult,
+                           backtest_summary: pd.DataFrame | None = None):
+    """The model whose forecast is written: the champion, or a baseline after a failed gate."""
     from forecaster.estimator import load_forecaster
 
     if outcome.status == "success":
         if outcome.gate is not None and outcome.gate.promoted:
+            outcome.served_by = comparison.best_candidate.name
             return load_forecaster(comparison.best_candidate.model_dir), comparison.best_candidate.name
         from forecaster.tracking import champion_uri, load_forecaster_from_uri
 
         uri = champion_uri(cfg.registered_model_name)
         if uri is not None:
+            outcome.served_by = uri
             return load_forecaster_from_uri(uri), f"{cfg.registered_model_name}@champion"
-    if cfg.output.fallback_to_baseline and comparison.best_baseline is not None:
-        base = comparison.best_baseline
-        logger.warning("writing the forecast of the best baseline (%s): no candidate passed the gate", base.name)
+    base = _fallback_baseline(comparison, backtest_summary)
+    if cfg.output.fallback_to_baseline and base is not None:
+        logger.warning("writing the forecast of the baseline %s: no candidate passed the gate", base.name)
+        outcome.served_by = base.name
         return load_forecaster(base.model_dir), f"baseline {base.name}"
     return None, None
 
 
 def _write_forecast(cfg: PipelineConfig, outcome: RunOutcome, comparison: ComparisonResult,
-                    frame: pd.DataFrame) -> None:
+                    frame: pd.DataFrame, backtest_summary: pd.DataFrame | None = None) -> None:
     if not cfg.output.forecast_path and not cfg.output.plot_path:
         return
-    model, label = _forecaster_for_output(cfg, outcome, comparison)
+    model, label = _forecaster_for_output(cfg, outcome, comparison, backtest_summary)
     if model is None:
         logger.warning("no forecast written: no champion and no baseline fallback")
         return

@@ -195,3 +195,38 @@ def test_backtest_reports_each_series_and_the_worst_one():
     assert summary.loc["linear", "worst_series"] == linear.idxmax()
     assert summary.loc["linear", "worst_series_rel_mae"] == pytest.approx(linear.max())
     assert "series_mae:s0" not in summary.columns
+
+
+def test_the_fallback_baseline_must_beat_the_random_walk_walk_forward():
+    from forecaster.pipeline import _fallback_baseline
+    from forecaster.results import CandidateResult, ComparisonResult
+
+    def baseline(name, val_mae):
+        return CandidateResult(name=name, role="baseline", params={}, metrics={"val_mae": val_mae})
+
+    comparison = ComparisonResult(pipeline="p", candidates=[], horizon=1, target=["y"],
+                                  baselines=[baseline("persistence", 2.0), baseline("linear", 1.9)])
+    assert _fallback_baseline(comparison, None).name == "linear"  # no backtest: validation decides
+    summary = pd.DataFrame({"model": ["persistence", "linear"], "rel_mae": [1.0, 0.98],
+                            "worst_series_rel_mae": [1.0, 1.02]})
+    assert _fallback_baseline(comparison, summary).name == "persistence"  # loses on one series
+    summary["worst_series_rel_mae"] = [1.0, 0.99]
+    assert _fallback_baseline(comparison, summary).name == "linear"
+    summary["rel_mae"] = [1.0, 1.01]
+    assert _fallback_baseline(comparison, summary.drop(columns="worst_series_rel_mae")).name == "persistence"
+
+
+def test_day_of_year_with_less_than_a_year_of_training_warns(caplog):
+    from forecaster.comparison import _check_calendar_span
+
+    cfg = tiny_config().model_copy(deep=True)
+    cfg.features.calendar = ["hour_of_day", "day_of_year"]
+    with caplog.at_level("WARNING", logger="forecaster.comparison"):
+        _check_calendar_span(cfg, tiny_frame(500))  # 300 hourly training rows
+    assert "training part spans only 12 days" in caplog.text
+    caplog.clear()
+    long = tiny_frame(1000)  # 600 daily training rows
+    long["timestamp"] = pd.date_range("2020-01-01", periods=1000, freq="D")
+    with caplog.at_level("WARNING", logger="forecaster.comparison"):
+        _check_calendar_span(cfg, long)
+    assert caplog.text == ""
