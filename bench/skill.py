@@ -178,9 +178,10 @@ def temperature_figures(name: str, cfg, outcome, seconds: float) -> dict:
 def _errors_by_series(est, fold_frame) -> pd.DataFrame:
     """One row per test window: series, first label time, mean |error|, mean scaled |error|, and
     whether each horizon step's label fell inside the model's conformal interval (``inside_k``)."""
-    preds = est.evaluate_windows(fold_frame, splits=("test",))["test"]
+    both = est.evaluate_windows(fold_frame, splits=("val", "test"))
+    preds = both["test"]
     abs_err = np.abs(preds.y_pred - preds.y_true)  # -> (n_samples, horizon, n_targets)
-    inside = (abs_err <= est.half_widths(preds)).mean(axis=2)  # -> (n_samples, horizon)
+    inside = (abs_err <= est.half_widths(preds, history=both["val"])).mean(axis=2)  # -> (n_samples, horizon)
     return pd.DataFrame({
         "series_id": preds.series_ids.astype(str),
         "time": preds.timestamps[:, 0],
@@ -217,7 +218,8 @@ def walk_forward_by_ticker(cfg, frame: pd.DataFrame, plan, folds: int) -> pd.Dat
             rows.append(errors.assign(fold=fold, model=label))
         if cfg.training.blend and "linear" in models:
             blend = BlendForecaster(interval_level=cfg.evaluation.interval_level,
-                                    interval_scale=cfg.evaluation.interval_scale)
+                                    interval_scale=cfg.evaluation.interval_scale,
+                                    calibration_window=cfg.evaluation.calibration_window)
             blend.fit(fold_frame, [models["best_rnn"], models["linear"]])
             rows.append(_errors_by_series(blend, fold_frame).assign(fold=fold, model="blend"))
         logger.info("stocks walk-forward fold %d/%d done", fold + 1, folds)

@@ -65,6 +65,7 @@ def _common_params(cfg: PipelineConfig) -> dict[str, Any]:
         "features": cfg.features.model_dump(mode="json"),
         "interval_level": cfg.evaluation.interval_level,
         "interval_scale": cfg.evaluation.interval_scale,
+        "calibration_window": cfg.evaluation.calibration_window,
         "data": cfg.data.model_dump(mode="json"),
     }
 
@@ -134,7 +135,7 @@ def summarise(est: WindowForecaster, frame: pd.DataFrame, cfg: PipelineConfig, *
     result.val_forecast = val.y_pred.astype(np.float32)
     if test.n_samples:
         tm = point_metrics(test.y_true, test.y_pred, test.scale)
-        half = est.half_widths(test)
+        half = est.half_widths(test, history=val)
         lower, upper = test.y_pred - half, test.y_pred + half
         result.metrics.update(test_mae=tm["mae"], test_rmse=tm["rmse"], test_smape=tm["smape"],
                               test_mase=tm["mase"], interval_coverage=coverage(test.y_true, lower, upper))
@@ -351,7 +352,8 @@ def blend_candidate(cfg: PipelineConfig, frame: pd.DataFrame, candidates: list[C
     best = min(ok, key=lambda c: c.val_mae)
     members = [load_forecaster(best.model_dir), load_forecaster(linear.model_dir)]
     blend = BlendForecaster(interval_level=cfg.evaluation.interval_level,
-                            interval_scale=cfg.evaluation.interval_scale).fit(frame, members)
+                            interval_scale=cfg.evaluation.interval_scale,
+                            calibration_window=cfg.evaluation.calibration_window).fit(frame, members)
     params = {**best.params, "n_params": blend.n_params_}
     name = blend_name(best.name)
     result = summarise(blend, frame, cfg, name=name, role=ROLE_ENSEMBLE, params=params, out_dir=models_dir)

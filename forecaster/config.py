@@ -233,6 +233,14 @@ class EvaluationConfig(_Strict):
         "change ('local': intervals follow each series' level and volatility; use it for prices and "
         "for several series of different scales).",
     )
+    calibration_window: int | None = Field(
+        default=None,
+        ge=10,
+        description="Rolling conformal calibration: each forecast's interval comes from the N most "
+        "recent windows of its series whose outcomes are known (adapts to seasons and volatility "
+        "regimes; at forecast time from the history given). null: calibrated once on the "
+        "validation windows.",
+    )
     backtest_folds: int = Field(default=0, ge=0)
     season: int | None = Field(
         default=None, ge=1, description="Season length in steps; inferred from the frequency when absent."

@@ -230,3 +230,24 @@ def test_day_of_year_with_less_than_a_year_of_training_warns(caplog):
     with caplog.at_level("WARNING", logger="forecaster.comparison"):
         _check_calendar_span(cfg, long)
     assert caplog.text == ""
+
+
+def test_blend_rolling_calibration_widens_after_a_regime_shift(tmp_path):
+    from forecaster.estimator import BaselineForecaster, BlendForecaster, load_forecaster
+    from tests.test_estimator import regime_shift
+
+    frame = regime_shift()
+    common = dict(target=["y"], lookback=10, horizon=2, calibration_window=100)
+    members = [BaselineForecaster(kind="persistence", **common).fit(frame),
+               BaselineForecaster(kind="linear", **common).fit(frame)]
+    rolling = BlendForecaster(calibration_window=100).fit(frame, members)
+    static = BlendForecaster().fit(frame, members)
+    preds = rolling.evaluate_windows(frame)
+    err = np.abs(preds["test"].y_true - preds["test"].y_pred)[200:]
+    cov = (err <= rolling.half_widths(preds["test"], history=preds["val"])[200:]).mean()
+    assert 0.85 <= cov <= 0.95
+    widths = [float((m.predict(frame)["upper"] - m.predict(frame)["lower"]).mean()) for m in (rolling, static)]
+    assert widths[0] > 3 * widths[1]
+    loaded = load_forecaster(rolling.save(tmp_path / "blend"))
+    assert loaded.calibration_window == 100
+    pd.testing.assert_frame_equal(loaded.predict(frame), rolling.predict(frame))

@@ -82,6 +82,10 @@ def test_bundled_pipelines_validate():
         (("{clipnorm: 1.0}", "{clipnorm: -1.0}"), ["clipping.1", "threshold > 0", "-1.0"]),
         (("val: 0.25, test: 0.25", "val: 0.6, test: 0.5"), ["split", "val + test must be below 1"]),
         (("aggregate: mean", "aggregate: median"), ["data.aggregate", "'median'"]),
+        (("interval_level: 0.9,", "interval_level: 0.9, interval_scale: relative,"),
+         ["evaluation.interval_scale", "'relative'"]),
+        (("interval_level: 0.9,", "interval_level: 0.9, calibration_window: 5,"),
+         ["evaluation.calibration_window", "5"]),
     ],
 )
 def test_errors_name_the_key_path_and_the_value(tmp_path, change, expected):

@@ -68,6 +68,9 @@ def test_smoke_run_succeeds_and_leaves_everything(smoke_run):
     roles = runs["tags.forecaster.role"].value_counts().to_dict()
     # 2 candidates (model x clipping) + the blend of the best with linear (tagged ensemble)
     assert roles == {"comparison": 1, "candidate": 3, "baseline": 3}
+    parent = runs[runs["tags.forecaster.role"] == "comparison"].iloc[0]
+    assert parent["params.evaluation.calibration_window"] == "365"
+    assert parent["params.evaluation.interval_scale"] == "absolute"
     assert (runs["tags.forecaster.ensemble"] == "true").sum() == 1
     version = MlflowClient().get_model_version_by_alias("smoke", "champion")
     assert version.tags["forecaster.gate_decision"] == "promoted"

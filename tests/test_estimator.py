@@ -153,3 +153,37 @@ def test_local_interval_scale_calibrates_each_series_and_scales_forecast_widths(
     loaded = load_forecaster(local.save(tmp_path / "local"))
     assert loaded.interval_scale == "local"
     pd.testing.assert_frame_equal(loaded.predict(frame), forecast)
+
+
+def regime_shift(n=3000, seed=0):
+    """A random walk whose step volatility jumps 4x at the start of the test part."""
+    rng = np.random.default_rng(seed)
+    t = pd.date_range("2024-01-01", periods=n, freq="h")
+    sigma = np.where(np.arange(n) < int(0.7 * n), 0.5, 2.0)
+    frame = pd.DataFrame({"series_id": "s", "timestamp": t, "segment": 0, "y": np.cumsum(sigma * rng.normal(size=n))})
+    frame["split"] = assign_splits(frame, 0.2, 0.3).to_numpy()
+    return frame
+
+
+def test_rolling_calibration_recovers_coverage_after_a_regime_shift(tmp_path):
+    frame = regime_shift()
+    common = dict(kind="persistence", target=["y"], lookback=10, horizon=2, interval_level=0.9)
+    static = BaselineForecaster(**common).fit(frame)
+    rolling = BaselineForecaster(calibration_window=100, **common).fit(frame)
+    np.testing.assert_array_equal(static.quantiles_, rolling.quantiles_)  # same validation fit
+    preds = rolling.evaluate_windows(frame)
+    test, val = preds["test"], preds["val"]
+    err = np.abs(test.y_true - test.y_pred)
+    late = slice(200, None)  # after the first 100 + horizon windows of the new regime
+    static_cov = (err <= static.half_widths(test, history=val))[late].mean()
+    rolling_cov = (err <= rolling.half_widths(test, history=val))[late].mean()
+    assert static_cov < 0.6 and 0.85 <= rolling_cov <= 0.95, (static_cov, rolling_cov)
+    # the forecast's interval is calibrated on the data's last 100 windows (the wild regime)
+    width = lambda m: float((m.predict(frame)["upper"] - m.predict(frame)["lower"]).mean())
+    assert width(rolling) > 3 * width(static)
+    loaded = load_forecaster(rolling.save(tmp_path / "rolling"))
+    assert loaded.calibration_window == 100
+    pd.testing.assert_frame_equal(loaded.predict(frame), rolling.predict(frame))
+    # history shorter than lookback + horizon + the level's minimum: the validation quantiles
+    short = frame.tail(15)
+    pd.testing.assert_frame_equal(rolling.predict(short), static.predict(short))

@@ -27,6 +27,7 @@ from forecaster.evaluation import (
     tidy_metrics,
     window_spread,
 )
+from forecaster.evaluation.rolling import rolling_quantiles
 
 # --- point metrics ----------------------------------------------------------------------------
 
@@ -347,3 +348,43 @@ def test_local_scale_calibrates_series_of_different_volatility():
     lower, upper = interval(np.zeros_like(err_test), q_loc * s)  # per-window half-widths
     for part in (calm, wild):
         assert 0.87 <= coverage(err_test[part], lower[part], upper[part]) <= 0.93
+
+
+# --- Rolling calibration ----------------------------------------------------------------------
+
+
+def _brute_rolling(scores, known, series, qtime, qseries, level, window, fallback):
+    out = np.empty((len(qtime), *scores.shape[1:]))
+    for i, (t, s) in enumerate(zip(qtime, qseries)):
+        idx = [j for j in np.argsort(known, kind="stable") if series[j] == s and known[j] < t][-window:]
+        k = math.ceil((len(idx) + 1) * level - 1e-9)
+        out[i] = np.sort(scores[idx], axis=0)[k - 1] if idx and k <= len(idx) else fallback
+    return out
+
+
+def test_rolling_quantiles_match_a_brute_force_per_series_and_never_look_ahead():
+    rng = np.random.default_rng(1)
+    n = 120
+    scores = rng.exponential(size=(n, 2, 1))
+    known = rng.permutation(n).astype(float)  # pool order does not matter, known_at does
+    series = np.where(rng.random(n) < 0.5, "a", "b")
+    qtime = np.array([0.0, 5.0, 30.0, 30.0, 90.0, 200.0])
+    qseries = np.array(["a", "a", "a", "b", "b", "b"])
+    fallback = np.full((2, 1), -1.0)
+    got = rolling_quantiles(scores, known, series, qtime, qseries, level=0.8, window=20, fallback=fallback)
+    np.testing.assert_array_equal(got, _brute_rolling(scores, known, series, qtime, qseries, 0.8, 20, fallback))
+    assert (got[0] == -1.0).all()  # nothing known before t=0: the static fallback
+    # a score that becomes known only at the query time is not used
+    spiked = scores.copy()
+    spiked[known == 30.0] = 1e9
+    again = rolling_quantiles(spiked, known, series, qtime, qseries, level=0.8, window=20, fallback=fallback)
+    np.testing.assert_array_equal(again[2:4], got[2:4])
+
+
+def test_rolling_quantiles_reject_bad_arguments():
+    with pytest.raises(ValueError, match=r"`window` must be >= 1\. Received: window=0"):
+        rolling_quantiles(np.ones((3, 1, 1)), [0, 1, 2], ["a"] * 3, [5], ["a"], level=0.9, window=0,
+                          fallback=np.ones((1, 1)))
+    with pytest.raises(ValueError, match=r"one `known_at` and `series` per window"):
+        rolling_quantiles(np.ones((3, 1, 1)), [0, 1], ["a"] * 3, [5], ["a"], level=0.9, window=2,
+                          fallback=np.ones((1, 1)))

@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from forecaster.atomic import atomic_directory
 from forecaster.evaluation import conformal_quantiles, interval_scales, naive_scale, window_spread
+from forecaster.evaluation.rolling import rolling_quantiles
 from forecaster.preprocessing import Preprocessor
 from forecaster.splits import assign_splits
 from forecaster.windowing import gather_windows, window_starts
@@ -55,6 +56,50 @@ class WindowPredictions:
         return int(self.y_true.shape[0])
 
 
+def concat_predictions(*parts: WindowPredictions) -> WindowPredictions:
+    """Stack the windows of several :class:`WindowPredictions` (same horizon and targets)."""
+    return WindowPredictions(**{name: np.concatenate([getattr(p, name) for p in parts])
+                                for name in ("y_true", "y_pred", "series_ids", "timestamps", "scale", "spread")})
+
+
+def calibrated_half_widths(model, preds: WindowPredictions, history: WindowPredictions | None = None) -> np.ndarray:
+    """Interval half-widths ``q * s`` of each window of ``preds``, ``(n_samples, horizon, n_targets)``.
+
+    Static (the validation quantiles) unless ``model.calibration_window`` is set and ``history``
+    (earlier windows, e.g. the validation ones) is given: then each window's quantile comes from
+    the ``calibration_window`` most recent windows of its series whose labels were known before it
+    (from ``history`` and the earlier windows of ``preds`` itself), see
+    :func:`forecaster.evaluation.rolling.rolling_quantiles`.
+    """
+    check_is_fitted(model, "quantiles_")
+    scales = model.interval_scales(preds)
+    window = getattr(model, "calibration_window", None)
+    if not window or history is None:
+        return np.asarray(model.quantiles_)[None, :, :] * scales
+    pool = concat_predictions(history, preds)
+    scores = np.abs(pool.y_pred - pool.y_true) / model.interval_scales(pool)
+    q = rolling_quantiles(scores, pool.timestamps[:, -1], pool.series_ids, preds.timestamps[:, 0], preds.series_ids,
+                          level=model.interval_level, window=window, fallback=model.quantiles_)
+    return q * scales
+
+
+def forecast_quantiles(model, recent: WindowPredictions | None, series_ids, last_ts: pd.Series) -> np.ndarray:
+    """Conformal quantiles ``(n_series, horizon, n_targets)`` of a forecast from the end of each series.
+
+    With ``model.calibration_window`` and ``recent`` (the last windows of each series, labels in
+    the data): rolling quantiles of their scores; else the static validation quantiles.
+    """
+    static = np.asarray(model.quantiles_)
+    n_series = len(series_ids)
+    window = getattr(model, "calibration_window", None)
+    if not window or recent is None or not recent.n_samples:
+        return np.broadcast_to(static, (n_series, *static.shape)).copy()
+    scores = np.abs(recent.y_pred - recent.y_true) / model.interval_scales(recent)
+    query = np.asarray([pd.Timestamp(last_ts.loc[s]) for s in series_ids], dtype="datetime64[ns]") + np.timedelta64(1, "ns")
+    return rolling_quantiles(scores, recent.timestamps[:, -1], recent.series_ids, query, series_ids,
+                             level=model.interval_level, window=window, fallback=static)
+
+
 def ensure_canonical(frame: pd.DataFrame, target: list[str]) -> pd.DataFrame:
     """Add the optional key columns (``series_id``, ``segment``) a canonical frame may omit."""
     if "timestamp" not in frame.columns:
@@ -79,7 +124,9 @@ class WindowForecaster(BaseEstimator):
     ``target``, ``lookback``, ``horizon``, ``stride``, ``val_fraction`` (used only when the frame
     passed to ``fit`` has no ``split`` column), ``features`` (the pipeline's features section),
     ``interval_level``, ``interval_scale`` (``"absolute"`` or ``"local"``, see
-    :mod:`forecaster.evaluation.intervals`), ``data`` (the pipeline's data section, used by
+    :mod:`forecaster.evaluation.intervals`), ``calibration_window`` (None: intervals calibrated
+    once on the validation windows; N: on each series' N most recent windows with known labels,
+    see :mod:`forecaster.evaluation.rolling`), ``data`` (the pipeline's data section, used by
     :meth:`forecast` to read raw history exactly like the training file).
     """
 
@@ -170,10 +217,28 @@ class WindowForecaster(BaseEstimator):
         """Per-window scale ``s`` of the conformal intervals ``ŷ ± q * s`` (``(n, 1, n_targets)``)."""
         return interval_scales(self.interval_scale, preds.spread, preds.scale)
 
-    def half_widths(self, preds: WindowPredictions) -> np.ndarray:
-        """Interval half-widths of each window, ``(n_samples, horizon, n_targets)``."""
-        check_is_fitted(self, "quantiles_")
-        return np.asarray(self.quantiles_)[None, :, :] * self.interval_scales(preds)
+    def half_widths(self, preds: WindowPredictions, history: WindowPredictions | None = None) -> np.ndarray:
+        """Interval half-widths of each window, ``(n_samples, horizon, n_targets)``.
+
+        ``history``: earlier windows (e.g. validation) for rolling calibration, see
+        :func:`calibrated_half_widths`.
+        """
+        return calibrated_half_widths(self, preds, history)
+
+    def recent_windows(self, frame: pd.DataFrame, window: int | None = None) -> WindowPredictions | None:
+        """Forecasts on the last ``window`` (default ``calibration_window``) windows, stride 1, of
+        each series of a canonical frame whose labels are all in the frame; None without either."""
+        check_is_fitted(self, "preprocessor_")
+        window = window or getattr(self, "calibration_window", None)
+        if not window:
+            return None
+        frame = ensure_canonical(frame, list(self.target)).drop(columns="split", errors="ignore")
+        frame = frame.sort_values(["series_id", "timestamp"], kind="stable").reset_index(drop=True)
+        scaled, values = self.preprocessor_.transform_values(frame)
+        starts = window_starts(scaled, self.lookback, self.horizon, 1)["train"]  # no split column: all windows
+        ids = scaled["series_id"].to_numpy()[starts]
+        keep = pd.Series(starts).groupby(ids).tail(int(window)).to_numpy()
+        return self._predict_split(scaled, values, np.sort(keep))
 
     def evaluate_windows(self, frame: pd.DataFrame, splits=("val", "test")) -> dict[str, WindowPredictions]:
         """Forecasts on the windows of each split of ``frame`` (same windows for every forecaster)."""
@@ -196,7 +261,8 @@ class WindowForecaster(BaseEstimator):
             raise ValueError(f"horizon must be between 1 and {self.horizon}; received {horizon}")
         X, series_ids, last_ts = self._last_windows(frame)
         y = self.preprocessor_.inverse_targets(self._predict_scaled(X), series_ids)[:, :horizon, :]
-        half = self.quantiles_[None, :horizon, :] * self._tail_scales(X, series_ids)
+        q = forecast_quantiles(self, self.recent_windows(frame), series_ids, last_ts)
+        half = q[:, :horizon, :] * self._tail_scales(X, series_ids)
         return _forecast_frame(series_ids, last_ts, y, half, self.frequency_, list(self.target))
 
     def tail_interval_scales(self, frame: pd.DataFrame, mode: str | None = None) -> dict[str, np.ndarray]:

@@ -46,7 +46,7 @@ class BaselineForecaster(WindowForecaster):
     """
 
     def __init__(self, kind="persistence", target=("y",), lookback=24, horizon=1, stride=1, season=None,
-                 alpha=1.0, center_targets=True, scale_targets=False, val_fraction=0.25, features=None, interval_level=0.9, interval_scale="absolute",
+                 alpha=1.0, center_targets=True, scale_targets=False, val_fraction=0.25, features=None, interval_level=0.9, interval_scale="absolute", calibration_window=None,
                  data=None):
         self.kind = kind
         self.target = target
@@ -61,6 +61,7 @@ class BaselineForecaster(WindowForecaster):
         self.features = features
         self.interval_level = interval_level
         self.interval_scale = interval_scale
+        self.calibration_window = calibration_window
         self.data = data
 
     def _fit_windows(self, values, starts, scaled) -> None:

@@ -18,7 +18,13 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from forecaster.atomic import atomic_directory
-from forecaster.estimator.base import META_FILE, WindowForecaster, WindowPredictions
+from forecaster.estimator.base import (
+    META_FILE,
+    WindowForecaster,
+    WindowPredictions,
+    calibrated_half_widths,
+    forecast_quantiles,
+)
 from forecaster.evaluation import conformal_quantiles, interval_scales
 
 WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
@@ -34,6 +40,9 @@ class BlendForecaster(BaseEstimator):
         Split-conformal level of the blend's own intervals.
     interval_scale : {'absolute', 'local'}
         How the conformal scores are scaled (see :mod:`forecaster.evaluation.intervals`).
+    calibration_window : int or None
+        Rolling calibration on each series' most recent windows (see
+        :mod:`forecaster.evaluation.rolling`); None: the validation windows.
 
     Attributes
     ----------
@@ -44,9 +53,10 @@ class BlendForecaster(BaseEstimator):
 
     kind = "blend"
 
-    def __init__(self, interval_level=0.9, interval_scale="absolute"):
+    def __init__(self, interval_level=0.9, interval_scale="absolute", calibration_window=None):
         self.interval_level = interval_level
         self.interval_scale = interval_scale
+        self.calibration_window = calibration_window
 
     def fit(self, frame: pd.DataFrame, members: list[WindowForecaster]) -> "BlendForecaster":
         """Choose the per-step weights and calibrate intervals on ``frame``'s validation windows."""
@@ -70,10 +80,18 @@ class BlendForecaster(BaseEstimator):
         """Per-window scale ``s`` of the conformal intervals ``ŷ ± q * s`` (``(n, 1, n_targets)``)."""
         return interval_scales(self.interval_scale, preds.spread, preds.scale)
 
-    def half_widths(self, preds: WindowPredictions) -> np.ndarray:
-        """Interval half-widths of each window, ``(n_samples, horizon, n_targets)``."""
-        check_is_fitted(self, "quantiles_")
-        return np.asarray(self.quantiles_)[None, :, :] * self.interval_scales(preds)
+    def half_widths(self, preds: WindowPredictions, history: WindowPredictions | None = None) -> np.ndarray:
+        """Interval half-widths of each window, ``(n_samples, horizon, n_targets)`` (``history``:
+        earlier windows for rolling calibration)."""
+        return calibrated_half_widths(self, preds, history)
+
+    def recent_windows(self, frame: pd.DataFrame) -> WindowPredictions | None:
+        """The blend's forecasts on the members' recent calibration windows (see
+        :meth:`WindowForecaster.recent_windows`)."""
+        if not self.calibration_window:
+            return None
+        a, b = (m.recent_windows(frame, window=self.calibration_window) for m in self.members_)
+        return self._combine(a, b)
 
     # The members' shared settings, so callers can treat a blend like any forecaster.
     @property
@@ -113,24 +131,27 @@ class BlendForecaster(BaseEstimator):
         b = self.members_[1].evaluate_windows(frame, splits)
         return {s: self._combine(a[s], b[s]) for s in splits}
 
-    def _blend_frames(self, fa: pd.DataFrame, fb: pd.DataFrame, scales: dict[str, np.ndarray]) -> pd.DataFrame:
+    def _blend_frames(self, fa: pd.DataFrame, fb: pd.DataFrame, halves: dict[str, np.ndarray]) -> pd.DataFrame:
+        """Blend the members' forecast frames; ``halves``: ``{series_id: (horizon, n_targets)}``."""
         out = fa.copy()
-        w = self.weights_[out["step"].to_numpy() - 1]
+        steps = out["step"].to_numpy() - 1
+        w = self.weights_[steps]
         out["forecast"] = w * fa["forecast"].to_numpy() + (1 - w) * fb["forecast"].to_numpy()
-        q = np.asarray(self.quantiles_)[out["step"].to_numpy() - 1]  # -> (n_rows, n_targets)
         t_idx = ([list(self.target).index(t) for t in out["target"]] if "target" in out.columns
                  else np.zeros(len(out), dtype=int))
-        rows = np.arange(len(out))
-        s = np.stack([scales[str(sid)] for sid in out["series_id"]])[rows, t_idx]
-        half = q[rows, t_idx] * s
+        half = np.array([halves[str(sid)][k, t] for sid, k, t in zip(out["series_id"], steps, t_idx)], dtype=float)
         out["lower"], out["upper"] = out["forecast"] - half, out["forecast"] + half
         return out
 
     def predict(self, frame: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
         check_is_fitted(self, "weights_")
         a, b = (m.predict(frame, horizon=horizon) for m in self.members_)
-        scales = self.members_[0].tail_interval_scales(frame, mode=self.interval_scale)
-        return self._blend_frames(a, b, scales)
+        first = self.members_[0]
+        _, series_ids, last_ts = first._last_windows(frame)
+        scales = first.tail_interval_scales(frame, mode=self.interval_scale)
+        q = forecast_quantiles(self, self.recent_windows(frame), series_ids, last_ts)
+        halves = {str(sid): q[i] * scales[str(sid)][None, :] for i, sid in enumerate(series_ids)}
+        return self._blend_frames(a, b, halves)
 
     def forecast(self, history: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
         check_is_fitted(self, "weights_")
@@ -145,6 +166,7 @@ class BlendForecaster(BaseEstimator):
                 member.save(tmp / f"member{i}")
             (tmp / BLEND_FILE).write_text(json.dumps({
                 "interval_level": self.interval_level, "interval_scale": self.interval_scale,
+                "calibration_window": self.calibration_window,
                 "weights": self.weights_.tolist(),
                 "quantiles": np.asarray(self.quantiles_).tolist()}, indent=2))
             (tmp / META_FILE).write_text(json.dumps({
@@ -158,7 +180,8 @@ class BlendForecaster(BaseEstimator):
 
         directory = Path(directory)
         blob = json.loads((directory / BLEND_FILE).read_text())
-        obj = cls(interval_level=blob["interval_level"], interval_scale=blob.get("interval_scale", "absolute"))
+        obj = cls(interval_level=blob["interval_level"], interval_scale=blob.get("interval_scale", "absolute"),
+                  calibration_window=blob.get("calibration_window"))
         obj.members_ = [load_forecaster(directory / "member0"), load_forecaster(directory / "member1")]
         obj.weights_ = np.asarray(blob["weights"], dtype=float)
         obj.quantiles_ = np.asarray(blob["quantiles"], dtype=float)

@@ -51,6 +51,9 @@ class RNNForecaster(WindowForecaster):
     interval_scale : {'absolute', 'local'}
         Conformal scores in target units, or divided by each window's mean absolute one-step
         change (intervals that follow the volatility and level of each series).
+    calibration_window : int or None
+        None: intervals calibrated once on the validation windows. N: each forecast's interval is
+        calibrated on the N most recent windows of its series with known labels (rolling).
     data : mapping or None
         The pipeline file's ``data`` section, so :meth:`forecast` reads raw history like training did.
 
@@ -94,6 +97,7 @@ class RNNForecaster(WindowForecaster):
         features=None,
         interval_level=0.9,
         interval_scale="absolute",
+        calibration_window=None,
         data=None,
         verbose=0,
     ):
@@ -123,6 +127,7 @@ class RNNForecaster(WindowForecaster):
         self.features = features
         self.interval_level = interval_level
         self.interval_scale = interval_scale
+        self.calibration_window = calibration_window
         self.data = data
         self.verbose = verbose
 

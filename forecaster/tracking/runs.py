@@ -175,6 +175,7 @@ def parent_params(cfg: Any, data_path: str | Path) -> dict[str, str]:
         "split.test": cfg.split.test,
         "evaluation.interval_level": cfg.evaluation.interval_level,
         "evaluation.interval_scale": cfg.evaluation.interval_scale,
+        "evaluation.calibration_window": cfg.evaluation.calibration_window,
         "models": len(cfg.models),
         "clipping": [c.label for c in cfg.clipping],
         "baselines": list(cfg.baselines),
