@@ -159,6 +159,7 @@ def temperature_figures(name: str, cfg, outcome, seconds: float) -> dict:
         "beats_linear": last["champion"] < last["linear"],
         "coverage": float(champion.metrics.get("interval_coverage", math.nan)),
         "coverage_by_step": champion.coverage_by_step.tolist(),
+        "intervals": _interval_method(cfg),
         "dm_p_value": comparison.significance.get(champion.name, {}).get("dm_p_value", math.nan),
         "results": [
             {"name": r.name, "role": r.role, "val_mae": r.val_mae,
@@ -172,6 +173,23 @@ def temperature_figures(name: str, cfg, outcome, seconds: float) -> dict:
         "persistence_test_mae": persistence.metrics.get("test_mae", math.nan),
         "ensemble_prototype": ensemble_prototype(cfg, comparison),
     }
+
+
+def _interval_method(cfg) -> str:
+    ev = cfg.evaluation
+    calibration = (f"rolling, each forecast calibrated on its series' last {ev.calibration_window} windows "
+                   "with known outcomes" if ev.calibration_window else "static, calibrated on the validation windows")
+    return f"split-conformal, `interval_scale: {ev.interval_scale}`, {calibration}"
+
+
+def _intervals_of(figures: dict) -> str:
+    """The interval method of a dataset's figures (older figure files: read from its pipeline file)."""
+    if figures.get("intervals"):
+        return figures["intervals"]
+    from forecaster.config import load_config
+
+    path = REPO / figures.get("pipeline", "")
+    return _interval_method(load_config(path)) if path.is_file() else ""
 
 
 # --------------------------------------------------------------------------- stocks
@@ -280,6 +298,7 @@ def stocks_figures(cfg, outcome, seconds: float) -> dict:
         "gate": outcome.gate.reason if outcome.gate else None,
         "pooled_rel_mae": {m: v / pooled["persistence"] for m, v in pooled.items()},
         "interval_scale": cfg.evaluation.interval_scale,
+        "intervals": _interval_method(cfg),
         "walk_forward_coverage": float(np.mean(coverage_by_step)),
         "walk_forward_coverage_by_step": coverage_by_step,
         "tickers": table.to_dict(orient="records"),
@@ -346,7 +365,9 @@ def render(figures: dict, started: str, seconds: float, overrides: list[str] | N
                 f"{_f(s['champion'])} | {_pct(-t['gain_vs_persistence'])} | "
                 f"{_pct(s['champion'] / s['linear'] - 1)} | {_f(t['coverage'])} | {_code(t['champion'])} | "
                 f"{'yes' if met else 'NO'} |")
-        lines += ["", "MAE at step 24 (°C); coverage over all 24 steps of the test windows.", ""]
+        methods = sorted({_intervals_of(t) for t in temps} - {""})
+        lines += ["", "MAE at step 24 (°C); coverage over all 24 steps of the test windows"
+                  + (f" (intervals: {'; '.join(methods)})" if methods else "") + ".", ""]
         for t in temps:
             lines += [f"### {t['data']} (`{t['pipeline']}`)", "", f"Run: {t['message']}", ""]
             lines += ["| candidate / baseline | role | val MAE | test MAE (all steps) | test MAE step 24 | "
@@ -415,7 +436,7 @@ def render(figures: dict, started: str, seconds: float, overrides: list[str] | N
         champ = next((r for r in s["results"] if r["name"] == s["champion"]), None)
         if champ is not None:
             inside = 0.87 <= champ["coverage"] <= 0.93
-            lines += ["", f"Champion's 90% intervals (`evaluation.interval_scale: {s.get('interval_scale', 'absolute')}`) "
+            lines += ["", f"Champion's 90% intervals ({_intervals_of(s)}) "
                       f"on the test part of the single split: coverage {_f(champ['coverage'])} "
                       f"({'inside' if inside else 'OUTSIDE'} the 87-93% target)."]
         if "walk_forward_coverage" in s:
