@@ -248,6 +248,7 @@ def test_blend_rolling_calibration_widens_after_a_regime_shift(tmp_path):
     assert 0.85 <= cov <= 0.95
     widths = [float((m.predict(frame)["upper"] - m.predict(frame)["lower"]).mean()) for m in (rolling, static)]
     assert widths[0] > 3 * widths[1]
+    pd.testing.assert_frame_equal(rolling.predict(frame.tail(11)), static.predict(frame.tail(11)))
     loaded = load_forecaster(rolling.save(tmp_path / "blend"))
     assert loaded.calibration_window == 100
     pd.testing.assert_frame_equal(loaded.predict(frame), rolling.predict(frame))

@@ -238,6 +238,8 @@ class WindowForecaster(BaseEstimator):
         starts = window_starts(scaled, self.lookback, self.horizon, 1)["train"]  # no split column: all windows
         ids = scaled["series_id"].to_numpy()[starts]
         keep = pd.Series(starts).groupby(ids).tail(int(window)).to_numpy()
+        if not len(keep):  # history shorter than lookback + horizon: nothing to calibrate on
+            return None
         return self._predict_split(scaled, values, np.sort(keep))
 
     def evaluate_windows(self, frame: pd.DataFrame, splits=("val", "test")) -> dict[str, WindowPredictions]:

@@ -91,7 +91,7 @@ class BlendForecaster(BaseEstimator):
         if not self.calibration_window:
             return None
         a, b = (m.recent_windows(frame, window=self.calibration_window) for m in self.members_)
-        return self._combine(a, b)
+        return None if a is None or b is None else self._combine(a, b)
 
     # The members' shared settings, so callers can treat a blend like any forecaster.
     @property
