@@ -42,6 +42,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 PIPELINES = REPO / "pipelines" / "skill"
 TEMPERATURE = ("chicago", "beijing", "jena2020")
+#: Reported but not held to the 12% target (issue 6: one year of data, do not tune on it alone).
+REPORT_ONLY = ("jena2020",)
 STOCKS = "stocks"
 TARGET_GAIN = 0.12  # the champion must be at least 12% below persistence at the last step
 
@@ -364,7 +366,7 @@ def render(figures: dict, started: str, seconds: float, overrides: list[str] | N
                 f"| {t['data']} | {_f(s['persistence'])} | {_f(s['seasonal_naive'])} | {_f(s['linear'])} | "
                 f"{_f(s['champion'])} | {_pct(-t['gain_vs_persistence'])} | "
                 f"{_pct(s['champion'] / s['linear'] - 1)} | {_f(t['coverage'])} | {_code(t['champion'])} | "
-                f"{'yes' if met else 'NO'} |")
+                f"{'yes' if met else 'NO'}{' (reported only: one year of data)' if t['name'] in REPORT_ONLY else ''} |")
         methods = sorted({_intervals_of(t) for t in temps} - {""})
         lines += ["", "MAE at step 24 (°C); coverage over all 24 steps of the test windows"
                   + (f" (intervals: {'; '.join(methods)})" if methods else "") + ".", ""]
