@@ -75,12 +75,16 @@ def quiet_tensorflow() -> None:
 
 
 def quiet_mlflow(progress_bars: bool = False) -> None:
-    """Route MLflow's log records through our handler (set before MLflow is imported).
+    """Route MLflow's log records through our handler and turn its usage telemetry off (set
+    before MLflow is imported; an explicit environment setting wins).
 
     MLflow otherwise installs its own handler and format on its loggers, which breaks
     ``--log-format json``; without ``progress_bars`` its artifact download bars are off too.
     """
     os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    # No usage telemetry from scheduled runs: nothing leaves the machine, and a run (or the UI
+    # server, which inherits this) never waits on a network it may not have.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     if not progress_bars:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 

@@ -384,3 +384,14 @@ def test_ctrl_c_exits_130_and_stops_the_ui_server(tmp_path):
                 os.killpg(ui_pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_cli_turns_mlflow_telemetry_off_unless_told_otherwise(monkeypatch):
+    from forecaster.logsetup import quiet_mlflow
+
+    monkeypatch.delenv("MLFLOW_DISABLE_TELEMETRY", raising=False)
+    quiet_mlflow()
+    assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "true"
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "false")
+    quiet_mlflow()
+    assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "false"
