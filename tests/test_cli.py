@@ -371,7 +371,11 @@ def test_ctrl_c_exits_130_and_stops_the_ui_server(tmp_path):
         assert ui_pid is not None, log.read_text()
         time.sleep(1)  # let the server start its workers
         child.send_signal(signal.SIGINT)
-        assert child.wait(timeout=60) == 130
+        try:
+            code = child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("`forecaster ui` did not exit within 60 s of Ctrl-C; its log:\n" + log.read_text())
+        assert code == 130
         assert "Interrupted" in log.read_text()
         with pytest.raises(ProcessLookupError):  # the server's whole process group is gone
             os.killpg(ui_pid, 0)
