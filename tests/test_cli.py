@@ -359,8 +359,11 @@ def test_ctrl_c_exits_130_and_stops_the_ui_server(tmp_path):
 
     log = tmp_path / "ui.log"
     with open(log, "w") as err:
+        # Default SIGINT in the child even when pytest itself runs with SIGINT ignored (a background
+        # job of a non-interactive shell), which the child would inherit: Ctrl-C is what we test.
         child = subprocess.Popen([sys.executable, "-m", "forecaster", "ui", "--port", "5987"],
-                                 cwd=tmp_path, stderr=err)
+                                 cwd=tmp_path, stderr=err,
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     ui_pid = None
     try:
         deadline = time.monotonic() + 60
