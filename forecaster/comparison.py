@@ -20,6 +20,7 @@ import multiprocessing
 import numpy as np
 import pandas as pd
 
+from forecaster.advice import advise
 from forecaster.config import PipelineConfig
 from forecaster.errors import ConfigError
 from forecaster.estimator import BaselineForecaster, RNNForecaster, WindowForecaster
@@ -216,35 +217,6 @@ def check_baselines(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
         )
 
 
-def _check_interval_scale(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
-    """Warn when several series share one interval width in target units."""
-    n_series = frame["series_id"].nunique() if "series_id" in frame.columns else 1
-    if n_series > 1 and cfg.evaluation.interval_scale == "absolute":
-        logger.warning(
-            "evaluation.interval_scale is 'absolute' with %d series: every series gets the same "
-            "interval width in target units, too wide for the small ones and too narrow for the "
-            "large ones; set evaluation.interval_scale: local for series of different scales",
-            n_series,
-        )
-
-
-def _check_calendar_span(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
-    """Warn when ``day_of_year`` is used but the training part does not cover a whole year."""
-    if "day_of_year" not in (cfg.features.calendar or []) or "split" not in frame.columns:
-        return
-    train = frame[frame["split"].to_numpy() == "train"]
-    if train.empty:
-        return
-    span = train["timestamp"].max() - train["timestamp"].min()
-    if span < pd.Timedelta(days=365):
-        logger.warning(
-            "features.calendar has day_of_year but the training part spans only %.0f days "
-            "(%s to %s): the models never see the annual cycle through and extrapolate it into "
-            "the validation and test seasons; drop day_of_year or train on at least a year",
-            span / pd.Timedelta(days=1), train["timestamp"].min(), train["timestamp"].max(),
-        )
-
-
 def epoch_progress_callback(progress: Progress, name: str, epochs: int):
     """A Keras callback that reports each finished epoch of one candidate to ``progress``."""
     import keras
@@ -282,8 +254,7 @@ def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.P
     data_ref = workdir / "frame.pkl"
     frame.to_pickle(data_ref)
     check_baselines(cfg, frame)
-    _check_interval_scale(cfg, frame)
-    _check_calendar_span(cfg, frame)
+    advise(cfg, frame)
 
     baselines = []
     for kind in cfg.baselines:

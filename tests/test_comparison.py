@@ -217,18 +217,18 @@ def test_the_fallback_baseline_must_beat_the_random_walk_walk_forward():
 
 
 def test_day_of_year_with_less_than_a_year_of_training_warns(caplog):
-    from forecaster.comparison import _check_calendar_span
+    from forecaster.advice import warn_calendar_span
 
     cfg = tiny_config().model_copy(deep=True)
     cfg.features.calendar = ["hour_of_day", "day_of_year"]
-    with caplog.at_level("WARNING", logger="forecaster.comparison"):
-        _check_calendar_span(cfg, tiny_frame(500))  # 300 hourly training rows
+    with caplog.at_level("WARNING", logger="forecaster.advice"):
+        warn_calendar_span(cfg, tiny_frame(500))  # 300 hourly training rows
     assert "training part spans only 12 days" in caplog.text
     caplog.clear()
     long = tiny_frame(1000)  # 600 daily training rows
     long["timestamp"] = pd.date_range("2020-01-01", periods=1000, freq="D")
-    with caplog.at_level("WARNING", logger="forecaster.comparison"):
-        _check_calendar_span(cfg, long)
+    with caplog.at_level("WARNING", logger="forecaster.advice"):
+        warn_calendar_span(cfg, long)
     assert caplog.text == ""
 
 
@@ -252,3 +252,19 @@ def test_blend_rolling_calibration_widens_after_a_regime_shift(tmp_path):
     loaded = load_forecaster(rolling.save(tmp_path / "blend"))
     assert loaded.calibration_window == 100
     pd.testing.assert_frame_equal(loaded.predict(frame), rolling.predict(frame))
+
+
+def test_absolute_intervals_over_several_series_warn(caplog):
+    from forecaster.advice import warn_interval_scale
+    from tests.test_estimator import random_walks
+
+    cfg = tiny_config().model_copy(deep=True)
+    with caplog.at_level("WARNING", logger="forecaster.advice"):
+        warn_interval_scale(cfg, random_walks(n=50))
+    assert "interval_scale is 'absolute' with 2 series" in caplog.text
+    caplog.clear()
+    cfg.evaluation.interval_scale = "local"
+    with caplog.at_level("WARNING", logger="forecaster.advice"):
+        warn_interval_scale(cfg, random_walks(n=50))
+        warn_interval_scale(tiny_config(), tiny_frame())  # one series: nothing to say
+    assert caplog.text == ""
