@@ -1,18 +1,27 @@
 """One run of a pipeline file: the product's main job, in stages, safe for a scheduler.
 
-load + validate -> regularise -> split -> (features, scaling, windows inside each forecaster)
--> train every candidate and baseline -> log the comparison to MLflow -> register and gate the
-champion -> write the champion's forecast from the end of the data (CSV + plot).
+This module only wires the stages; each rule lives in the module that owns it. The stages, each
+announced by a ``stage NAME ...`` log line:
 
-A per-pipeline lock stops concurrent runs (exit 5); a run whose data, pipeline file and code are
-unchanged since the last successful run is skipped unless forced; outputs are written atomically.
+``load``      load, validate and regularise the data (:mod:`forecaster.data`)
+``train``     train every candidate and baseline on the same windows (:mod:`forecaster.comparison`)
+``backtest``  optional walk-forward folds of the best candidate (:mod:`forecaster.backtest`)
+``track``     log the comparison to MLflow; the parent run stays RUNNING (:mod:`forecaster.tracking`)
+``register``  gate the best candidate (:func:`forecaster.gate.decide`) and register it ``pending``
+``forecast``  stage the served model's forecast CSV and plot beside their targets (:mod:`forecaster.outputs`)
+``commit``    the commit point: one journal, then alias, files, run state, parent FINISHED
+              (:mod:`forecaster.commit`)
+
+Before ``load`` the run takes its lock, keyed by pipeline name and tracking store (exit 5 when
+held), and checks its outputs (exit 2); before training it opens the store (exit 2), recovers from
+a killed previous run, and skips when data, pipeline file and code are unchanged since the last
+successful run and its outputs still exist (unless forced).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,16 +30,19 @@ from typing import Any, Iterator
 
 import pandas as pd
 
-from forecaster.atomic import atomic_output
+from forecaster.commit import Commit, commit, discard_staged, journal_path, recover, work_folder
 from forecaster.config import PipelineConfig
+from forecaster.exitcodes import EXIT_OK, EXIT_QUALITY_GATE
+from forecaster.gate import GateDecision, GateEvidence, decide
+from forecaster.outputs import fallback_baseline as _fallback_baseline  # noqa: F401 - older import path
+from forecaster.outputs import sha256_file, stage_forecast
+from forecaster.preflight import check_outputs
 from forecaster.progress import NullProgress, Progress
-from forecaster.results import ComparisonResult, GateDecision
-from forecaster.runstate import PipelineLock, RunState, code_version, run_key
+from forecaster.results import ComparisonResult
+from forecaster.runstate import PipelineLock, RunState, code_version, run_identity, run_key
+from forecaster.storeuri import resolve_tracking_uri
 
 logger = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_QUALITY_GATE = 4
 
 
 @dataclass
@@ -49,6 +61,19 @@ class RunOutcome:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     #: What wrote the forecast: a candidate or baseline name of ``comparison``, or a registry URI.
     served_by: str | None = None
+
+
+@dataclass
+class BacktestResult:
+    """The walk-forward backtest of the best candidate's architecture and the baselines."""
+
+    tidy: pd.DataFrame
+    summary: pd.DataFrame
+    #: The best candidate's walk-forward MAE over persistence's (NaN when it has no row).
+    rel_mae: float
+    #: ``(series_id, relative MAE)`` of its worst series, or None with one series.
+    worst_series: tuple[str, float] | None
+    folds: int
 
 
 class _Stages:
@@ -107,57 +132,132 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
     Raises
     ------
     LockHeldError
-        Another run of the same pipeline holds its lock (exit 5).
+        Another run of the same pipeline on the same tracking store holds its lock (exit 5).
+    ConfigError
+        An output location or the tracking store cannot be used (exit 2), before any training.
     DataValidationError
         The data breaks a rule (exit 3).
     """
     progress = progress or NullProgress()
     stages = _Stages()
-    with PipelineLock(cfg.name, state_dir):
+    tracking_uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
+    identity = run_identity(cfg.name, tracking_uri)
+    with PipelineLock(cfg.name, state_dir, store=tracking_uri):
+        targets = {"output.forecast_path": cfg.output.forecast_path, "output.plot_path": cfg.output.plot_path}
+        check_outputs(targets)
         with stages("load"):
             loaded = load_data(cfg)
+        from forecaster import tracking
+
+        tracking.configure(cfg.tracking)  # opens (creates, upgrades) the store: exit 2 when it cannot
+        recover(state_dir, identity, pipeline=cfg.name, experiment=cfg.experiment_name,
+                registered_model=cfg.registered_model_name, targets=targets.values())
         code = code_version()
         key = run_key(cfg.sha256(), loaded.sha256, code)
         state = RunState(state_dir)
-        if not force and state.is_unchanged(cfg.name, key):
-            last = state.last_success(cfg.name) or {}
+        if not force and state.is_unchanged(identity, key):
+            last = state.last_success(identity) or {}
             msg = (f"pipeline {cfg.name!r}: data, pipeline file and code unchanged since the last successful "
                    f"run ({last.get('finished_at', 'unknown time')}); skipped (use --force to run anyway)")
             logger.info(msg)
             return RunOutcome(status="skipped", exit_code=EXIT_OK, message=msg,
                               forecast_path=last.get("forecast_path"), plot_path=last.get("plot_path"))
         frame = split_frame(cfg, loaded.frame)
-        with tempfile.TemporaryDirectory(prefix=f"forecaster-{cfg.name}-") as workdir:
-            from forecaster.comparison import run_comparison
-
-            with stages("train"):
-                comparison = run_comparison(cfg, frame, workdir, jobs=jobs, progress=progress,
-                                            epoch_callback_factory=epoch_callback_factory)
-            backtest = None
-            if cfg.evaluation.backtest_folds and comparison.best_candidate is not None:
-                with stages("backtest"):
-                    backtest = _backtest_best(cfg, comparison, loaded.frame, workdir, progress)
-            outcome = _track_and_gate(cfg, comparison, frame, loaded, code, workdir, stages, backtest)
-            with stages("forecast"):
-                _write_forecast(cfg, outcome, comparison, loaded.frame,
-                                backtest_summary=backtest[1] if backtest is not None else None)
+        record = Commit(identity=identity, pipeline=cfg.name, tracking_uri=tracking_uri,
+                        registered_model=cfg.registered_model_name)
+        with work_folder(state_dir, identity) as workdir:
+            try:
+                outcome = _run_stages(cfg, frame, loaded, code, str(workdir), stages, record, jobs=jobs,
+                                      progress=progress, epoch_callback_factory=epoch_callback_factory)
+                if outcome.status == "success":
+                    record.state_key = key
+                    record.state_info = {
+                        "forecast_path": _absolute(outcome.forecast_path), "plot_path": _absolute(outcome.plot_path),
+                        "parent_run_id": outcome.parent_run_id, "model_version": outcome.model_version,
+                        "config_path": config_path, "data_sha256": loaded.sha256,
+                        **_output_hashes(record, outcome),
+                    }
+                with stages("commit"):
+                    commit(state_dir, record)
+            except BaseException as exc:
+                _abandon(state_dir, record, exc)
+                raise
         outcome.stage_seconds = stages.seconds
-        if outcome.status == "success":
-            state.record_success(cfg.name, key, {
-                "forecast_path": outcome.forecast_path, "plot_path": outcome.plot_path,
-                "parent_run_id": outcome.parent_run_id, "model_version": outcome.model_version,
-                "config_path": config_path, "data_sha256": loaded.sha256,
-            })
         logger.info("%s", outcome.message)
         return outcome
 
 
-def _beats_baselines(comparison: ComparisonResult) -> bool:
-    best, base = comparison.best_candidate, comparison.best_baseline
-    return best is not None and (base is None or best.val_mae < base.val_mae)
+def _run_stages(cfg, frame, loaded, code, workdir, stages, record: Commit, *, jobs, progress,
+                epoch_callback_factory) -> RunOutcome:
+    """Train, backtest, track, register and stage the forecast; fills ``record`` for the commit."""
+    from forecaster import tracking
+    from forecaster.comparison import run_comparison
+
+    with stages("train"):
+        comparison = run_comparison(cfg, frame, workdir, jobs=jobs, progress=progress,
+                                    epoch_callback_factory=epoch_callback_factory)
+    backtest = None
+    if cfg.evaluation.backtest_folds and comparison.best_candidate is not None:
+        with stages("backtest"):
+            backtest = _backtest_best(cfg, comparison, loaded.frame, workdir, progress)
+    with stages("track"):
+        info = tracking.log_comparison(comparison, cfg, data_path=str(loaded.path), data_sha256=loaded.sha256,
+                                       code_version=code, workdir=Path(workdir), finish_parent=False)
+        record.parent_run_id = info.parent_run_id
+        if backtest is not None:
+            tracking.log_backtest(info.parent_run_id, backtest.tidy, backtest.summary,
+                                  best=comparison.best_candidate.name)
+    outcome = RunOutcome(status="success", exit_code=EXIT_OK, message="", parent_run_id=info.parent_run_id,
+                         comparison=comparison)
+    best = comparison.best_candidate
+    if best is None:
+        outcome.status, outcome.exit_code = "quality_gate", EXIT_QUALITY_GATE
+        outcome.message = f"pipeline {cfg.name!r}: every candidate failed; nothing registered"
+    else:
+        with stages("register"):
+            decision = _register(cfg, comparison, frame, loaded, info, backtest)
+        record.version, record.alias = decision.version, decision.alias
+        outcome.gate, outcome.model_version = decision, decision.version
+        outcome.exit_code, outcome.message = decision.exit_code, decision.message
+        outcome.status = "quality_gate" if decision.quality_gate else "success"
+    with stages("forecast"):
+        record.files = stage_forecast(cfg, outcome, comparison, loaded.frame,
+                                      backtest_summary=backtest.summary if backtest is not None else None)
+    return outcome
 
 
-def _backtest_best(cfg, comparison, frame, workdir, progress):
+def _absolute(path: str | None) -> str | None:
+    return str(Path(path).resolve()) if path else None
+
+
+def _output_hashes(record: Commit, outcome: RunOutcome) -> dict[str, str]:
+    """``forecast_sha256`` / ``plot_sha256`` of the staged outputs (the run-state record names the
+    exact files the run committed, so a reader can tell that the CSV and the plot belong together)."""
+    names = {_absolute(outcome.forecast_path): "forecast_sha256", _absolute(outcome.plot_path): "plot_sha256"}
+    return {names[f.target]: sha256_file(f.staged) for f in record.files if f.target in names}
+
+
+def _abandon(state_dir, record: Commit, exc: BaseException) -> None:
+    """A run failed or was interrupted before its commit point: undo what it staged (best effort;
+    the next run's recovery finishes the job if this process dies too)."""
+    if journal_path(state_dir, record.identity).exists():
+        logger.error("the run failed after its commit point; the next run finishes applying its commit")
+        return
+    discard_staged(record.files)
+    status = "FAILED" if isinstance(exc, Exception) else "KILLED"
+    try:
+        from forecaster import tracking
+
+        if record.version is not None:
+            tracking.abandon_pending(record.registered_model)
+        if record.parent_run_id is not None:
+            tracking.end_run(record.parent_run_id, status)
+            logger.error("marked MLflow run %s %s", record.parent_run_id, status)
+    except Exception:  # noqa: BLE001 - never hide the original error behind a bookkeeping one
+        logger.exception("could not close the run's MLflow records; the next run will")
+
+
+def _backtest_best(cfg, comparison, frame, workdir, progress) -> BacktestResult:
     """Walk-forward folds of the best candidate's architecture and the baselines."""
     from forecaster.backtest import backtest_summary, run_backtest
     from forecaster.comparison import blend_base, plan_candidates
@@ -165,73 +265,38 @@ def _backtest_best(cfg, comparison, frame, workdir, progress):
     best = comparison.best_candidate
     network = blend_base(best.name) or best.name  # a blend is rebuilt inside each fold
     plans = [p for p in plan_candidates(cfg) if p.name == network]
-    tidy = run_backtest(cfg, frame, cfg.evaluation.backtest_folds, plans=plans, progress=progress, workdir=workdir)
+    folds = cfg.evaluation.backtest_folds
+    tidy = run_backtest(cfg, frame, folds, plans=plans, progress=progress, workdir=workdir)
     summary = backtest_summary(tidy)
     row = summary[summary["model"] == best.name]
     rel = float(row["rel_mae"].iloc[0]) if len(row) else math.nan
     worst = None
     if len(row) and "worst_series" in row and isinstance(row["worst_series"].iloc[0], str):
         worst = (row["worst_series"].iloc[0], float(row["worst_series_rel_mae"].iloc[0]))
-    logger.info("walk-forward backtest (%d folds): %s rel_mae=%.4f%s", cfg.evaluation.backtest_folds, best.name, rel,
+    logger.info("walk-forward backtest (%d folds): %s rel_mae=%.4f%s", folds, best.name, rel,
                 f" (worst series {worst[0]}: {worst[1]:.4f})" if worst else "")
-    return tidy, summary, rel, worst
+    return BacktestResult(tidy=tidy, summary=summary, rel_mae=rel, worst_series=worst, folds=folds)
 
 
-def _track_and_gate(cfg, comparison, frame, loaded, code, workdir, stages, backtest=None) -> RunOutcome:
+def _register(cfg, comparison: ComparisonResult, frame, loaded, info, backtest: BacktestResult | None) -> GateDecision:
+    """Log the best candidate's model, decide the gate and register the version ``pending``."""
     from forecaster import tracking
 
-    with stages("track"):
-        tracking.configure(cfg.tracking)
-        info = tracking.log_comparison(comparison, cfg, data_path=str(loaded.path), data_sha256=loaded.sha256,
-                                       code_version=code, workdir=Path(workdir))
-        if backtest is not None:
-            tracking.log_backtest(info.parent_run_id, backtest[0], backtest[1],
-                                  best=comparison.best_candidate.name)
-    best = comparison.best_candidate
-    outcome = RunOutcome(status="success", exit_code=EXIT_OK, message="", parent_run_id=info.parent_run_id,
-                         comparison=comparison)
-    if best is None:
-        outcome.status, outcome.exit_code = "quality_gate", EXIT_QUALITY_GATE
-        outcome.message = f"pipeline {cfg.name!r}: every candidate failed; nothing registered"
-        return outcome
-    with stages("register"):
-        example = _input_example(cfg, loaded.frame)
-        model_uri = tracking.log_forecaster_model(best.model_dir, input_example=example,
-                                                  run_id=info.child_run_ids[best.name])
-        base = comparison.best_baseline
-        decision = tracking.register_and_gate(
-            model_uri, registered_model=cfg.registered_model_name, run_id=info.child_run_ids[best.name],
-            candidate_val_mae=best.val_mae, candidate_val_rel_mae=best.metrics.get("val_rel_mae", math.nan),
-            baseline_val_mae=base.val_mae if base else None, baseline_name=base.name if base else None,
-            evaluate_champion=lambda uri: _champion_val_mae(uri, frame), data_sha256=loaded.sha256,
-            backtest_rel_mae=backtest[2] if backtest is not None else None,
-            backtest_worst_series=backtest[3] if backtest is not None else None,
-        )
-    outcome.gate, outcome.model_version = decision, decision.version
-    if backtest is not None and not backtest[2] < 1:
-        outcome.status, outcome.exit_code = "quality_gate", EXIT_QUALITY_GATE
-        outcome.message = (
-            f"pipeline {cfg.name!r}: the best candidate {best.name} has a walk-forward MAE "
-            f"{backtest[2]:.4f}x persistence's over {cfg.evaluation.backtest_folds} folds: it does not beat "
-            f"the random walk; version {decision.version} registered as {decision.alias}, champion unchanged")
-    elif backtest is not None and backtest[3] is not None and not backtest[3][1] < 1:
-        outcome.status, outcome.exit_code = "quality_gate", EXIT_QUALITY_GATE
-        outcome.message = (
-            f"pipeline {cfg.name!r}: the best candidate {best.name} beats the random walk over all series "
-            f"(walk-forward MAE {backtest[2]:.4f}x persistence's) but not on series {backtest[3][0]!r} "
-            f"({backtest[3][1]:.4f}x); version {decision.version} registered as {decision.alias}, "
-            "champion unchanged")
-    elif not _beats_baselines(comparison):
-        outcome.status, outcome.exit_code = "quality_gate", EXIT_QUALITY_GATE
-        outcome.message = (
-            f"pipeline {cfg.name!r}: no candidate beat the baselines on validation (best candidate "
-            f"{best.name} val_mae={best.val_mae:.4f}, best baseline {base.name} val_mae={base.val_mae:.4f}); "
-            f"version {decision.version} registered as {decision.alias}, champion unchanged")
-    else:
-        outcome.message = (f"pipeline {cfg.name!r}: best candidate {best.name} val_mae={best.val_mae:.4f} "
-                           f"(val_rel_mae={best.metrics.get('val_rel_mae', math.nan):.3f}); version "
-                           f"{decision.version} -> {decision.alias} ({decision.reason})")
-    return outcome
+    best, base = comparison.best_candidate, comparison.best_baseline
+    run_id = info.child_run_ids[best.name]
+    model_uri = tracking.log_forecaster_model(best.model_dir, input_example=_input_example(cfg, loaded.frame),
+                                              run_id=run_id)
+    evidence = GateEvidence(
+        candidate=best.name, val_mae=best.val_mae, val_rel_mae=best.metrics.get("val_rel_mae", math.nan),
+        baseline_name=base.name if base else None, baseline_val_mae=base.val_mae if base else None,
+        backtest_rel_mae=backtest.rel_mae if backtest else None, backtest_folds=cfg.evaluation.backtest_folds,
+        worst_series=backtest.worst_series if backtest else None,
+    )
+    champion = tracking.champion_evidence(cfg.registered_model_name, lambda uri: _champion_val_mae(uri, frame),
+                                          loaded.sha256)
+    decision = decide(evidence, champion, pipeline=cfg.name)
+    return tracking.register_pending(model_uri, decision, evidence, registered_model=cfg.registered_model_name,
+                                     run_id=run_id, data_sha256=loaded.sha256)
 
 
 def _champion_val_mae(uri: str, frame: pd.DataFrame) -> float:
@@ -263,71 +328,3 @@ def _input_example(cfg: PipelineConfig, frame: pd.DataFrame) -> pd.DataFrame:
     for c in cols:
         out[c] = tail[c].to_numpy()
     return out.reset_index(drop=True)
-
-
-def _fallback_baseline(comparison: ComparisonResult, backtest_summary: pd.DataFrame | None):
-    """The baseline served when no candidate passes the gate.
-
-    The best baseline on validation; when a walk-forward backtest ran, only among the baselines
-    that beat persistence over the folds (on every series) -- persistence itself always qualifies,
-    so a baseline that only looked better on validation never replaces the random walk.
-    """
-    if backtest_summary is None:
-        return comparison.best_baseline
-    rows = backtest_summary.set_index("model")
-    worst = rows["worst_series_rel_mae"] if "worst_series_rel_mae" in rows else pd.Series(dtype=float)
-
-    def walk_forward_ok(name: str) -> bool:
-        if name == "persistence":
-            return True
-        if name not in rows.index or not rows.loc[name, "rel_mae"] < 1:
-            return False
-        return not (name in worst.index and worst.loc[name] >= 1)
-
-    ok = [b for b in comparison.baselines if not math.isnan(b.val_mae) and walk_forward_ok(b.name)]
-    return min(ok, key=lambda b: b.val_mae) if ok else comparison.best_baseline
-
-
-def _forecaster_for_output(cfg, outcome: RunOutcome, comparison: ComparisonResult,
-                           backtest_summary: pd.DataFrame | None = None):
-    """The model whose forecast is written: the champion, or a baseline after a failed gate."""
-    from forecaster.estimator import load_forecaster
-
-    if outcome.status == "success":
-        if outcome.gate is not None and outcome.gate.promoted:
-            outcome.served_by = comparison.best_candidate.name
-            return load_forecaster(comparison.best_candidate.model_dir), comparison.best_candidate.name
-        from forecaster.tracking import champion_uri, load_forecaster_from_uri
-
-        uri = champion_uri(cfg.registered_model_name)
-        if uri is not None:
-            outcome.served_by = uri
-            return load_forecaster_from_uri(uri), f"{cfg.registered_model_name}@champion"
-    base = _fallback_baseline(comparison, backtest_summary)
-    if cfg.output.fallback_to_baseline and base is not None:
-        logger.warning("writing the forecast of the baseline %s: no candidate passed the gate", base.name)
-        outcome.served_by = base.name
-        return load_forecaster(base.model_dir), f"baseline {base.name}"
-    return None, None
-
-
-def _write_forecast(cfg: PipelineConfig, outcome: RunOutcome, comparison: ComparisonResult,
-                    frame: pd.DataFrame, backtest_summary: pd.DataFrame | None = None) -> None:
-    if not cfg.output.forecast_path and not cfg.output.plot_path:
-        return
-    model, label = _forecaster_for_output(cfg, outcome, comparison, backtest_summary)
-    if model is None:
-        logger.warning("no forecast written: no champion and no baseline fallback")
-        return
-    forecast = model.predict(frame)
-    if cfg.output.forecast_path:
-        path = Path(cfg.output.forecast_path)
-        with atomic_output(path) as tmp:
-            forecast.to_csv(tmp, index=False)
-        outcome.forecast_path = str(path)
-        logger.info("forecast from %s written to %s (%d rows)", label, path, len(forecast))
-    if cfg.output.plot_path:
-        from forecaster.forecasting import plot_forecast_frame
-
-        outcome.plot_path = str(plot_forecast_frame(frame, forecast, list(cfg.data.target),
-                                                    Path(cfg.output.plot_path), title=f"{cfg.name}: {label}"))

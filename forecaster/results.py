@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from forecaster.gate import GateDecision  # noqa: F401 - owned by forecaster.gate, re-exported
+
 ROLE_CANDIDATE = "candidate"
 ROLE_BASELINE = "baseline"
 ROLE_ENSEMBLE = "ensemble"
@@ -113,17 +115,3 @@ class ComparisonResult:
 
     def baseline(self, name: str) -> CandidateResult | None:
         return next((b for b in self.baselines if b.name == name), None)
-
-
-@dataclass
-class GateDecision:
-    """What the champion gate decided for a newly registered version."""
-
-    promoted: bool
-    alias: str  # "champion" or "challenger"
-    reason: str
-    version: str | None = None
-    candidate_val_mae: float = math.nan
-    candidate_val_rel_mae: float = math.nan
-    champion_val_mae: float | None = None
-    champion_version: str | None = None

@@ -1,23 +1,32 @@
-"""Scheduler safety: one lock per pipeline, the code version, and idempotence state.
+"""Scheduler safety: one lock per pipeline and store, the code version, and idempotence state.
 
-* :class:`PipelineLock` holds an exclusive ``flock`` on ``<state_dir>/locks/<name>.lock``. The
+Everything here is keyed by the run's *identity*, :func:`run_identity`: the pipeline name
+together with the tracking store URI (``<name>-<12 hex of sha256(uri)>``), so the same pipeline
+started from two working directories against one store cannot run twice at once, while the same
+pipeline name against two stores runs (and is skipped) independently.
+
+* :class:`PipelineLock` holds an exclusive ``flock`` on ``<state_dir>/locks/<identity>.lock``. The
   operating system releases it when the holder exits or is killed (even by SIGKILL), so a stale
-  lock never blocks the next run.
+  lock never blocks the next run. A run takes it once.
 * :func:`code_version` and :func:`run_key` identify a run by its pipeline file, data and code.
-* :class:`RunState` remembers the key of the last successful run of each pipeline in
-  ``<state_dir>/runs/<name>.json``, so an unchanged run can be skipped.
+* :class:`RunState` remembers the key of the last successful run in
+  ``<state_dir>/runs/<identity>.json``, so an unchanged run can be skipped.
+* The commit journal (``<state_dir>/journal/<identity>.json``) and the runs' temporary work
+  folders (``<state_dir>/work/<identity>-*``) are handled by :mod:`forecaster.commit`.
 
-The state directory is ``.forecaster/`` in the working directory unless the environment
-variable ``FORECASTER_STATE_DIR`` names another one.
+The state directory is ``$FORECASTER_STATE_DIR`` when set, else ``$XDG_STATE_HOME/forecaster``,
+else ``~/.local/state/forecaster``. Lock and state files are opened without following symlinks
+(``O_NOFOLLOW``), and the directories are created private to the user (mode 0700).
 
 Example
 -------
 >>> import tempfile
 >>> state_dir = tempfile.mkdtemp()
->>> with PipelineLock("demo", state_dir):
+>>> ident = run_identity("demo", "sqlite:////tmp/demo/mlflow.db")
+>>> with PipelineLock("demo", state_dir, store="sqlite:////tmp/demo/mlflow.db"):
 ...     key = run_key("cfg-sha", "data-sha", {"source_sha256": "abc"})
-...     _ = RunState(state_dir).record_success("demo", key, {"forecast_path": None})
->>> RunState(state_dir).last_success("demo")["key"] == key
+...     _ = RunState(state_dir).record_success(ident, key, {"forecast_path": None})
+>>> RunState(state_dir).last_success(ident)["key"] == key
 True
 """
 
@@ -40,16 +49,44 @@ from forecaster.errors import LockHeldError
 logger = logging.getLogger(__name__)
 
 STATE_DIR_ENV = "FORECASTER_STATE_DIR"
-DEFAULT_STATE_DIR = ".forecaster"
+XDG_STATE_ENV = "XDG_STATE_HOME"
+STATE_DIR_NAME = "forecaster"
 _PACKAGE_DIR = Path(__file__).resolve().parent
-# Locks this process holds: resolved lock path -> (pid, fd, nesting count). The pid guards a
-# forked child, which inherits the dict but must not believe it holds the lock.
-_HELD: dict[str, tuple[int, int, int]] = {}
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def default_state_dir() -> Path:
-    """``$FORECASTER_STATE_DIR`` if set, else ``.forecaster`` in the working directory."""
-    return Path(os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR)
+    """``$FORECASTER_STATE_DIR``, else ``$XDG_STATE_HOME/forecaster``, else ``~/.local/state/forecaster``."""
+    explicit = os.environ.get(STATE_DIR_ENV)
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get(XDG_STATE_ENV)
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "state"
+    return base / STATE_DIR_NAME
+
+
+def run_identity(name: str, tracking_uri: str) -> str:
+    """What must not run twice: ``<pipeline name>-<first 12 hex of sha256(tracking URI)>``.
+
+    >>> run_identity("smoke", "sqlite:////srv/mlflow.db")[:6]
+    'smoke-'
+    """
+    return f"{name}-{hashlib.sha256(tracking_uri.encode()).hexdigest()[:12]}"
+
+
+def state_subdir(state_dir: str | os.PathLike[str] | None, part: str) -> Path:
+    """``<state_dir>/<part>``, created (mode 0700) when missing."""
+    root = Path(state_dir) if state_dir is not None else default_state_dir()
+    path = root / part
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def read_text_nofollow(path: str | os.PathLike[str]) -> str:
+    """Read a state file without following a symlink (``OSError`` ``ELOOP`` when it is one)."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+    with os.fdopen(fd, "r", encoding="utf-8") as fh:
+        return fh.read()
 
 
 def _now() -> str:
@@ -57,27 +94,30 @@ def _now() -> str:
 
 
 class PipelineLock:
-    """An exclusive, non-blocking lock for one pipeline name.
+    """An exclusive, non-blocking lock for one pipeline on one store (see :func:`run_identity`).
 
     Parameters
     ----------
     name:
-        The pipeline name (``PipelineConfig.name``); names the lock file.
+        The pipeline name.
     state_dir:
         Directory holding ``locks/``; defaults to :func:`default_state_dir`.
+    store:
+        The tracking store URI. With it the lock file is ``<run_identity(name, store)>.lock``, so
+        the lock is keyed by pipeline and store; without it, by ``name`` alone.
 
     Raises
     ------
     LockHeldError
-        On ``__enter__`` (or :meth:`acquire`) when another process holds the lock; the message
+        On ``__enter__`` (or :meth:`acquire`) when another holder has the lock -- another process,
+        or another ``PipelineLock`` in this process (a run takes its lock exactly once); the message
         names the pipeline, the lock file and the holder's pid and start time.
 
     Notes
     -----
-    Re-entrant within one process (nested ``with`` blocks share one ``flock``), so the CLI can
-    lock before loading anything and :func:`forecaster.pipeline.run_pipeline` can lock too.
     Worker processes should be started with the ``spawn`` or ``forkserver`` method: a forked
     child shares the locked file description and would keep the lock alive if the parent died.
+    The lock file is opened with ``O_NOFOLLOW`` and ``O_CLOEXEC``.
 
     Example
     -------
@@ -87,37 +127,32 @@ class PipelineLock:
     'nightly.lock'
     """
 
-    def __init__(self, name: str, state_dir: str | os.PathLike[str] | None = None):
+    def __init__(self, name: str, state_dir: str | os.PathLike[str] | None = None, *, store: str | None = None):
         self.name = name
+        self.store = store
         self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
-        self.path = self.state_dir / "locks" / f"{name}.lock"
-        self._key: str | None = None
+        file_name = run_identity(name, store) if store is not None else name
+        self.path = self.state_dir / "locks" / f"{file_name}.lock"
+        self._fd: int | None = None
 
     @property
     def held(self) -> bool:
-        return self._key is not None
+        return self._fd is not None
 
     def acquire(self) -> "PipelineLock":
-        """Take the lock, or join this process's hold on it (the CLI and the pipeline both
-        lock; the second, nested acquire in the same process succeeds without a second flock).
-        """
-        if self._key is not None:
+        """Take the lock or raise :class:`LockHeldError`."""
+        if self._fd is not None:
             raise RuntimeError(f"lock {self.path} is already held by this object")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        key = str(self.path.resolve())
-        held = _HELD.get(key)
-        if held is not None and held[0] == os.getpid():
-            _HELD[key] = (held[0], held[1], held[2] + 1)
-            self._key = key
-            return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        state_subdir(self.state_dir, "locks")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except (BlockingIOError, PermissionError):
             holder = _read_holder(fd)
             os.close(fd)
+            against = f" against the store {self.store}" if self.store else ""
             raise LockHeldError(
-                f"pipeline {self.name!r} is already running: another process holds the lock "
+                f"pipeline {self.name!r} is already running{against}: another process holds the lock "
                 f"{self.path} ({holder}); this run exits without doing anything"
             ) from None
         except BaseException:
@@ -126,20 +161,14 @@ class PipelineLock:
         # Only the holder writes; a reader sees the previous holder's line at worst.
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "started": _now()}).encode() + b"\n", 0)
-        _HELD[key] = (os.getpid(), fd, 1)
-        self._key = key
+        self._fd = fd
         logger.debug("Acquired lock %s", self.path)
         return self
 
     def release(self) -> None:
-        if self._key is None:
+        if self._fd is None:
             return
-        key, self._key = self._key, None
-        pid, fd, count = _HELD[key]
-        if count > 1:
-            _HELD[key] = (pid, fd, count - 1)
-            return
-        del _HELD[key]
+        fd, self._fd = self._fd, None
         try:
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -231,7 +260,7 @@ def run_key(config_sha256: str, data_sha256: str, code: dict[str, Any] | str) ->
 
 
 class RunState:
-    """The last successful run of each pipeline, stored as JSON under ``<state_dir>/runs/``.
+    """The last successful run of each run identity, stored as JSON under ``<state_dir>/runs/``.
 
     Parameters
     ----------
@@ -254,7 +283,7 @@ class RunState:
         """
         path = self.path(name)
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
+            record = json.loads(read_text_nofollow(path))
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
@@ -266,13 +295,22 @@ class RunState:
         return record
 
     def is_unchanged(self, name: str, key: str) -> bool:
-        """True when ``key`` equals the key of the last successful run of ``name``."""
+        """True when ``key`` equals the key of the last successful run of ``name`` and the
+        outputs that run wrote (``forecast_path``, ``plot_path``) are still there."""
         record = self.last_success(name)
-        return record is not None and record["key"] == key
+        if record is None or record["key"] != key:
+            return False
+        missing = [str(record[k]) for k in ("forecast_path", "plot_path")
+                   if record.get(k) and not Path(str(record[k])).is_file()]
+        if missing:
+            logger.info("not skipping although nothing changed: output(s) %s are missing", ", ".join(missing))
+            return False
+        return True
 
     def record_success(self, name: str, key: str, info: dict[str, Any]) -> Path:
         """Atomically store ``key`` and the JSON-serialisable ``info`` as the last success."""
         record = {**info, "name": name, "key": key, "finished_at": _now()}
+        state_subdir(self.state_dir, "runs")
         path = atomic_write_text(self.path(name), json.dumps(record, indent=2, default=str) + "\n")
         logger.debug("Recorded successful run of %s in %s", name, path)
         return path

@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120):
     full_env = {k: v for k, v in os.environ.items() if k != "FORECASTER_STATE_DIR"}
+    full_env["FORECASTER_STATE_DIR"] = str(Path(cwd) / ".forecaster")  # never the user's own state dir
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "forecaster", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
@@ -145,7 +146,7 @@ def test_concurrent_run_exits_5_before_loading_data(tmp_path):
     # data.csv does not exist: exit 5 (not 3) proves the lock is taken before any data is read.
     write_pipeline(tmp_path / "p.yaml", pipeline_dict("data.csv"))
     state_dir = tmp_path / "state"
-    with PipelineLock("tiny", state_dir):
+    with PipelineLock("tiny", state_dir, store=f"sqlite:///{tmp_path.resolve()}/mlflow.db"):
         start = time.perf_counter()
         done = cli("run", "p.yaml", cwd=tmp_path, env={"FORECASTER_STATE_DIR": str(state_dir)})
         elapsed = time.perf_counter() - start

@@ -21,14 +21,15 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def cli_env() -> dict[str, str]:
+def cli_env(cwd: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env["FORECASTER_STATE_DIR"] = str(cwd / ".forecaster")  # never the user's own state dir
     return env
 
 
 def forecaster(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "forecaster", *args], cwd=cwd, env=cli_env(),
+    return subprocess.run([sys.executable, "-m", "forecaster", *args], cwd=cwd, env=cli_env(cwd),
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -131,7 +132,7 @@ def test_concurrent_run_exits_5(tmp_path):
     from forecaster.runstate import PipelineLock
 
     cwd = workspace(tmp_path)
-    with PipelineLock("smoke", cwd / ".forecaster"):
+    with PipelineLock("smoke", cwd / ".forecaster", store=f"sqlite:///{cwd.resolve()}/mlflow.db"):
         started = time.perf_counter()
         result = forecaster(cwd, "run", "pipelines/smoke.yaml")
         elapsed = time.perf_counter() - started
@@ -143,7 +144,7 @@ def test_concurrent_run_exits_5(tmp_path):
 def test_sigkill_mid_training_leaves_no_forecast_and_next_run_works(tmp_path):
     cwd = workspace(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "forecaster", "run", "pipelines/smoke.yaml"], cwd=cwd,
-                            env=cli_env(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+                            env=cli_env(cwd), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + 180
     seen = ""
     try:

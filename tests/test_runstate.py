@@ -18,6 +18,7 @@ from forecaster.runstate import (
     RunState,
     code_version,
     default_state_dir,
+    run_identity,
     run_key,
 )
 
@@ -91,23 +92,45 @@ def test_lock_released_when_holder_is_killed_with_sigkill(tmp_path, holder):
         assert json.loads(lock.path.read_text())["pid"] == os.getpid()
 
 
-def test_lock_is_reentrant_within_a_process(tmp_path):
+def test_lock_is_taken_once_even_within_a_process(tmp_path):
     outer = PipelineLock("nightly", tmp_path)
     with outer:
-        with PipelineLock("nightly", tmp_path) as inner:
-            assert inner.held
-        # Leaving the nested block keeps the outer hold.
+        with pytest.raises(LockHeldError, match="nightly"):
+            PipelineLock("nightly", tmp_path).acquire()  # no reference count: a second hold is a bug
+        assert outer.held
         assert _try_in_other_process("nightly", tmp_path).startswith("held:")
     assert not outer.held
     assert _try_in_other_process("nightly", tmp_path) == "acquired"
 
 
+def test_lock_file_symlink_is_not_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "locks").mkdir()
+    (tmp_path / "locks" / "nightly.lock").symlink_to(victim)
+    with pytest.raises(OSError):
+        PipelineLock("nightly", tmp_path).acquire()
+    assert victim.read_text() == "keep me"
+
+
 def test_default_state_dir_env_override(monkeypatch, tmp_path):
     monkeypatch.delenv(STATE_DIR_ENV, raising=False)
-    assert str(default_state_dir()) == ".forecaster"
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_state_dir() == tmp_path / "home" / ".local" / "state" / "forecaster"
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert default_state_dir() == tmp_path / "xdg" / "forecaster"
     monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "state"))
     assert default_state_dir() == tmp_path / "state"
     assert PipelineLock("p").path == tmp_path / "state" / "locks" / "p.lock"
+
+
+def test_run_identity_is_the_pipeline_and_the_store_not_the_directory():
+    a = run_identity("nightly", "sqlite:////srv/a/mlflow.db")
+    assert a == run_identity("nightly", "sqlite:////srv/a/mlflow.db")
+    assert a.startswith("nightly-") and len(a) == len("nightly-") + 12
+    assert len({a, run_identity("nightly", "sqlite:////srv/b/mlflow.db"),
+                run_identity("other", "sqlite:////srv/a/mlflow.db")}) == 3
 
 
 def test_code_version_keys_and_stability():
@@ -130,13 +153,17 @@ def test_run_state_round_trip_and_idempotence(tmp_path):
     state = RunState(tmp_path)
     assert state.last_success("nightly") is None
     assert not state.is_unchanged("nightly", "k1")
-    path = state.record_success("nightly", "k1", {"forecast_path": "forecasts/x.csv"})
+    forecast = tmp_path / "x.csv"
+    forecast.write_text("a\n")
+    path = state.record_success("nightly", "k1", {"forecast_path": str(forecast)})
     assert path == tmp_path / "runs" / "nightly.json"
     record = RunState(tmp_path).last_success("nightly")
-    assert record["key"] == "k1" and record["forecast_path"] == "forecasts/x.csv"
+    assert record["key"] == "k1" and record["forecast_path"] == str(forecast)
     assert record["name"] == "nightly" and "finished_at" in record
     assert state.is_unchanged("nightly", "k1") and not state.is_unchanged("nightly", "k2")
     assert [p.name for p in path.parent.iterdir()] == ["nightly.json"]  # no temp left
+    forecast.unlink()  # an unchanged run whose output is gone is not skipped
+    assert not state.is_unchanged("nightly", "k1")
 
 
 def test_corrupt_run_state_is_ignored(tmp_path, caplog):

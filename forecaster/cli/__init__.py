@@ -1,19 +1,10 @@
 """The ``forecaster`` command line: run pipelines, forecast, backtest, check data, open the UI.
 
 Each command parses its arguments, configures logging, imports the heavy modules it needs
-(TensorFlow, MLflow, pandas) only when it runs, and maps errors to documented exit codes:
-
-====  =====================================================================
-code  meaning
-====  =====================================================================
-0     success (also a run skipped because nothing changed)
-1     any other error (the traceback is logged)
-2     usage error or invalid pipeline file / --set override
-3     data validation error
-4     quality gate: no candidate beat the baselines
-5     another run of the same pipeline holds its lock
-130   interrupted (Ctrl-C)
-====  =====================================================================
+(TensorFlow, MLflow, pandas) only when it runs, and maps errors to the documented exit codes
+(owned by :mod:`forecaster.exitcodes`, printed by every ``--help``). SIGTERM is handled like
+Ctrl-C: it raises :class:`forecaster.errors.Terminated` (a ``KeyboardInterrupt``), so open MLflow
+runs are marked KILLED and nothing consumed is half-written; the exit code is 143 (130 for Ctrl-C).
 
 Example
 -------
@@ -24,7 +15,9 @@ forecaster 0.1.0
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+import signal
+import threading
+from typing import Any, Sequence
 
 from forecaster.cli.bars import TqdmProgress, _progress_for
 from forecaster.cli.commands import PIPELINE_SUFFIXES
@@ -37,10 +30,11 @@ from forecaster.cli.exitcodes import (
     EXIT_LOCKED,
     EXIT_OK,
     EXIT_QUALITY_GATE,
+    EXIT_TERMINATED,
     EXIT_USAGE,
 )
 from forecaster.cli.parser import build_parser
-from forecaster.errors import ForecasterError
+from forecaster.errors import ForecasterError, Terminated
 
 __all__ = [
     "EXIT_CODES_HELP",
@@ -50,6 +44,7 @@ __all__ = [
     "EXIT_LOCKED",
     "EXIT_OK",
     "EXIT_QUALITY_GATE",
+    "EXIT_TERMINATED",
     "EXIT_USAGE",
     "PIPELINE_SUFFIXES",
     "TqdmProgress",
@@ -74,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_mlflow(progress_bars=_progress_for(args) is not None)
     level = "DEBUG" if args.verbose else "INFO"
     configure_logging(level, fmt=args.log_format, quiet=args.quiet)
+    previous = _handle_sigterm()
     try:
         return int(args.handler(args))
     except ForecasterError as exc:
@@ -81,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("%s", exc)
         logger.debug("Details", exc_info=True)
         return exc.exit_code
+    except Terminated:
+        logger.error("Terminated (SIGTERM)")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         logger.error("Interrupted")
         return EXIT_INTERRUPTED
@@ -89,4 +88,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("Unexpected error: %s%s", type(exc).__name__, f": {summary}" if summary else "",
                      exc_info=True)
         return EXIT_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _handle_sigterm() -> Any:
+    """Turn SIGTERM into :class:`Terminated` (main thread only); returns the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 

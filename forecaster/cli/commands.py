@@ -33,16 +33,13 @@ def _load_config(path: str, overrides: Sequence[str]):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from forecaster.runstate import PipelineLock
-
     cfg = _load_config(args.pipeline, args.overrides)
-    # The lock comes first: a concurrent run exits 5 before touching data or TensorFlow.
-    with PipelineLock(cfg.name):
-        logger.info("Running pipeline %r from %s", cfg.name, args.pipeline)
-        from forecaster.pipeline import run_pipeline
+    logger.info("Running pipeline %r from %s", cfg.name, args.pipeline)
+    from forecaster.pipeline import run_pipeline
 
-        outcome = _call_with_progress(args, run_pipeline, cfg, config_path=args.pipeline,
-                                      force=args.force, jobs=args.jobs)
+    # run_pipeline takes the run's lock first: a concurrent run exits 5 before touching data or TensorFlow.
+    outcome = _call_with_progress(args, run_pipeline, cfg, config_path=args.pipeline,
+                                  force=args.force, jobs=args.jobs)
     if outcome.status == "quality_gate":
         logger.warning("%s (exit code %d: quality gate)", outcome.message, outcome.exit_code)
     else:

@@ -5,7 +5,8 @@
 - :mod:`.runs`: a comparison as one parent run with nested child runs (contract names);
 - :mod:`.artifacts`: the comparison table and the figures a comparison logs;
 - :mod:`.pyfunc_model`: the served model, forecasting from raw history;
-- :mod:`.registry`: registration and the champion gate (aliases, never stages).
+- :mod:`.registry`: registration, writing the champion gate's decision (aliases, never stages);
+- :mod:`.lifecycle`: ending the pipeline's parent run at its commit point, closing a killed run's.
 """
 
 from __future__ import annotations
@@ -13,17 +14,33 @@ from __future__ import annotations
 from forecaster.tracking.artifacts import comparison_table
 from forecaster.tracking.backtest_log import log_backtest
 from forecaster.tracking.pyfunc_model import ForecasterModel, load_forecaster_from_uri, log_forecaster_model
-from forecaster.tracking.registry import champion_uri, register_and_gate
+from forecaster.tracking.lifecycle import close_stale_pipeline_runs, end_run
+from forecaster.tracking.registry import (
+    abandon_pending,
+    champion_evidence,
+    champion_uri,
+    commit_version,
+    register_and_gate,
+    register_pending,
+)
 from forecaster.tracking.runs import ComparisonRunInfo, log_comparison
 from forecaster.tracking.store import (
     artifact_root_for,
     configure,
     get_or_create_experiment,
+    open_store,
     resolve_tracking_uri,
     ui_command,
 )
 
 __all__ = [
+    "abandon_pending",
+    "champion_evidence",
+    "close_stale_pipeline_runs",
+    "commit_version",
+    "end_run",
+    "open_store",
+    "register_pending",
     "ComparisonRunInfo",
     "ForecasterModel",
     "artifact_root_for",

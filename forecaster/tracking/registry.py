@@ -1,10 +1,14 @@
 """Register the best candidate and move the ``champion`` alias only for a better model.
 
-The gate: a new version becomes ``champion`` only if it beats persistence on validation
-(``val_rel_mae < 1``), beats the best baseline when the caller names one, AND its validation MAE is
-no worse than the current champion's on the same validation data. Otherwise it becomes
-``challenger`` and the champion stays. The decision and its numbers are written to the version's
-tags and description. Aliases only: stages are deprecated.
+The gate's rule lives in :func:`forecaster.gate.decide` (pure, no store); this module gathers the
+numbers it needs from the registry and writes what it decided: the version's tags, description
+and alias. Aliases only: stages are deprecated.
+
+A run registers in two steps around its commit point (see :mod:`forecaster.commit`):
+:func:`register_pending` creates the version with its gate tags and ``forecaster.state=pending``
+(no alias: nothing a consumer reads has changed); :func:`commit_version` then moves the alias and
+tags it ``committed``. A version still ``pending`` after its run died is tagged ``abandoned`` by the
+next run (:func:`abandon_pending`).
 
 The champion's validation MAE comes, in order of preference, from
 
@@ -33,12 +37,10 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from forecaster.results import GateDecision
+from forecaster.gate import CHALLENGER, CHAMPION, ChampionEvidence, GateDecision, GateEvidence, decide
 
 logger = logging.getLogger(__name__)
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 TAG_DECISION = "forecaster.gate_decision"
 TAG_VAL_MAE = "forecaster.val_mae"
 TAG_VAL_REL_MAE = "forecaster.val_rel_mae"
@@ -46,6 +48,9 @@ TAG_CHAMPION_VAL_MAE = "forecaster.champion_val_mae"
 TAG_DATA_SHA = "forecaster.data_sha256"
 TAG_RUN_ID = "forecaster.run_id"
 TAG_BASELINE_VAL_MAE = "forecaster.baseline_val_mae"
+#: ``pending`` (registered, its run not committed yet), ``committed`` or ``abandoned``.
+TAG_STATE = "forecaster.state"
+STATE_PENDING, STATE_COMMITTED, STATE_ABANDONED = "pending", "committed", "abandoned"
 
 
 def champion_uri(name: str) -> str | None:
@@ -96,6 +101,94 @@ def _champion_val_mae(
     return recorded, "recorded on DIFFERENT or unknown data (not re-evaluated), so the comparison is approximate"
 
 
+def champion_evidence(
+    registered_model: str,
+    evaluate_champion: Callable[[str], float] | None = None,
+    data_sha256: str | None = None,
+) -> ChampionEvidence | None:
+    """The current champion's version and validation MAE for :func:`forecaster.gate.decide`."""
+    champion = _champion(MlflowClient(), registered_model)
+    if champion is None:
+        return None
+    value, source = _champion_val_mae(champion, registered_model, evaluate_champion, data_sha256)
+    return ChampionEvidence(version=str(champion.version), val_mae=value, source=source)
+
+
+def register_pending(
+    model_uri: str,
+    decision: GateDecision,
+    evidence: GateEvidence,
+    *,
+    registered_model: str,
+    run_id: str,
+    data_sha256: str | None = None,
+) -> GateDecision:
+    """Register ``model_uri`` as a new version tagged ``pending`` with the gate's decision.
+
+    No alias moves: :func:`commit_version` does that at the run's commit point. Returns the
+    decision with its ``version``.
+    """
+    client = MlflowClient()
+    version = str(mlflow.register_model(model_uri, registered_model).version)
+    client.set_model_version_tag(registered_model, version, TAG_STATE, STATE_PENDING)
+    decision = decision.registered(version)
+    tags = {
+        TAG_DECISION: "promoted" if decision.promoted else "rejected",
+        TAG_VAL_MAE: repr(decision.candidate_val_mae),
+        TAG_VAL_REL_MAE: repr(decision.candidate_val_rel_mae),
+        TAG_CHAMPION_VAL_MAE: "none" if decision.champion_val_mae is None else repr(decision.champion_val_mae),
+        TAG_RUN_ID: run_id,
+    }
+    if data_sha256 is not None:
+        tags[TAG_DATA_SHA] = data_sha256
+    if evidence.baseline_val_mae is not None:
+        tags[TAG_BASELINE_VAL_MAE] = repr(float(evidence.baseline_val_mae))
+    if evidence.backtest_rel_mae is not None:
+        tags["forecaster.backtest_rel_mae"] = repr(float(evidence.backtest_rel_mae))
+    if evidence.worst_series is not None:
+        tags["forecaster.backtest_worst_series"] = str(evidence.worst_series[0])
+        tags["forecaster.backtest_worst_series_rel_mae"] = repr(float(evidence.worst_series[1]))
+    for key, value in tags.items():
+        client.set_model_version_tag(registered_model, version, key, value)
+    verdict = "Promoted to champion" if decision.promoted else "Kept as challenger (champion unchanged)"
+    description = (
+        f"{verdict}: validation MAE {decision.candidate_val_mae:.4g}, "
+        f"{decision.candidate_val_rel_mae:.3f}x persistence's; {decision.reason}."
+    )
+    client.update_model_version(registered_model, version, description=description)
+    logger.info("%s v%s (pending until the run commits): %s", registered_model, version, description)
+    return decision
+
+
+def commit_version(registered_model: str, version: str, alias: str) -> None:
+    """Point ``alias`` at ``version`` and tag it ``committed`` (idempotent: safe to roll forward)."""
+    client = MlflowClient()
+    client.set_registered_model_alias(registered_model, alias, str(version))
+    client.set_model_version_tag(registered_model, str(version), TAG_STATE, STATE_COMMITTED)
+
+
+def abandon_pending(registered_model: str) -> list[str]:
+    """Tag every ``pending`` version of ``registered_model`` ``abandoned``; returns their numbers.
+
+    Call it only while holding the pipeline's lock with no commit journal left to apply: a
+    pending version then belongs to a run that died before its commit point.
+    """
+    client = MlflowClient()
+    try:
+        versions = client.search_model_versions(f"name='{registered_model}'", max_results=10000)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+            return []
+        raise
+    abandoned = [str(v.version) for v in versions if v.tags.get(TAG_STATE) == STATE_PENDING]
+    for version in abandoned:
+        client.set_model_version_tag(registered_model, version, TAG_STATE, STATE_ABANDONED)
+    if abandoned:
+        logger.warning("tagged version(s) %s of %r %s=%s: their run died before its commit point",
+                       ", ".join(abandoned), registered_model, TAG_STATE, STATE_ABANDONED)
+    return abandoned
+
+
 def register_and_gate(
     model_uri: str,
     *,
@@ -110,7 +203,9 @@ def register_and_gate(
     backtest_rel_mae: float | None = None,
     backtest_worst_series: tuple[str, float] | None = None,
 ) -> GateDecision:
-    """Register ``model_uri`` as a new version and decide between ``champion`` and ``challenger``.
+    """Register ``model_uri``, decide with :func:`forecaster.gate.decide` and commit at once.
+
+    For callers without a commit point of their own (the pipeline stages and commits separately).
 
     Parameters
     ----------
@@ -145,102 +240,19 @@ def register_and_gate(
     GateDecision
         ``promoted``, ``alias`` (``champion``/``challenger``), ``reason`` and the numbers.
     """
-    client = MlflowClient()
-    candidate_val_mae = float(candidate_val_mae)
-    candidate_val_rel_mae = float(candidate_val_rel_mae)
-
-    champion = _champion(client, registered_model)
-    champion_val_mae: float | None = None
-    source = ""
-    if champion is not None:
-        champion_val_mae, source = _champion_val_mae(champion, registered_model, evaluate_champion, data_sha256)
-
-    version = mlflow.register_model(model_uri, registered_model).version
-
-    if not math.isfinite(candidate_val_mae) or not math.isfinite(candidate_val_rel_mae):
-        promoted, reason = False, (
-            f"validation MAE {candidate_val_mae:.4g} / relative MAE {candidate_val_rel_mae:.4g} "
-            "is not a finite number"
-        )
-    elif candidate_val_rel_mae >= 1:
-        promoted, reason = False, (
-            f"val_rel_mae={candidate_val_rel_mae:.4f} >= 1: does not beat persistence on validation"
-        )
-    elif baseline_val_mae is not None and math.isfinite(float(baseline_val_mae)) and not (
-        candidate_val_mae < float(baseline_val_mae)
-    ):
-        promoted, reason = False, (
-            f"val MAE {candidate_val_mae:.4g} does not beat the best baseline "
-            f"{baseline_name or 'baseline'} ({float(baseline_val_mae):.4g}) on validation"
-        )
-    elif backtest_rel_mae is not None and not float(backtest_rel_mae) < 1:
-        promoted, reason = False, (
-            f"walk-forward MAE is {float(backtest_rel_mae):.4f}x persistence's (>= 1): "
-            "does not beat the random walk out of sample"
-        )
-    elif backtest_worst_series is not None and not float(backtest_worst_series[1]) < 1:
-        promoted, reason = False, (
-            f"walk-forward MAE on series {backtest_worst_series[0]!r} is "
-            f"{float(backtest_worst_series[1]):.4f}x persistence's (>= 1): does not beat the random walk "
-            "on every series it would serve"
-        )
-    elif champion is None:
-        promoted, reason = True, (
-            f"no current champion; val_rel_mae={candidate_val_rel_mae:.4f} < 1 beats persistence"
-        )
-    elif champion_val_mae is None:
-        promoted, reason = False, (
-            f"beats persistence (val_rel_mae={candidate_val_rel_mae:.4f}) but {source} "
-            f"(version {champion.version}), so the champion is kept"
-        )
-    elif candidate_val_mae <= champion_val_mae:
-        promoted, reason = True, (
-            f"beats persistence (val_rel_mae={candidate_val_rel_mae:.4f}) and val MAE "
-            f"{candidate_val_mae:.4g} <= champion v{champion.version}'s {champion_val_mae:.4g} ({source})"
-        )
-    else:
-        promoted, reason = False, (
-            f"val MAE {candidate_val_mae:.4g} is worse than champion v{champion.version}'s "
-            f"{champion_val_mae:.4g} ({source})"
-        )
-
-    alias = CHAMPION if promoted else CHALLENGER
-    client.set_registered_model_alias(registered_model, alias, version)
-    tags = {
-        TAG_DECISION: "promoted" if promoted else "rejected",
-        TAG_VAL_MAE: repr(candidate_val_mae),
-        TAG_VAL_REL_MAE: repr(candidate_val_rel_mae),
-        TAG_CHAMPION_VAL_MAE: "none" if champion_val_mae is None else repr(champion_val_mae),
-        TAG_RUN_ID: run_id,
-    }
-    if data_sha256 is not None:
-        tags[TAG_DATA_SHA] = data_sha256
-    if baseline_val_mae is not None:
-        tags[TAG_BASELINE_VAL_MAE] = repr(float(baseline_val_mae))
-    if backtest_rel_mae is not None:
-        tags["forecaster.backtest_rel_mae"] = repr(float(backtest_rel_mae))
-    if backtest_worst_series is not None:
-        tags["forecaster.backtest_worst_series"] = str(backtest_worst_series[0])
-        tags["forecaster.backtest_worst_series_rel_mae"] = repr(float(backtest_worst_series[1]))
-    for key, value in tags.items():
-        client.set_model_version_tag(registered_model, version, key, value)
-    verdict = "Promoted to champion" if promoted else "Kept as challenger (champion unchanged)"
-    description = (
-        f"{verdict}: validation MAE {candidate_val_mae:.4g}, {candidate_val_rel_mae:.3f}x persistence's; "
-        f"{reason}."
+    evidence = GateEvidence(
+        candidate="", val_mae=float(candidate_val_mae), val_rel_mae=float(candidate_val_rel_mae),
+        baseline_name=baseline_name, baseline_val_mae=baseline_val_mae, backtest_rel_mae=backtest_rel_mae,
+        worst_series=backtest_worst_series,
     )
-    client.update_model_version(registered_model, version, description=description)
-    logger.info("%s v%s: %s", registered_model, version, description)
-    return GateDecision(
-        promoted=promoted,
-        alias=alias,
-        reason=reason,
-        version=str(version),
-        candidate_val_mae=candidate_val_mae,
-        candidate_val_rel_mae=candidate_val_rel_mae,
-        champion_val_mae=champion_val_mae,
-        champion_version=None if champion is None else str(champion.version),
-    )
+    champion = champion_evidence(registered_model, evaluate_champion, data_sha256)
+    decision = register_pending(model_uri, decide(evidence, champion), evidence,
+                                registered_model=registered_model, run_id=run_id, data_sha256=data_sha256)
+    commit_version(registered_model, decision.version, decision.alias)
+    return decision
 
 
-__all__ = ["register_and_gate", "champion_uri", "CHAMPION", "CHALLENGER"]
+__all__ = [
+    "register_and_gate", "champion_uri", "champion_evidence", "register_pending", "commit_version",
+    "abandon_pending", "CHAMPION", "CHALLENGER", "TAG_STATE",
+]

@@ -284,6 +284,7 @@ def log_comparison(
     code_version: Mapping[str, Any],
     workdir: Path,
     extra_tags: Mapping[str, str] | None = None,
+    finish_parent: bool = True,
 ) -> ComparisonRunInfo:
     """Log a comparison as one parent run with a nested child run per candidate and baseline.
 
@@ -301,6 +302,9 @@ def log_comparison(
         Scratch space; tables and figures are built in a temporary directory under it.
     extra_tags : mapping, optional
         More tags for the parent run.
+    finish_parent : bool
+        Set the parent run FINISHED at the end (default). The pipeline passes False and ends it
+        at its commit point (:mod:`forecaster.commit`).
 
     Returns
     -------
@@ -376,7 +380,8 @@ def log_comparison(
             parent_dir = scratch_dir / "parent"
             write_parent_artifacts(comparison, parent_dir, info.child_run_ids)
             client.log_artifacts(parent_id, str(parent_dir))
-        client.set_terminated(parent_id, RunStatus.to_string(RunStatus.FINISHED))
+        if finish_parent:
+            client.set_terminated(parent_id, RunStatus.to_string(RunStatus.FINISHED))
     except BaseException as exc:
         status = "FAILED" if isinstance(exc, Exception) else "KILLED"
         logger.error("logging to MLflow failed (%s); marking run(s) %s", exc, status)

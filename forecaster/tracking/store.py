@@ -1,6 +1,8 @@
 """Where runs, artifacts and registered models are stored, and how to open the MLflow UI on them.
 
-Precedence of the tracking store: the pipeline file's ``tracking.tracking_uri`` > the
+Creating or upgrading a SQLite store is serialised by a file lock beside it (:func:`open_store`).
+
+Precedence of the tracking store (resolved by :mod:`forecaster.storeuri`): the pipeline file's ``tracking.tracking_uri`` > the
 ``MLFLOW_TRACKING_URI`` environment variable > ``sqlite:///<cwd>/mlflow.db`` (MLflow's own
 default, made absolute so a later ``cd`` cannot split one store in two).
 
@@ -17,6 +19,7 @@ Example
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -29,52 +32,12 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from forecaster.errors import ConfigError
+from forecaster.storeuri import DEFAULT_DB_NAME, SQLITE_PREFIX as _SQLITE_PREFIX  # noqa: F401
+from forecaster.storeuri import resolve_tracking_uri, sqlite_path
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DB_NAME = "mlflow.db"
 ARTIFACT_DIR_NAME = "mlartifacts"
-_SQLITE_PREFIX = "sqlite:///"
-
-
-def resolve_tracking_uri(config_uri: str | None = None) -> str:
-    """Return the tracking URI to use.
-
-    Parameters
-    ----------
-    config_uri : str or None
-        The pipeline file's ``tracking.tracking_uri``; wins when set.
-
-    Returns
-    -------
-    str
-        ``config_uri``, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///<abs cwd>/mlflow.db``.
-        A relative SQLite path (``sqlite:///mlflow.db``) is made absolute against the working
-        directory.
-    """
-    for candidate in (config_uri, os.environ.get("MLFLOW_TRACKING_URI")):
-        if candidate is not None and str(candidate).strip():
-            return _absolute_sqlite(str(candidate).strip())
-    return _SQLITE_PREFIX + str(Path.cwd().resolve() / DEFAULT_DB_NAME)
-
-
-def _absolute_sqlite(uri: str) -> str:
-    if not uri.startswith(_SQLITE_PREFIX):
-        return uri
-    path = uri[len(_SQLITE_PREFIX):]
-    if path.startswith("/") or path in ("", ":memory:"):
-        return uri
-    return _SQLITE_PREFIX + str(Path.cwd().resolve() / path)
-
-
-def sqlite_path(tracking_uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI, or None for other stores."""
-    if not tracking_uri.startswith(_SQLITE_PREFIX):
-        return None
-    path = tracking_uri[len(_SQLITE_PREFIX):]
-    if not path or path == ":memory:":
-        return None
-    return Path(path)
 
 
 def artifact_root_for(tracking_uri: str) -> str | None:
@@ -108,11 +71,57 @@ def configure(cfg_tracking: Any = None) -> str:
             raise ConfigError(
                 f"tracking.tracking_uri must name a SQLite file, not a directory. Received: {uri}"
             )
-        db.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"tracking.tracking_uri: cannot create the store's directory {db.parent} "
+                              f"({exc.strerror}). Received: {uri}") from None
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    open_store(uri)
     logger.debug("MLflow tracking and registry URI: %s", uri)
     return uri
+
+
+_OPENED: set[str] = set()
+STORE_LOCK_SUFFIX = ".lock"
+
+
+def open_store(uri: str) -> None:
+    """Open (create or upgrade) the store once per process, serialised across processes.
+
+    MLflow creates and migrates a SQLite schema when it first opens the file; two processes doing
+    that at once race (``table _alembic_tmp_experiments already exists``) and can leave a
+    half-migrated store. So the first open holds an exclusive ``flock`` on ``<db>.lock`` beside
+    the database (opened without following symlinks) while both the tracking and the registry
+    store initialise. Any number of first runs against one new store then all succeed.
+
+    Raises
+    ------
+    ConfigError
+        The store cannot be opened (exit 2); the message names ``tracking.tracking_uri``.
+    """
+    if uri in _OPENED:
+        return
+    db = sqlite_path(uri)
+    fd = None
+    try:
+        if db is not None:
+            fd = os.open(f"{db}{STORE_LOCK_SUFFIX}", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments(max_results=1)
+        client.search_registered_models(max_results=1)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure to open the store is the user's setting
+        summary = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+        raise ConfigError(f"tracking.tracking_uri: the MLflow store cannot be opened ({type(exc).__name__}: "
+                          f"{summary}). Received: {uri}") from None
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the flock
+    _OPENED.add(uri)
 
 
 def _safe_dir_name(name: str) -> str:
