@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from forecaster.errors import ConfigError
+from forecaster.estimator.base import WindowSettings
 
 logger = logging.getLogger(__name__)
 
@@ -104,29 +105,30 @@ def forecast_from_model(
         The data file is missing or breaks a rule of the model's data section.
     """
     forecaster = load_model(model)
-    model_horizon = int(forecaster.horizon)
+    settings = forecaster.window_settings()
+    model_horizon = settings.horizon
     if horizon is not None and not 1 <= int(horizon) <= model_horizon:
         raise ConfigError(
             f"--horizon must be between 1 and the model's horizon ({model_horizon}). "
             f"Received: horizon={horizon}"
         )
-    history = _read_history(forecaster, Path(data_path))
+    history = _read_history(settings, Path(data_path))
     forecast = forecaster.forecast(history["raw"], horizon=horizon)
-    targets = [str(t) for t in forecaster.target]
+    targets = list(settings.target)
     canonical = history["canonical"]
     return forecast, canonical[["series_id", "timestamp", *targets]].reset_index(drop=True)
 
 
-def _read_history(forecaster: Any, path: Path) -> dict[str, pd.DataFrame]:
+def _read_history(model: WindowSettings, path: Path) -> dict[str, pd.DataFrame]:
     """Read ``path`` like the model's training file: raw columns and the canonical frame."""
     from forecaster.config import DataConfig
     from forecaster.data import frame_from_dataframe
     from forecaster.data.reader import read_raw
 
-    data = getattr(forecaster, "data", None)
+    data = model.data
     if data is None:
         # A model fitted on a canonical frame directly: the file holds canonical columns.
-        settings: dict[str, Any] = {"timestamp_column": "timestamp", "target": list(forecaster.target)}
+        settings: dict[str, Any] = {"timestamp_column": "timestamp", "target": list(model.target)}
     else:
         settings = dict(data)
     settings["path"] = str(path)
