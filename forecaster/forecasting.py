@@ -22,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from forecaster.errors import ConfigError
-from forecaster.estimator.base import WindowSettings
+from forecaster.errors import ConfigError, ModelFileError
+from forecaster.estimator import WindowSettings, load_forecaster
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +49,18 @@ def load_model(model: Any) -> Any:
     Raises
     ------
     ConfigError
-        A local path that does not exist or is not a saved forecaster.
+        A local path that does not exist.
+    ModelFileError
+        Not a saved forecaster, or a file in it (or in the logged model) is invalid or tampered
+        with. Nothing from the model's files is unpickled or run: a saved forecaster is read as
+        data (:func:`forecaster.estimator.load_forecaster`), a logged model by
+        :func:`forecaster.tracking.load_forecaster_from_uri`, never by ``mlflow.pyfunc.load_model``.
     """
     if not isinstance(model, (str, os.PathLike)):
         return model
     reference = os.fspath(model)
     if is_model_uri(reference):
-        from forecaster.tracking import load_forecaster_from_uri
+        from forecaster.tracking import load_forecaster_from_uri  # lazy: MLflow only for a model URI
 
         logger.info("Loading model %s", reference)
         return load_forecaster_from_uri(reference)
@@ -65,13 +70,11 @@ def load_model(model: Any) -> Any:
             f"--model {reference!r}: no such directory, and not a models:/ or runs:/ URI "
             f"(looked in {path.resolve()})"
         )
-    from forecaster.estimator import load_forecaster
-
     logger.info("Loading saved forecaster %s", path)
     try:
         return load_forecaster(path)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"--model {reference!r}: {exc}") from exc
+    except ModelFileError as exc:
+        raise ModelFileError(f"--model {reference!r}: {exc}") from None
 
 
 def forecast_from_model(

@@ -138,7 +138,7 @@ def log_forecaster_model(
 
     Raises
     ------
-    FileNotFoundError
+    ModelFileError
         ``model_dir`` is not a saved forecaster.
     """
     model_dir = Path(model_dir)
@@ -213,7 +213,10 @@ def load_forecaster_from_uri(model_uri: str) -> Any:
             raise ModelFileError(
                 f"model {model_uri!r} is not a forecaster model: its MLmodel has no relative {ARTIFACT_KEY!r} artifact"
             )
-        return load_forecaster(local / relative)
+        try:
+            return load_forecaster(local / relative)
+        except ModelFileError as exc:  # name the file inside the model, not the temporary download
+            raise ModelFileError(f"model {model_uri!r}: {str(exc).replace(str(local) + os.sep, '')}") from None
 
 
 def _pyfunc_flavor(model_uri: str, path: Path) -> dict[str, Any]:
