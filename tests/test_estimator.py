@@ -70,7 +70,8 @@ def test_fit_keeps_parameters_and_clone_rebuilds_every_estimator():
         twin = clone(est)
         assert twin.get_params(deep=False).keys() == est.get_params(deep=False).keys()
         assert not hasattr(twin, "preprocessor_")
-    members = [RNNForecaster(**tiny), BaselineForecaster(kind="linear", target=["y"], lookback=12, horizon=3)]
+    members = [BaselineForecaster(kind=kind, target=["y"], lookback=12, horizon=3)
+               for kind in ("persistence", "linear")]
     blend = BlendForecaster(members, interval_level=0.8)
     _fit_keeps_params_and_adds_only_learned_attributes(blend, frame)
     assert blend.members is members and not hasattr(members[0], "preprocessor_")  # members cloned, untouched

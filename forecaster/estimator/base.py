@@ -434,7 +434,8 @@ class WindowForecaster(BaseEstimator):
         try:
             obj = cls.from_state(state)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ModelFileError(f"{directory / META_FILE}: invalid saved state ({type(exc).__name__}: {exc})") from None
+            raise ModelFileError(
+                f"{directory / META_FILE}: invalid saved state ({type(exc).__name__}: {exc})") from None
         obj._load_model(directory)
         return obj
 

@@ -217,7 +217,8 @@ class BlendForecaster(BaseEstimator):
                 raise ValueError(f"weights {obj.weights_.shape} and quantiles {obj.quantiles_.shape} must cover "
                                  f"horizon={horizon}; extra entries {sorted(state)}")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ModelFileError(f"{directory / META_FILE}: invalid saved blend ({type(exc).__name__}: {exc})") from None
+            raise ModelFileError(
+                f"{directory / META_FILE}: invalid saved blend ({type(exc).__name__}: {exc})") from None
         return obj
 
 
