@@ -237,10 +237,11 @@ def walk_forward_by_ticker(cfg, frame: pd.DataFrame, plan, folds: int) -> pd.Dat
             errors = _errors_by_series(est, fold_frame)
             rows.append(errors.assign(fold=fold, model=label))
         if cfg.training.blend and "linear" in models:
-            blend = BlendForecaster(interval_level=cfg.evaluation.interval_level,
+            blend = BlendForecaster([models["best_rnn"], models["linear"]],
+                                    interval_level=cfg.evaluation.interval_level,
                                     interval_scale=cfg.evaluation.interval_scale,
                                     calibration_window=cfg.evaluation.calibration_window)
-            blend.fit(fold_frame, [models["best_rnn"], models["linear"]])
+            blend.fit(fold_frame)
             rows.append(_errors_by_series(blend, fold_frame).assign(fold=fold, model="blend"))
         logger.info("stocks walk-forward fold %d/%d done", fold + 1, folds)
     return pd.concat(rows, ignore_index=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from forecaster._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -29,6 +29,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from forecaster.pipeline import RunOutcome
 
 __all__ = ["__version__", "load_config", "run", "load_model", "forecast", "RNNForecaster"]
+
+
+# The functions below import their modules when called, not here: ``import forecaster`` (and so
+# ``forecaster --help``) must stay fast, without loading TensorFlow, MLflow or pandas.
 
 
 def load_config(path: Any, overrides: list[str] | None = None) -> "PipelineConfig":

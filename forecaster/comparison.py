@@ -322,9 +322,9 @@ def blend_candidate(cfg: PipelineConfig, frame: pd.DataFrame, candidates: list[C
         return None
     best = min(ok, key=lambda c: c.val_mae)
     members = [load_forecaster(best.model_dir), load_forecaster(linear.model_dir)]
-    blend = BlendForecaster(interval_level=cfg.evaluation.interval_level,
+    blend = BlendForecaster(members, interval_level=cfg.evaluation.interval_level,
                             interval_scale=cfg.evaluation.interval_scale,
-                            calibration_window=cfg.evaluation.calibration_window).fit(frame, members)
+                            calibration_window=cfg.evaluation.calibration_window).fit(frame)
     params = {**best.params, "n_params": blend.n_params_}
     name = blend_name(best.name)
     result = summarise(blend, frame, cfg, name=name, role=ROLE_ENSEMBLE, params=params, out_dir=models_dir)

@@ -22,6 +22,11 @@ class ConfigError(ForecasterError, ValueError):
     exit_code = EXIT_USAGE
 
 
+class ModelFileError(ConfigError):
+    """A saved forecaster or logged model (``--model``) is not valid data, or was written by another
+    ``forecaster`` version. Exit code 2. Loading never runs code from the files it reads."""
+
+
 class DataValidationError(ForecasterError, ValueError):
     """Input data breaks a rule (missing column, bad timestamp, ...). Exit code 3."""
 

@@ -20,8 +20,9 @@ EXIT_CODES_HELP = """\
 exit codes:
   0    success (also a run skipped because its pipeline file, data and code are unchanged)
   1    any other error (the traceback is logged)
-  2    usage error, an invalid pipeline file or --set override, or an output location or
-       tracking store that cannot be used (checked before any training)
+  2    usage error, an invalid pipeline file or --set override, an output location or
+       tracking store that cannot be used (checked before any training), or a --model that is
+       not a valid saved forecaster (tampered, another format or forecaster version)
   3    data validation error (missing column, bad timestamp, too few rows, ...)
   4    quality gate: no candidate beat the baselines (the baseline forecast may still be written)
   5    another run of the same pipeline on the same tracking store holds its lock

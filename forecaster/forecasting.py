@@ -22,7 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from forecaster.errors import ConfigError
+from forecaster.errors import ConfigError, ModelFileError
+from forecaster.estimator import WindowSettings, load_forecaster
 
 logger = logging.getLogger(__name__)
 
@@ -48,13 +49,18 @@ def load_model(model: Any) -> Any:
     Raises
     ------
     ConfigError
-        A local path that does not exist or is not a saved forecaster.
+        A local path that does not exist.
+    ModelFileError
+        Not a saved forecaster, or a file in it (or in the logged model) is invalid or tampered
+        with. Nothing from the model's files is unpickled or run: a saved forecaster is read as
+        data (:func:`forecaster.estimator.load_forecaster`), a logged model by
+        :func:`forecaster.tracking.load_forecaster_from_uri`, never by ``mlflow.pyfunc.load_model``.
     """
     if not isinstance(model, (str, os.PathLike)):
         return model
     reference = os.fspath(model)
     if is_model_uri(reference):
-        from forecaster.tracking import load_forecaster_from_uri
+        from forecaster.tracking import load_forecaster_from_uri  # lazy: MLflow only for a model URI
 
         logger.info("Loading model %s", reference)
         return load_forecaster_from_uri(reference)
@@ -64,13 +70,11 @@ def load_model(model: Any) -> Any:
             f"--model {reference!r}: no such directory, and not a models:/ or runs:/ URI "
             f"(looked in {path.resolve()})"
         )
-    from forecaster.estimator import load_forecaster
-
     logger.info("Loading saved forecaster %s", path)
     try:
         return load_forecaster(path)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"--model {reference!r}: {exc}") from exc
+    except ModelFileError as exc:
+        raise ModelFileError(f"--model {reference!r}: {exc}") from None
 
 
 def forecast_from_model(
@@ -104,29 +108,30 @@ def forecast_from_model(
         The data file is missing or breaks a rule of the model's data section.
     """
     forecaster = load_model(model)
-    model_horizon = int(forecaster.horizon)
+    settings = forecaster.window_settings()
+    model_horizon = settings.horizon
     if horizon is not None and not 1 <= int(horizon) <= model_horizon:
         raise ConfigError(
             f"--horizon must be between 1 and the model's horizon ({model_horizon}). "
             f"Received: horizon={horizon}"
         )
-    history = _read_history(forecaster, Path(data_path))
+    history = _read_history(settings, Path(data_path))
     forecast = forecaster.forecast(history["raw"], horizon=horizon)
-    targets = [str(t) for t in forecaster.target]
+    targets = list(settings.target)
     canonical = history["canonical"]
     return forecast, canonical[["series_id", "timestamp", *targets]].reset_index(drop=True)
 
 
-def _read_history(forecaster: Any, path: Path) -> dict[str, pd.DataFrame]:
+def _read_history(model: WindowSettings, path: Path) -> dict[str, pd.DataFrame]:
     """Read ``path`` like the model's training file: raw columns and the canonical frame."""
     from forecaster.config import DataConfig
     from forecaster.data import frame_from_dataframe
     from forecaster.data.reader import read_raw
 
-    data = getattr(forecaster, "data", None)
+    data = model.data
     if data is None:
         # A model fitted on a canonical frame directly: the file holds canonical columns.
-        settings: dict[str, Any] = {"timestamp_column": "timestamp", "target": list(forecaster.target)}
+        settings: dict[str, Any] = {"timestamp_column": "timestamp", "target": list(model.target)}
     else:
         settings = dict(data)
     settings["path"] = str(path)

@@ -98,5 +98,28 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         """Scaled target arrays ``(n_samples, horizon, n_targets)`` back to original units."""
         return self.scaler_.inverse_transform_values(values, np.asarray(series_ids), list(self.target))
 
+    def to_state(self) -> dict[str, Any]:
+        """The fitted preprocessing as plain data (JSON values and float arrays; no pickle).
+
+        The feature transformers learn nothing (see :mod:`forecaster.features`): they are rebuilt
+        from ``features``; the scaler's statistics are in ``scaler``.
+        """
+        check_is_fitted(self, "scaler_")
+        return {"target": [str(t) for t in self.target], "features": self.features,
+                "feature_names": list(self.feature_names_), "target_indices": [int(i) for i in self.target_indices_],
+                "scaler": self.scaler_.to_state()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "Preprocessor":
+        """Rebuild a fitted preprocessor from :meth:`to_state`; ValueError naming the bad entry."""
+        obj = cls(target=list(state["target"]), features=state["features"])
+        obj.features_ = build_feature_transformer(obj._features_config())
+        obj.feature_names_ = [str(n) for n in state["feature_names"]]
+        obj.target_indices_ = [int(i) for i in state["target_indices"]]
+        obj.scaler_ = SeriesScaler.from_state(state["scaler"])
+        if obj.scaler_.columns_ != obj.feature_names_:
+            raise ValueError(f"scaler columns {obj.scaler_.columns_} differ from feature names {obj.feature_names_}")
+        return obj
+
     def keys(self, frame: pd.DataFrame) -> list[str]:
         return [c for c in KEY_COLUMNS if c in frame.columns]

@@ -43,6 +43,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from forecaster._version import __version__
 from forecaster.atomic import atomic_write_text
 from forecaster.errors import LockHeldError
 
@@ -206,8 +207,6 @@ def code_version() -> dict[str, Any]:
         of every ``forecaster/**/*.py`` file's relative path and bytes, in sorted path order).
         Cached for the life of the process.
     """
-    from forecaster import __version__
-
     digest = hashlib.sha256()
     for path in sorted(_PACKAGE_DIR.rglob("*.py")):
         digest.update(path.relative_to(_PACKAGE_DIR).as_posix().encode())

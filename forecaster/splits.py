@@ -192,6 +192,44 @@ class SeriesScaler(TransformerMixin, BaseEstimator):
         self.n_features_in_ = len(columns)
         return self
 
+    # ------------------------------------------------------------------ state
+
+    def to_state(self) -> dict[str, Any]:
+        """The fitted statistics as plain data (JSON values and float arrays; no pickle).
+
+        ``mean`` and ``scale`` are ``(n_series, n_columns)`` float64 arrays, rows in ``series`` order.
+        """
+        check_is_fitted(self, "mean_")
+        return {
+            "columns": None if self.columns is None else [str(c) for c in self.columns],
+            "series_column": self.series_column,
+            "fitted_columns": [str(c) for c in self.columns_],
+            "series": [str(s) for s in self.mean_.index],
+            "mean": self.mean_[self.columns_].to_numpy(dtype=np.float64),
+            "scale": self.scale_[self.columns_].to_numpy(dtype=np.float64),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "SeriesScaler":
+        """Rebuild a fitted scaler from :meth:`to_state`; ValueError naming the bad entry."""
+        scaler = cls(columns=state["columns"], series_column=state["series_column"])
+        columns, series = list(state["fitted_columns"]), list(state["series"])
+        for key in ("mean", "scale"):
+            array = np.asarray(state[key])
+            if array.dtype.kind != "f" or array.shape != (len(series), len(columns)):
+                raise ValueError(
+                    f"scaler {key!r} must be a float array of shape ({len(series)}, {len(columns)}); "
+                    f"received dtype {array.dtype}, shape {array.shape}"
+                )
+        if not (np.asarray(state["scale"]) > 0).all():
+            raise ValueError("scaler 'scale' must be > 0 everywhere")
+        index = pd.Index(series, dtype=object, name=scaler.series_column)
+        scaler.columns_ = columns
+        scaler.mean_ = pd.DataFrame(np.asarray(state["mean"]), index=index, columns=columns)
+        scaler.scale_ = pd.DataFrame(np.asarray(state["scale"]), index=index, columns=columns)
+        scaler.n_features_in_ = len(columns)
+        return scaler
+
     # ------------------------------------------------------------------ helpers
 
     def _rows(self, series_ids: Any) -> np.ndarray:

@@ -137,7 +137,7 @@ def test_blend_is_never_worse_than_its_members_on_validation_and_round_trips(tmp
     common = dict(target=["y"], lookback=16, horizon=4)
     net = RNNForecaster(units=4, epochs=2, batch_size=64, seed=3, **common).fit(frame)
     linear = BaselineForecaster(kind="linear", **common).fit(frame)
-    blend = BlendForecaster(interval_level=0.8).fit(frame, [net, linear])
+    blend = BlendForecaster([net, linear], interval_level=0.8).fit(frame)
     assert blend.weights_.shape == (4,) and ((blend.weights_ >= 0) & (blend.weights_ <= 1)).all()
 
     def val_mae_by_step(model):
@@ -160,7 +160,7 @@ def test_blend_local_intervals_follow_each_series(tmp_path):
     common = dict(target=["y"], lookback=20, horizon=3, interval_scale="local")
     members = [BaselineForecaster(kind="persistence", **common).fit(frame),
                BaselineForecaster(kind="linear", **common).fit(frame)]
-    blend = BlendForecaster(interval_scale="local").fit(frame, members)
+    blend = BlendForecaster(members, interval_scale="local").fit(frame)
     test = blend.evaluate_windows(frame, splits=("test",))["test"]
     inside = np.abs(test.y_true - test.y_pred) <= blend.half_widths(test)
     for sid in ("s0", "s1"):
@@ -240,8 +240,8 @@ def test_blend_rolling_calibration_widens_after_a_regime_shift(tmp_path):
     common = dict(target=["y"], lookback=10, horizon=2, calibration_window=100)
     members = [BaselineForecaster(kind="persistence", **common).fit(frame),
                BaselineForecaster(kind="linear", **common).fit(frame)]
-    rolling = BlendForecaster(calibration_window=100).fit(frame, members)
-    static = BlendForecaster().fit(frame, members)
+    rolling = BlendForecaster(members, calibration_window=100).fit(frame)
+    static = BlendForecaster(members).fit(frame)
     preds = rolling.evaluate_windows(frame)
     err = np.abs(preds["test"].y_true - preds["test"].y_pred)[200:]
     cov = (err <= rolling.half_widths(preds["test"], history=preds["val"])[200:]).mean()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +22,8 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
-from forecaster.estimator import BaselineForecaster, RNNForecaster, load_forecaster
+from forecaster.errors import ModelFileError
+from forecaster.estimator import BaselineForecaster, BlendForecaster, RNNForecaster, load_forecaster
 from forecaster.splits import assign_splits
 
 TINY = dict(target=["y"], lookback=12, horizon=3, units=4, epochs=2, batch_size=64, seed=3)
@@ -39,9 +44,44 @@ def make_frame(n=600, series=("a",), seed=0):
 
 @pytest.mark.parametrize("check", [check_no_attributes_set_in_init, check_parameters_default_constructible,
                                    check_get_params_invariance, check_set_params])
-@pytest.mark.parametrize("estimator", [RNNForecaster(), BaselineForecaster()], ids=["rnn", "baseline"])
+@pytest.mark.parametrize("estimator", [RNNForecaster(), BaselineForecaster(),
+                                       BlendForecaster([RNNForecaster(), BaselineForecaster(kind="linear")])],
+                         ids=["rnn", "baseline", "blend"])
 def test_sklearn_checks_that_apply(check, estimator):
     check(type(estimator).__name__, estimator)
+
+
+def _fit_keeps_params_and_adds_only_learned_attributes(est, frame):
+    """scikit-learn's check_dont_overwrite_parameters / check_estimators_overwrite_params, on the
+    canonical frame these estimators take (the checks themselves generate plain arrays)."""
+    before = joblib.hash(est.get_params())
+    names = set(vars(est))
+    est.fit(frame)
+    assert joblib.hash(est.get_params()) == before, "fit changed a parameter"
+    added = {k for k in set(vars(est)) - names if not k.startswith("_")}
+    assert added and all(k.endswith("_") for k in added), sorted(added)
+
+
+def test_fit_keeps_parameters_and_clone_rebuilds_every_estimator():
+    frame = make_frame(series=("a", "b"))
+    tiny = {**TINY, "epochs": 1}
+    for est in (RNNForecaster(**tiny), BaselineForecaster(kind="linear", target=["y"], lookback=12, horizon=3)):
+        _fit_keeps_params_and_adds_only_learned_attributes(est, frame)
+        twin = clone(est)
+        assert twin.get_params(deep=False).keys() == est.get_params(deep=False).keys()
+        assert not hasattr(twin, "preprocessor_")
+    members = [BaselineForecaster(kind=kind, target=["y"], lookback=12, horizon=3)
+               for kind in ("persistence", "linear")]
+    blend = BlendForecaster(members, interval_level=0.8)
+    _fit_keeps_params_and_adds_only_learned_attributes(blend, frame)
+    assert blend.members is members and not hasattr(members[0], "preprocessor_")  # members cloned, untouched
+    twin = clone(blend).fit(frame)  # clone rebuilds the blend: unfitted member clones, fitted in fit
+    assert twin.members is not members and twin.get_params(deep=False)["interval_level"] == 0.8
+    pd.testing.assert_frame_equal(twin.predict(frame), blend.predict(frame))
+    # fitted members are used as they are (the pipeline's blend of saved models)
+    prefit = BlendForecaster(blend.members_).fit(frame)
+    assert prefit.members_[0] is blend.members_[0]
+    np.testing.assert_array_equal(prefit.weights_, blend.weights_)
 
 
 def test_params_clone_and_not_fitted():
@@ -94,16 +134,16 @@ def test_save_load_predict_identical_in_a_new_process(tmp_path):
     frame = make_frame()
     est = RNNForecaster(**TINY).fit(frame)
     est.save(tmp_path / "model")
-    frame.to_pickle(tmp_path / "frame.pkl")
+    frame.to_parquet(tmp_path / "frame.parquet")
     expected = est.predict(frame)
     code = textwrap.dedent(f"""
         import pandas as pd
         from forecaster.estimator import load_forecaster
         m = load_forecaster({str(tmp_path / 'model')!r})
-        m.predict(pd.read_pickle({str(tmp_path / 'frame.pkl')!r})).to_pickle({str(tmp_path / 'out.pkl')!r})
+        m.predict(pd.read_parquet({str(tmp_path / 'frame.parquet')!r})).to_parquet({str(tmp_path / 'out.parquet')!r})
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=240)
-    got = pd.read_pickle(tmp_path / "out.pkl")
+    got = pd.read_parquet(tmp_path / "out.parquet")
     pd.testing.assert_frame_equal(got, expected)
     assert not list(tmp_path.glob(".*.tmp"))
 
@@ -113,6 +153,57 @@ def test_baseline_save_load(tmp_path):
     est = BaselineForecaster(kind="linear", target=["y"], lookback=12, horizon=3).fit(frame)
     loaded = load_forecaster(est.save(tmp_path / "linear"))
     pd.testing.assert_frame_equal(loaded.predict(frame), est.predict(frame))
+
+
+def test_saved_files_are_data_and_bad_state_is_refused_naming_the_file(tmp_path):
+    frame = make_frame()
+    est = BaselineForecaster(kind="linear", target=["y"], lookback=12, horizon=3).fit(frame)
+    saved = est.save(tmp_path / "linear")
+    assert sorted(p.name for p in saved.iterdir()) == ["arrays.npz", "forecaster.json"]
+    meta = json.loads((saved / "forecaster.json").read_text())
+    assert meta["format_version"] == 2 and meta["class"] == "BaselineForecaster"
+    with np.load(saved / "arrays.npz", allow_pickle=False) as npz:
+        assert all(npz[k].dtype.kind == "f" for k in npz.files)
+
+    def tampered(edit, name):
+        copy = tmp_path / name
+        shutil.copytree(saved, copy)
+        body = json.loads((copy / "forecaster.json").read_text())
+        edit(body)
+        (copy / "forecaster.json").write_text(json.dumps(body))
+        return copy
+
+    cases = [
+        (lambda b: b.update(format_version=1), "format_version must be 2; received 1"),
+        (lambda b: b.update({"class": "os.system"}), "'class' must be one of"),
+        (lambda b: b["state"]["attributes"].update(evil_=1), "unknown attribute(s) ['evil_']"),
+        (lambda b: b["state"]["params"].update(evil=1), "unknown BaselineForecaster parameter(s) ['evil']"),
+        (lambda b: b["state"].update(quantiles=[[1.0]]), "quantiles must have shape (3, 1)"),
+        (lambda b: b["state"]["linear"].pop("coef"), "KeyError: 'coef'"),
+        (lambda b: b["state"].update(quantiles={"__array__": "nope"}), "the array 'nope' named in forecaster.json"),
+    ]
+    for i, (edit, words) in enumerate(cases):
+        with pytest.raises(ModelFileError, match=re.escape(words)) as caught:
+            load_forecaster(tampered(edit, f"bad{i}"))
+        assert f"bad{i}" in str(caught.value)  # names the directory or file
+    with pytest.raises(ModelFileError, match="not a saved forecaster"):
+        load_forecaster(tmp_path)
+
+
+def test_a_keras_file_with_code_is_refused_by_safe_mode(tmp_path):
+    import keras
+
+    frame = make_frame()
+    saved = RNNForecaster(**{**TINY, "epochs": 1}).fit(frame).save(tmp_path / "rnn")
+    marker = tmp_path / "pwned"
+    inputs = keras.Input((12, 2))
+    # With safe_mode=False this layer's code runs when the file is loaded (the marker appears).
+    touch = keras.layers.Lambda(eval(f"lambda x: (open({str(marker)!r}, 'w').close(), x)[1]"))  # noqa: S307
+    keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(touch(inputs)))).save(saved / "model.keras")
+    marker.unlink(missing_ok=True)
+    with pytest.raises(ModelFileError, match=re.escape("model.keras: not a valid Keras model file")):
+        load_forecaster(saved)
+    assert not marker.exists()
 
 
 def test_too_short_for_windows_is_a_clear_error():

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,16 +18,18 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 
 from forecaster.config import TrackingConfig
 from forecaster.estimator import RNNForecaster
-from forecaster.errors import ConfigError
+from forecaster.errors import ConfigError, ModelFileError
 from forecaster.tracking import (
     artifact_root_for,
     configure,
@@ -32,7 +37,8 @@ from forecaster.tracking import (
     load_forecaster_from_uri,
     log_forecaster_model,
 )
-from forecaster.tracking.pyfunc_model import pinned_requirements
+from forecaster._version import __version__
+from forecaster.tracking.pyfunc_model import MODEL_CODE_FILE, pinned_requirements
 
 COLUMNS = ["series_id", "timestamp", "step", "forecast", "lower", "upper"]
 LOOKBACK, HORIZON = 12, 3
@@ -75,7 +81,14 @@ def test_logged_model_has_signature_example_pins_and_code(logged):
     requirements = open(os.path.join(local, "requirements.txt")).read().split()
     assert set(pinned_requirements()) <= set(requirements)
     assert any(r.startswith("tensorflow-cpu==") for r in requirements)
-    assert os.path.isfile(os.path.join(local, "code", "forecaster", "estimator", "__init__.py"))
+    assert f"forecaster=={__version__}" in requirements
+    # models from code: the logged python_model is forecaster's own small file; no package copy
+    assert not os.path.exists(os.path.join(local, "code"))
+    assert open(os.path.join(local, "model_code.py"), "rb").read() == MODEL_CODE_FILE.read_bytes()
+    flavor = info.flavors["python_function"]
+    assert "python_model" not in flavor and flavor["config"] == {"forecaster_version": __version__}
+    saved = sorted(p.name for p in (Path(local) / "artifacts" / "saved").iterdir())
+    assert saved == ["arrays.npz", "forecaster.json", "model.keras"]
     logged_model = MlflowClient().get_logged_model(info.model_id)
     assert logged_model.source_run_id == logged["run_id"]
     assert logged_model.artifact_location.startswith((logged["root"] / "mlartifacts").as_uri())
@@ -128,6 +141,98 @@ def test_load_forecaster_from_a_registered_alias(logged):
 def test_input_example_must_be_a_dataframe(logged):
     with pytest.raises(ValueError, match="`input_example` must be a non-empty DataFrame of raw history"):
         log_forecaster_model(logged["root"] / "saved", input_example=pd.DataFrame())
+
+
+# ------------------------------------------------------------------ no code from artifacts
+
+
+class _Payload:
+    """Unpickling it creates the marker file: what a writer to a shared store could plant."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _object_npz(marker: Path) -> bytes:
+    """A real .npz whose array is an object array holding the payload (numpy pickles it)."""
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, quantiles=np.array([_Payload(marker)], dtype=object))
+    return buffer.getvalue()
+
+
+def _yaml_tag(marker: Path) -> bytes:
+    return f"flavors: !!python/object/apply:builtins.open ['{marker}', 'w']\n".encode()
+
+
+#: (file inside the logged model, what is planted, words of the error). Every file forecaster
+#: reads from a logged model is here; the code file is compared, never run.
+PLANTED = [
+    ("artifacts/saved/forecaster.json", lambda m: pickle.dumps(_Payload(m)), "forecaster.json: not valid JSON"),
+    ("artifacts/saved/arrays.npz", lambda m: pickle.dumps(_Payload(m)), "arrays.npz: not a numpy .npz archive"),
+    ("artifacts/saved/arrays.npz", _object_npz, "arrays.npz: not a numpy .npz archive"),
+    ("artifacts/saved/model.keras", lambda m: pickle.dumps(_Payload(m)), "model.keras: not a valid Keras model file"),
+    ("model_code.py", lambda m: f"open({str(m)!r}, 'w')\n".encode(), "code file model_code.py is not forecaster's own"),
+    ("MLmodel", lambda m: pickle.dumps(_Payload(m)), "MLmodel is not a valid MLmodel YAML file"),
+    ("MLmodel", _yaml_tag, "MLmodel is not a valid MLmodel YAML file"),
+]
+PLANTED_IDS = ["state-json", "state-npz", "state-npz-object", "keras", "code-file", "mlmodel", "mlmodel-yaml-tag"]
+
+
+@pytest.fixture()
+def model_files(logged):
+    """The logged model's files in the store, put back as they were after the test."""
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    info = mlflow.models.get_model_info(logged["model_uri"])
+    where = Path(local_file_uri_to_path(MlflowClient().get_logged_model(info.model_id).artifact_location))
+    backup = logged["root"] / "pristine"
+    if not backup.exists():
+        shutil.copytree(where, backup)
+    yield where
+    shutil.rmtree(where)
+    shutil.copytree(backup, where)
+
+
+@pytest.mark.parametrize(("relative", "plant", "words"), PLANTED, ids=PLANTED_IDS)
+def test_load_model_refuses_a_planted_payload_and_runs_nothing(logged, model_files, tmp_path, relative, plant, words):
+    import forecaster
+
+    marker = tmp_path / "pwned"
+    (model_files / relative).write_bytes(plant(marker))
+    with pytest.raises(ModelFileError, match=re.escape(words)):
+        forecaster.load_model(logged["model_uri"])
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(("relative", "plant", "words"), [PLANTED[0], PLANTED[4]], ids=["state-json", "code-file"])
+def test_cli_forecast_refuses_a_planted_payload(logged, model_files, tmp_path, relative, plant, words):
+    marker, data, out = tmp_path / "pwned", tmp_path / "weather.csv", tmp_path / "forecast.csv"
+    _raw().to_csv(data, index=False)
+    (model_files / relative).write_bytes(plant(marker))
+    done = subprocess.run(
+        [sys.executable, "-m", "forecaster", "forecast", "--model", logged["model_uri"], "--data", str(data),
+         "--output", str(out)], capture_output=True, text=True, env=logged["env"], timeout=300,
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert words in done.stderr and "Traceback" not in done.stderr
+    assert not marker.exists() and not out.exists()
+
+
+def test_a_model_logged_by_another_forecaster_version_is_refused(logged, model_files):
+    path = model_files / "MLmodel"
+    meta = yaml.safe_load(path.read_text())
+    meta["flavors"]["python_function"]["config"]["forecaster_version"] = "0.0.1"
+    path.write_text(yaml.safe_dump(meta))
+    message = f"this model was logged by forecaster '0.0.1', but forecaster '{__version__}' is installed"
+    with pytest.raises(ModelFileError, match=re.escape(message)):
+        load_forecaster_from_uri(logged["model_uri"])
+    with pytest.raises(Exception, match=re.escape(message)):  # a consumer's pyfunc load, in this process
+        mlflow.pyfunc.load_model(logged["model_uri"])
 
 
 def _free_port() -> int:

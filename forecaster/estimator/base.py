@@ -7,20 +7,20 @@ the baselines are always evaluated on exactly the same windows in the same units
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from forecaster.atomic import atomic_directory
+from forecaster.errors import ModelFileError
+from forecaster.estimator.state_files import META_FILE, read_state, write_state
 from forecaster.evaluation import conformal_quantiles, interval_scales, naive_scale, window_spread
 from forecaster.evaluation.rolling import rolling_quantiles
 from forecaster.preprocessing import Preprocessor
@@ -29,9 +29,11 @@ from forecaster.windowing import gather_windows, window_starts
 
 logger = logging.getLogger(__name__)
 
-STATE_FILE = "forecaster.joblib"
-META_FILE = "forecaster.json"
-FORMAT_VERSION = 1
+#: The learned attributes saved as JSON values (the arrays and the preprocessor are saved apart).
+PLAIN_ATTRIBUTES = (
+    "n_features_", "feature_names_", "frequency_", "series_", "fitted_ok_", "n_params_", "history_", "epochs_run_",
+    "train_seconds_", "failed_", "failure_reason_", "failed_epoch_", "season_",
+)
 
 
 @dataclass
@@ -54,6 +56,19 @@ class WindowPredictions:
     @property
     def n_samples(self) -> int:
         return int(self.y_true.shape[0])
+
+
+@dataclass(frozen=True)
+class WindowSettings:
+    """What a fitted forecaster reads and forecasts: ``target`` columns, ``lookback`` and ``horizon``
+    steps, the pipeline's ``data`` section (how raw history is read; None for canonical frames)
+    and the data ``frequency``."""
+
+    target: tuple[str, ...]
+    lookback: int
+    horizon: int
+    data: dict[str, Any] | None
+    frequency: str | None
 
 
 def concat_predictions(*parts: WindowPredictions) -> WindowPredictions:
@@ -299,6 +314,18 @@ class WindowForecaster(BaseEstimator):
         last_ts = tail.groupby("series_id", sort=True)["timestamp"].max()
         return X, counts.index.to_numpy(), last_ts
 
+    def forecast_origins(self, frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
+        """``(series_ids, last timestamps)``: where :meth:`predict` starts each series' forecast."""
+        check_is_fitted(self, "preprocessor_")
+        _, series_ids, last_ts = self._last_windows(frame)
+        return series_ids, last_ts
+
+    def window_settings(self) -> WindowSettings:
+        """The target, lookback, horizon, data section and frequency of this fitted forecaster."""
+        check_is_fitted(self, "preprocessor_")
+        return WindowSettings(target=tuple(str(t) for t in self.target), lookback=int(self.lookback),
+                              horizon=int(self.horizon), data=self.data, frequency=self.frequency_)
+
     def forecast(self, history: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
         """Forecast from RAW history (columns as in the training file), e.g. a request DataFrame."""
         return self.predict(self.canonical_history(history), horizon=horizon)
@@ -317,34 +344,98 @@ class WindowForecaster(BaseEstimator):
         return frame
 
     # ------------------------------------------------------------ persistence
-    def _state(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k.endswith("_") and not k.startswith("_") and k != "model_"}
+    def to_state(self) -> dict[str, Any]:
+        """The fitted forecaster as plain data: JSON values and numeric arrays (no pickle).
+
+        The Keras model is not in it (see ``save``). :meth:`from_state` rebuilds the forecaster.
+        """
+        check_is_fitted(self, "preprocessor_")
+        series = sorted(self.naive_scale_)
+        return {
+            "params": self.get_params(deep=False),
+            "attributes": {k: getattr(self, k) for k in PLAIN_ATTRIBUTES if hasattr(self, k)},
+            "preprocessor": self.preprocessor_.to_state(),
+            "quantiles": np.asarray(self.quantiles_, dtype=np.float64),
+            "naive_scale": {"series": series,
+                            "values": np.stack([np.asarray(self.naive_scale_[s], dtype=np.float64) for s in series])
+                            if series else np.ones((0, len(self.target)))},
+            **self._extra_state(),
+        }
+
+    def _extra_state(self) -> dict[str, Any]:
+        """Subclasses add their own learned state (plain data)."""
+        return {}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        """Subclasses restore what :meth:`_extra_state` added."""
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "WindowForecaster":
+        """Rebuild a fitted forecaster from :meth:`to_state` (ValueError naming a bad entry)."""
+        state = dict(state)
+        params, attributes = dict(state.pop("params")), dict(state.pop("attributes"))
+        unknown = sorted(set(params) - set(cls._get_param_names()))
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} parameter(s) {unknown}")
+        unknown = sorted(set(attributes) - set(PLAIN_ATTRIBUTES))
+        if unknown:
+            raise ValueError(f"unknown attribute(s) {unknown}")
+        obj = cls(**params)
+        obj.__dict__.update(attributes)
+        obj.preprocessor_ = Preprocessor.from_state(state.pop("preprocessor"))
+        n_targets = len(obj.target)
+        obj.quantiles_ = np.asarray(state.pop("quantiles"))
+        if obj.quantiles_.shape != (obj.horizon, n_targets):
+            raise ValueError(f"quantiles must have shape ({obj.horizon}, {n_targets}); received {obj.quantiles_.shape}")
+        naive = state.pop("naive_scale")
+        values = np.asarray(naive["values"], dtype=np.float64)
+        if values.shape != (len(naive["series"]), n_targets):
+            raise ValueError(f"naive_scale values must have shape ({len(naive['series'])}, {n_targets}); "
+                             f"received {values.shape}")
+        obj.naive_scale_ = {str(s): values[i] for i, s in enumerate(naive["series"])}
+        obj._load_extra_state(state)
+        if state:
+            raise ValueError(f"unknown state entries {sorted(state)}")
+        return obj
 
     def save(self, directory: str | os.PathLike) -> Path:
-        """Save the fitted forecaster to ``directory`` atomically (built beside it, then renamed)."""
+        """Save the fitted forecaster to ``directory`` atomically (built beside it, then renamed).
+
+        Data only: ``forecaster.json`` + ``arrays.npz`` (see :mod:`forecaster.estimator.state_files`)
+        and what the subclass adds (``model.keras``).
+        """
         check_is_fitted(self, "preprocessor_")
         target = Path(directory)
         with atomic_directory(target) as tmp:
-            joblib.dump({"params": self.get_params(deep=False), "state": self._state()}, tmp / STATE_FILE)
+            header = {"kind": self.kind, "class": type(self).__name__, "target": list(self.target),
+                      "lookback": self.lookback, "horizon": self.horizon, "frequency": self.frequency_,
+                      "features": self.feature_names_}
+            write_state(tmp, header, self.to_state())
             self._save_model(tmp)
-            meta = {"kind": self.kind, "format_version": FORMAT_VERSION, "class": type(self).__name__,
-                    "target": list(self.target), "lookback": self.lookback, "horizon": self.horizon,
-                    "frequency": self.frequency_, "features": self.feature_names_}
-            (tmp / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
         return target
 
     def _save_model(self, directory: Path) -> None:
-        """Subclasses save what joblib should not hold (e.g. the Keras model)."""
+        """Subclasses save what the state does not hold (e.g. the Keras model)."""
 
     def _load_model(self, directory: Path) -> None:
         """Subclasses load what ``_save_model`` wrote."""
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "WindowForecaster":
+        """Load a forecaster saved by :meth:`save`; never unpickles nor runs code from the files.
+
+        Raises
+        ------
+        ModelFileError
+            A missing, invalid or tampered file (the message names it).
+        """
         directory = Path(directory)
-        blob = joblib.load(directory / STATE_FILE)
-        obj = cls(**blob["params"])
-        obj.__dict__.update(blob["state"])
+        _, state = read_state(directory, known_classes=(cls.__name__,))
+        try:
+            obj = cls.from_state(state)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelFileError(
+                f"{directory / META_FILE}: invalid saved state ({type(exc).__name__}: {exc})") from None
         obj._load_model(directory)
         return obj
 

@@ -91,6 +91,17 @@ class BaselineForecaster(WindowForecaster):
             self.linear_ = LinearBaseline(alpha=self.alpha).fit(X, y)
             self.n_params_ = int(X.shape[1] * X.shape[2] * y.shape[1] * y.shape[2] + y.shape[1] * y.shape[2])
 
+    def _extra_state(self) -> dict:
+        return {"linear": self.linear_.to_state()} if hasattr(self, "linear_") else {}
+
+    def _load_extra_state(self, state: dict) -> None:
+        from forecaster.models.baselines import LinearBaseline
+
+        if "linear" in state:
+            self.linear_ = LinearBaseline.from_state(state.pop("linear"))
+        elif self.kind == "linear":
+            raise ValueError("a linear baseline's state must hold its 'linear' coefficients")
+
     def _predict_scaled(self, X: np.ndarray) -> np.ndarray:
         from forecaster.models.baselines import persistence, seasonal_naive
 

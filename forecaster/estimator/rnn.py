@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecaster.errors import ModelFileError
 from forecaster.estimator.base import WindowForecaster
 
 logger = logging.getLogger(__name__)
@@ -198,4 +199,11 @@ class RNNForecaster(WindowForecaster):
 
         import forecaster.models.layers  # noqa: F401  registers the custom layers for safe loading
 
-        self.model_ = keras.saving.load_model(directory / MODEL_FILE, compile=False, safe_mode=True)
+        path = directory / MODEL_FILE
+        if not path.is_file():
+            raise ModelFileError(f"{directory}: a saved RNN forecaster must hold {MODEL_FILE}")
+        try:  # safe_mode=True: a Lambda layer or any other serialised code is refused
+            self.model_ = keras.saving.load_model(path, compile=False, safe_mode=True)
+        except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file
+            raise ModelFileError(f"{path}: not a valid Keras model file for safe loading "
+                                 f"({type(exc).__name__}: {str(exc)[:300]})") from None

@@ -229,6 +229,34 @@ class LinearBaseline(BaseEstimator):
         logger.debug("LinearBaseline fit on %d windows", len(X))
         return self
 
+    def to_state(self) -> dict:
+        """The fitted ridge as plain data (JSON values and float arrays; no pickle)."""
+        check_is_fitted(self, "model_")
+        return {"alpha": float(self.alpha), "lags": self.lags, "lookback_": int(self.lookback_),
+                "n_features_": int(self.n_features_), "horizon_": int(self.horizon_),
+                "n_targets_": int(self.n_targets_),
+                "coef": np.asarray(self.model_.coef_, dtype=np.float64),
+                "intercept": np.asarray(self.model_.intercept_, dtype=np.float64)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "LinearBaseline":
+        """Rebuild a fitted baseline from :meth:`to_state`; ValueError naming the bad entry."""
+        obj = cls(alpha=state["alpha"], lags=state["lags"])
+        for key in ("lookback_", "n_features_", "horizon_", "n_targets_"):
+            setattr(obj, key, _check_positive(key, state[key]))
+        lags = obj.lookback_ if obj.lags is None else _check_positive("lags", obj.lags)
+        n_in, n_out = lags * obj.n_features_, obj.horizon_ * obj.n_targets_
+        coef, intercept = np.asarray(state["coef"]), np.asarray(state["intercept"])
+        if coef.dtype.kind != "f" or coef.shape != (n_out, n_in) or intercept.shape != (n_out,):
+            raise ValueError(
+                f"ridge coefficients must be float arrays of shape ({n_out}, {n_in}) and ({n_out},); "
+                f"received {coef.dtype} {coef.shape} and {intercept.shape}"
+            )
+        ridge = Ridge(alpha=obj.alpha)
+        ridge.coef_, ridge.intercept_, ridge.n_features_in_ = coef, intercept, n_in
+        obj.model_ = ridge
+        return obj
+
     def predict(self, X) -> np.ndarray:
         """Forecast ``(n_samples, horizon, n_targets)`` for windows ``(n_samples, lookback, n_features)``."""
         check_is_fitted(self, "model_")

@@ -1,6 +1,6 @@
 """The logged model: an MLflow ``pyfunc`` that forecasts from RAW recent history.
 
-It wraps a saved forecaster directory (Keras model + preprocessing, see
+It wraps a saved forecaster directory (Keras model + preprocessing as data, see
 :meth:`forecaster.estimator.RNNForecaster.save`), so a request needs no preprocessing of its own:
 
 - input: a DataFrame of recent raw history (timestamp, feature columns, series id when there
@@ -8,9 +8,17 @@ It wraps a saved forecaster directory (Keras model + preprocessing, see
 - output: a DataFrame ``series_id, timestamp, step, forecast, lower, upper`` (+ ``target`` when
   the model has several targets), one row per series and future step.
 
-The ``forecaster`` package is bundled with the model (``code_paths``), so it loads where
-``forecaster`` is not installed, and the pinned ``pip_requirements`` save MLflow from inferring
-them (about 10 s at logging time).
+It is logged as MLflow "models from code": ``python_model`` is the small file
+:mod:`forecaster.tracking.model_code`, which hands MLflow the :class:`ForecasterModel` of the
+INSTALLED ``forecaster`` (pinned as ``forecaster==<version>`` in the requirements; no package copy,
+no ``code_paths``, nothing pickled). Loading it elsewhere fails with a clear message when the
+installed ``forecaster`` is another version.
+
+Trust model: ``mlflow.pyfunc.load_model`` and ``mlflow models serve`` RUN the logged code file,
+so use them only on a store whose writers you trust. forecaster's own loaders
+(:func:`load_forecaster_from_uri`: ``forecaster forecast --model``, the scheduled re-scoring of the
+champion, ``forecaster.load_model``) never do: they download the files, refuse a code file that
+is not byte for byte :mod:`forecaster.tracking.model_code`, and read the saved forecaster as data.
 
 Example
 -------
@@ -24,32 +32,49 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
+import yaml
+from mlflow.exceptions import MlflowException
+from mlflow.models import Model, infer_signature
+from mlflow.models.model import MODEL_CODE_PATH, MODEL_CONFIG
 from mlflow.tracking import MlflowClient
+
+from forecaster._version import __version__
+from forecaster.errors import ConfigError, ModelFileError
+from forecaster.estimator import load_forecaster
 
 logger = logging.getLogger(__name__)
 
 #: Distributions the model needs at inference, pinned to the versions installed here.
 RUNTIME_DISTRIBUTIONS = (
-    "tensorflow-cpu", "keras", "numpy", "pandas", "scikit-learn", "scipy", "joblib", "pydantic",
-    "PyYAML", "mlflow",
+    "tensorflow-cpu", "keras", "numpy", "pandas", "scikit-learn", "scipy", "pydantic", "PyYAML", "mlflow",
 )
 ARTIFACT_KEY = "forecaster"
+#: The ``model_config`` key recording the forecaster version that logged the model.
+VERSION_KEY = "forecaster_version"
+#: The models-from-code file (a sibling module, found by path: no import of the package ``__init__``).
+MODEL_CODE_FILE = Path(__file__).with_name("model_code.py")
+
+
+def check_version(logged: Any) -> None:
+    """Raise :class:`ModelFileError` unless ``logged`` is the installed forecaster version."""
+    if logged != __version__:
+        raise ModelFileError(
+            f"this model was logged by forecaster {logged!r}, but forecaster {__version__!r} is installed; "
+            f"install forecaster=={logged} (the model's requirements.txt pins it) to load it"
+        )
 
 
 class ForecasterModel(mlflow.pyfunc.PythonModel):
     """``pyfunc`` wrapper of a saved forecaster directory (artifact key ``forecaster``)."""
 
     def load_context(self, context: Any) -> None:
-        from forecaster.estimator import load_forecaster
-
+        check_version((context.model_config or {}).get(VERSION_KEY))
         self.forecaster_ = load_forecaster(context.artifacts[ARTIFACT_KEY])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -73,21 +98,15 @@ class ForecasterModel(mlflow.pyfunc.PythonModel):
 
 
 def pinned_requirements() -> list[str]:
-    """``name==version`` for each of :data:`RUNTIME_DISTRIBUTIONS` installed here."""
-    pins = []
+    """``forecaster==<version>`` and ``name==version`` for each of :data:`RUNTIME_DISTRIBUTIONS`
+    installed here."""
+    pins = [f"forecaster=={__version__}"]
     for name in RUNTIME_DISTRIBUTIONS:
         try:
             pins.append(f"{name}=={importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
             logger.warning("%s is not installed; it is left out of the model's pip requirements", name)
     return pins
-
-
-def package_dir() -> Path:
-    """The directory of the ``forecaster`` package (bundled into the model as code)."""
-    import forecaster
-
-    return Path(forecaster.__file__).resolve().parent
 
 
 def log_forecaster_model(
@@ -119,11 +138,9 @@ def log_forecaster_model(
 
     Raises
     ------
-    FileNotFoundError
+    ModelFileError
         ``model_dir`` is not a saved forecaster.
     """
-    from forecaster.estimator import load_forecaster
-
     model_dir = Path(model_dir)
     if not isinstance(input_example, pd.DataFrame) or input_example.empty:
         raise ValueError(
@@ -133,51 +150,47 @@ def log_forecaster_model(
     forecaster = load_forecaster(model_dir)
     output_example = forecaster.forecast(input_example)
     signature = infer_signature(input_example, output_example)
-    with tempfile.TemporaryDirectory(prefix="forecaster-code-") as scratch:
-        # Bundle the package's sources only (no __pycache__).
-        code_dir = Path(scratch) / "forecaster"
-        shutil.copytree(package_dir(), code_dir, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        kwargs = dict(
-            name=name,
-            python_model=ForecasterModel(),
-            artifacts={ARTIFACT_KEY: str(model_dir)},
-            input_example=input_example,
-            signature=signature,
-            pip_requirements=pinned_requirements(),
-            code_paths=[str(code_dir)],
-        )
-        active = mlflow.active_run()
-        if run_id is not None and (active is None or active.info.run_id != run_id):
-            # Resuming a run marks it FINISHED on exit; put its own status back afterwards.
-            status = MlflowClient().get_run(run_id).info.status
-            with mlflow.start_run(run_id=run_id, nested=active is not None):
-                info = mlflow.pyfunc.log_model(**kwargs)
-            if status != "RUNNING":
-                MlflowClient().set_terminated(run_id, status)
-        else:
+    kwargs = dict(
+        name=name,
+        python_model=str(MODEL_CODE_FILE),
+        artifacts={ARTIFACT_KEY: str(model_dir)},
+        model_config={VERSION_KEY: __version__},
+        input_example=input_example,
+        signature=signature,
+        pip_requirements=pinned_requirements(),
+    )
+    active = mlflow.active_run()
+    if run_id is not None and (active is None or active.info.run_id != run_id):
+        # Resuming a run marks it FINISHED on exit; put its own status back afterwards.
+        status = MlflowClient().get_run(run_id).info.status
+        with mlflow.start_run(run_id=run_id, nested=active is not None):
             info = mlflow.pyfunc.log_model(**kwargs)
+        if status != "RUNNING":
+            MlflowClient().set_terminated(run_id, status)
+    else:
+        info = mlflow.pyfunc.log_model(**kwargs)
     logger.info("logged the forecaster in %s as %s", model_dir, info.model_uri)
     return info.model_uri
 
 
 def load_forecaster_from_uri(model_uri: str) -> Any:
-    """Load the forecaster inside a logged model (``models:/NAME@champion``, ``models:/m-...``, ...).
+    """Load the forecaster inside a logged model (``models:/NAME@champion``, ``models:/m-...``, ...)
+    WITHOUT running any of its code.
 
-    The model's files are downloaded to a temporary directory and the saved forecaster in its
-    ``forecaster`` artifact is loaded with :func:`forecaster.estimator.load_forecaster` (the
-    installed package's code, not the copy bundled with the model).
+    The model's files are downloaded to a temporary directory; its ``MLmodel`` is read as plain
+    YAML, its code file must be byte for byte the installed :mod:`forecaster.tracking.model_code`
+    (it is compared, never run), the recorded forecaster version must be the installed one, and
+    the saved forecaster in its ``forecaster`` artifact is read as data by
+    :func:`forecaster.estimator.load_forecaster`.
 
     Raises
     ------
     ConfigError
-        The URI names no model in the configured store, or a model that is not a forecaster.
+        The URI names no model in the configured store.
+    ModelFileError
+        The model is not a forecaster model, was logged by another forecaster version, or a
+        file is invalid or tampered with (the message names it). Exit code 2 in the CLI.
     """
-    from mlflow.exceptions import MlflowException
-    from mlflow.models import Model
-
-    from forecaster.errors import ConfigError
-    from forecaster.estimator import load_forecaster
-
     with tempfile.TemporaryDirectory(prefix="forecaster-model-") as scratch:
         try:
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=scratch))
@@ -185,10 +198,34 @@ def load_forecaster_from_uri(model_uri: str) -> Any:
             raise ConfigError(
                 f"model {model_uri!r} was not found in the MLflow store {mlflow.get_tracking_uri()} ({exc.message})"
             ) from exc
-        flavor = Model.load(str(local / "MLmodel")).flavors.get("python_function", {})
+        flavor = _pyfunc_flavor(model_uri, local / "MLmodel")
+        code = flavor.get(MODEL_CODE_PATH)
+        if not isinstance(code, str):
+            raise ModelFileError(f"model {model_uri!r}: its MLmodel names no models-from-code file, so it is "
+                                 "not a forecaster model (older pickled models are not loaded)")
+        code_path = local / Path(code).name
+        if not code_path.is_file() or code_path.read_bytes() != MODEL_CODE_FILE.read_bytes():
+            raise ModelFileError(f"model {model_uri!r}: its code file {code_path.name} is not forecaster's own "
+                                 f"{MODEL_CODE_FILE.name} (tampered, or logged by another version); it was not run")
+        check_version((flavor.get(MODEL_CONFIG) or {}).get(VERSION_KEY))
         relative = (flavor.get("artifacts") or {}).get(ARTIFACT_KEY, {}).get("path")
-        if relative is None:
-            raise ConfigError(
-                f"model {model_uri!r} is not a forecaster model: its MLmodel has no {ARTIFACT_KEY!r} artifact"
+        if not isinstance(relative, str) or Path(relative).is_absolute() or ".." in Path(relative).parts:
+            raise ModelFileError(
+                f"model {model_uri!r} is not a forecaster model: its MLmodel has no relative {ARTIFACT_KEY!r} artifact"
             )
-        return load_forecaster(local / relative)
+        try:
+            return load_forecaster(local / relative)
+        except ModelFileError as exc:  # name the file inside the model, not the temporary download
+            raise ModelFileError(f"model {model_uri!r}: {str(exc).replace(str(local) + os.sep, '')}") from None
+
+
+def _pyfunc_flavor(model_uri: str, path: Path) -> dict[str, Any]:
+    """The ``python_function`` section of an ``MLmodel`` file, read with ``yaml.safe_load``."""
+    try:
+        flavor = Model.load(str(path)).flavors.get("python_function")
+    except (OSError, ValueError, TypeError, AttributeError, KeyError, yaml.YAMLError, MlflowException) as exc:
+        raise ModelFileError(f"model {model_uri!r}: {path.name} is not a valid MLmodel YAML file "
+                             f"({type(exc).__name__}: {str(exc)[:200]})") from None
+    if not isinstance(flavor, dict):
+        raise ModelFileError(f"model {model_uri!r}: {path.name} has no python_function flavor")
+    return flavor
