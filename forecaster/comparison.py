@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import re
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,9 +180,13 @@ def train_candidate(cfg: PipelineConfig | dict[str, Any], plan: CandidatePlan, d
         cfg = PipelineConfig.model_validate(cfg)
     frame = pd.read_pickle(data_ref)
     est = RNNForecaster(**rnn_params(cfg, plan))
+    started = time.time()
     est.fit(frame, callbacks=callbacks)
+    finished = time.time()
     params = contract_params(cfg, est, cell=plan.model["cell"], plan=plan)
-    return summarise(est, frame, cfg, name=plan.name, role=ROLE_CANDIDATE, params=params, out_dir=out_dir)
+    result = summarise(est, frame, cfg, name=plan.name, role=ROLE_CANDIDATE, params=params, out_dir=out_dir)
+    result.started_at, result.finished_at = started, finished
+    return result
 
 
 def evaluate_baseline(cfg: PipelineConfig, kind: str, frame: pd.DataFrame,
@@ -189,9 +194,13 @@ def evaluate_baseline(cfg: PipelineConfig, kind: str, frame: pd.DataFrame,
     est = BaselineForecaster(kind=kind, season=cfg.evaluation.season,
                              center_targets=cfg.training.center_targets,
                              scale_targets=cfg.training.scale_targets, **_common_params(cfg))
+    started = time.time()
     est.fit(frame)
+    finished = time.time()
     params = contract_params(cfg, est, cell=kind, plan=None)
-    return summarise(est, frame, cfg, name=kind, role=ROLE_BASELINE, params=params, out_dir=out_dir)
+    result = summarise(est, frame, cfg, name=kind, role=ROLE_BASELINE, params=params, out_dir=out_dir)
+    result.started_at, result.finished_at = started, finished
+    return result
 
 
 def check_baselines(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
