@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Before anything imports TensorFlow: keep its C++ logging quiet.
     from forecaster.logsetup import configure_logging, quiet_mlflow, quiet_tensorflow
 
-    quiet_tensorflow()
+    quiet_tensorflow(verbose=bool(args.verbose))
     quiet_mlflow(progress_bars=_progress_for(args) is not None)
     level = "DEBUG" if args.verbose else "INFO"
     configure_logging(level, fmt=args.log_format, quiet=args.quiet)

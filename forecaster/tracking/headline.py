@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -150,7 +152,7 @@ def mark_champion(
     from mlflow.tracking import MlflowClient
     from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 
-    from forecaster.tracking.artifacts import comparison_table
+    from forecaster.tracking.artifacts import comparison_table, write_comparison_charts
 
     client = client or MlflowClient()
     if child_run_ids is None:
@@ -169,6 +171,10 @@ def mark_champion(
                        f"`@champion` by this comparison. Full name: {best.name}.")
         client.update_run(run_id, name=champion_run_name(short_run_name(best.name)))
         logger.debug("marked run %s (%s) as champion %s v%s", run_id, best.name, registered_model, version)
+        # Redraw the comparison charts with the champion marked (they were drawn before the gate).
+        with tempfile.TemporaryDirectory(prefix="forecaster-charts-") as scratch:
+            write_comparison_charts(comparison, Path(scratch), champion=best.name)
+            client.log_artifacts(parent_run_id, scratch)
     table = comparison_table(comparison, child_run_ids)
     client.set_tag(parent_run_id, MLFLOW_RUN_NOTE,
                    parent_note(comparison, table, champion_line(decision, registered_model)))

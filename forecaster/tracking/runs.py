@@ -259,7 +259,8 @@ def _log_child(
                metrics=child_metrics(result, int(time.time() * 1000)))
     client.log_inputs(run_id, datasets=[dataset])
     files = write_candidate_artifacts(
-        result, directory, level=cfg.evaluation.interval_level, target_name=target_name
+        result, directory, level=cfg.evaluation.interval_level, target_name=target_name,
+        loss=cfg.training.loss, units=cfg.data.units,
     )
     if files:
         client.log_artifacts(run_id, str(directory), artifact_path="plots")
@@ -402,7 +403,7 @@ def log_comparison(
                        metrics=[Metric(k, v, now, 0) for k, v in headline_metrics(comparison).items()])
 
             parent_dir = scratch_dir / "parent"
-            write_parent_artifacts(comparison, parent_dir, info.child_run_ids)
+            write_parent_artifacts(comparison, parent_dir, info.child_run_ids, loss=cfg.training.loss)
             client.log_artifacts(parent_id, str(parent_dir))
         if finish_parent:
             client.set_terminated(parent_id, RunStatus.to_string(RunStatus.FINISHED))
