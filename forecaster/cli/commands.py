@@ -57,7 +57,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     from forecaster.cli.forecastopts import forecast_defaults, write_csv_stdout
     from forecaster.forecasting import forecast_from_model, load_model, plot_forecast_frame
 
-    model_ref, data_path, title = forecast_defaults(args, _load_config)
+    model_ref, data_path, pipeline_name = forecast_defaults(args, _load_config)
     model = load_model(model_ref)
     forecast, history = forecast_from_model(model, data_path, horizon=args.horizon)
     float_format = f"%.{args.precision}g"
@@ -69,9 +69,14 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     logger.info("Wrote %d forecast rows (%d series) to %s", len(forecast),
                 forecast["series_id"].nunique(), "stdout" if args.output == "-" else args.output)
     if args.plot:
+        from forecaster.plots import forecast_title
+
         targets = [c for c in history.columns if c not in ("series_id", "timestamp")]
+        title = forecast_title(pipeline_name or Path(data_path).stem, str(model_ref), targets)
         plot_forecast_frame(history, forecast, targets, args.plot, title=title,
-                            level=getattr(model, "interval_level", None))
+                            level=getattr(model, "interval_level", None),
+                            units=(getattr(model, "data", None) or {}).get("units"))
+        logger.info("Wrote the forecast plot to %s", args.plot)
     return EXIT_OK
 
 

@@ -20,7 +20,7 @@ logger = logging.getLogger("forecaster.cli")
 
 
 def forecast_defaults(args: argparse.Namespace, load_config: Callable[..., Any]) -> tuple[str, str, str]:
-    """``(model reference, data path, plot title)``; sets the tracking store for this process.
+    """``(model reference, data path, pipeline name or "")``; sets the tracking store for this process.
 
     Raises
     ------
@@ -35,7 +35,7 @@ def forecast_defaults(args: argparse.Namespace, load_config: Callable[..., Any])
         tracking_uri = tracking_uri or cfg.tracking.tracking_uri
         model = model or f"models:/{cfg.registered_model_name}@champion"
         data = data or cfg.data.path
-        title = f"{cfg.name}: forecast"
+        title = cfg.name
     missing = [flag for flag, value in (("--model", model), ("--data", data)) if not value]
     if missing:
         raise ConfigError(f"forecast needs {' and '.join(missing)} (or --pipeline FILE to take them "
@@ -48,7 +48,7 @@ def forecast_defaults(args: argparse.Namespace, load_config: Callable[..., Any])
         # The served model's loader reads the store from the environment.
         os.environ["MLFLOW_TRACKING_URI"] = uri
         check_model_reference(model, uri)
-    return model, data, title or f"forecast of {model}"
+    return model, data, title
 
 
 def write_csv_stdout(frame: Any, float_format: str) -> None:

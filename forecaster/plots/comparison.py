@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from forecaster.plots._style import FIGSIZE, _epoch_ticks, _figure, _save, series_colours
 
+_MARKERS = ("o", "x", "^", "s", "v", "D", "+", "<", ">", "p")  # overlapping lines stay visible
 NOTE_STYLE = {"fontsize": "small", "color": "0.3", "ha": "left", "va": "bottom"}
 
 
@@ -132,7 +133,7 @@ def mae_by_step_figure(
     colours = series_colours(list(curves), baselines)
     fig, (ax,) = _figure()
     fig.set_size_inches(FIGSIZE[0] * 1.25, FIGSIZE[1] * 1.1)
-    for name, values in curves.items():
+    for index, (name, values) in enumerate(curves.items()):
         array = np.asarray(values, dtype=np.float64)
         if array.ndim != 1 or array.size == 0:
             raise ValueError(
@@ -141,8 +142,8 @@ def mae_by_step_figure(
         is_champion = name == champion
         ax.plot(np.arange(1, array.size + 1), array, color=colours[name],
                 linestyle="--" if name in baselines else "-",
-                marker="*" if is_champion else ("s" if name in baselines else "o"),
-                markersize=10 if is_champion else 4, linewidth=3.0 if is_champion else 1.3,
+                marker="*" if is_champion else _MARKERS[index % len(_MARKERS)], fillstyle="none",
+                markersize=10 if is_champion else 5, linewidth=3.0 if is_champion else 1.3,
                 label=f"{name} ({champion_label})" if is_champion else
                 (f"{name} (baseline)" if name in baselines else str(name)), zorder=3 if is_champion else 2)
     ax.set_xlabel("horizon step (steps ahead of the last observation)")

@@ -102,7 +102,7 @@ def forecast_figure(
         ax.set_ylabel(_ylabel(names[j], units))
         _date_axis(ax)
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0.0)
     axes[0].set_title(title or "Forecast")
     axes[-1].set_xlabel("date (dotted line: last observation)")
     return fig

@@ -36,6 +36,14 @@ def model_kind(label: str) -> str:
     if blend:
         other = "ridge regression" if blend.group("other") == "linear" else blend.group("other")
         return f"{model_kind(blend.group('inner'))} blended with {other}"
+    if label.startswith("models:/"):
+        name = label[len("models:/"):]
+        if "@" not in name and "/" in name:
+            name, version = name.rsplit("/", 1)
+            return f"the registered model {name} (version {version})"
+        label = name
+    if label.startswith("runs:/"):
+        return f"the model logged in run {label[len('runs:/'):].split('/', 1)[0]}"
     if "@" in label and not label.startswith(("blend", "lstm", "gru", "rnn")):
         name, alias = label.rsplit("@", 1)
         return f"the registered model {name} (@{alias})"

@@ -14,6 +14,7 @@ from forecaster.plots._style import LOG_RANGE, _epoch_ticks, _figure, _figure_gr
 #: What the training loss is computed on: the network's scaled targets, not the data's units.
 SCALED_UNITS = "scaled target units"
 
+_MARKERS = ("o", "x", "^", "s", "v", "D", "+")
 _CLIP_KIND_WORDS = {"clipnorm": "norm threshold", "global_clipnorm": "global norm threshold",
                     "clipvalue": "value threshold (per element)"}
 
@@ -115,10 +116,10 @@ def clipping_study_figure(
             history, ("grad_norm_mean", "grad_norm_max"), required=("grad_norm_mean",),
             where=f"histories[{label!r}]",
         )
-        colour = f"C{i % 10}"
+        colour, marker = f"C{i % 10}", _MARKERS[i % len(_MARKERS)]  # markers keep overlapping curves visible
         mean = series["grad_norm_mean"]
-        ax.plot(np.arange(1, len(mean) + 1), mean, color=colour, marker="o", markersize=3,
-                label=f"{label}: mean")
+        ax.plot(np.arange(1, len(mean) + 1), mean, color=colour, marker=marker, markersize=5,
+                fillstyle="none", label=f"{label}: mean")
         if "grad_norm_max" in series:
             peak = series["grad_norm_max"]
             ax.plot(np.arange(1, len(peak) + 1), peak, color=colour, linestyle="--", alpha=0.6,
@@ -131,7 +132,8 @@ def clipping_study_figure(
         val = history.get("val_loss")
         if val is not None and len(val):
             val = np.asarray(val, dtype=np.float64)
-            loss_ax.plot(np.arange(1, len(val) + 1), val, color=colour, marker="o", markersize=3, label=label)
+            loss_ax.plot(np.arange(1, len(val) + 1), val, color=colour, marker=marker, markersize=5,
+                         fillstyle="none", label=label)
         everything.extend(series.values())
     _log_if_positive(ax, np.concatenate(everything))
     ax.set_xlabel("epoch")
@@ -139,7 +141,7 @@ def clipping_study_figure(
     ax.set_title("Gradient norm per epoch")
     _epoch_ticks(ax)
     ax.grid(True, alpha=0.3, which="both")
-    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), fontsize="small", ncol=3, borderaxespad=0.0)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2), fontsize="small", ncol=3, borderaxespad=0.0)
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel(f"validation {loss_label(loss)[len('training '):]}")
     loss_ax.set_title("Validation loss (lower is better)")

@@ -40,6 +40,7 @@ from forecaster.tracking.artifacts import (
 from forecaster.tracking.headline import headline_metrics, parent_note
 from forecaster.tracking.runnames import short_run_name
 from forecaster.tracking.store import artifact_root_for, configure, get_or_create_experiment
+from forecaster.tracking.wrapper import link_wrapper_run
 
 logger = logging.getLogger(__name__)
 
@@ -355,6 +356,7 @@ def log_comparison(
                                start_time=min(starts) if starts else None)
     parent_id = parent.info.run_id
     info = ComparisonRunInfo(experiment_id=experiment_id, parent_run_id=parent_id)
+    link_wrapper_run(parent_id, tracking_uri)
     open_child: str | None = None
     logger.info("logging comparison %r to MLflow run %s (%s)", comparison.pipeline, parent_id, tracking_uri)
 
