@@ -330,14 +330,17 @@ def blend_candidate(cfg: PipelineConfig, frame: pd.DataFrame, candidates: list[C
     if not cfg.training.blend or linear is None or not ok:
         return None
     best = min(ok, key=lambda c: c.val_mae)
+    started = time.time()
     members = [load_forecaster(best.model_dir), load_forecaster(linear.model_dir)]
     blend = BlendForecaster(interval_level=cfg.evaluation.interval_level,
                             interval_scale=cfg.evaluation.interval_scale,
                             calibration_window=cfg.evaluation.calibration_window).fit(frame, members)
+    finished = time.time()
     params = {**best.params, "n_params": blend.n_params_}
     name = blend_name(best.name)
     result = summarise(blend, frame, cfg, name=name, role=ROLE_ENSEMBLE, params=params, out_dir=models_dir)
     result.history = {}
+    result.started_at, result.finished_at = started, finished  # the blend's own fit (weights)
     result.metrics["train_seconds"] = best.metrics.get("train_seconds", 0.0)
     result.metrics["epochs_run"] = best.metrics.get("epochs_run", 0.0)
     logger.info("blend of %s and linear: weights per step %s, val_mae=%.4f (network %.4f, linear %.4f)",
