@@ -81,7 +81,7 @@ def test_smoke_run_succeeds_and_leaves_everything(smoke_run):
         c[len("metrics."):] for c in parent.index if c.startswith("metrics.") and pd.notna(parent[c])}
     champion = runs[runs["tags.forecaster.champion"] == "true"]
     assert len(champion) == 1 and champion.iloc[0]["run_id"] == version.tags["forecaster.run_id"]
-    assert champion.iloc[0]["tags.mlflow.runName"].startswith("champion: ")
+    assert champion.iloc[0]["tags.mlflow.runName"].startswith("★ ")
     # quiet logs: no TensorFlow C++ lines, no temporary plot paths at the default verbosity
     assert "E0000" not in result.stderr and "absl::InitializeLog" not in result.stderr
     assert "wrote plot" not in result.stderr

@@ -348,7 +348,7 @@ def test_short_run_names_keep_cell_size_and_clipping():
 
     assert short_run_name("gru-2x64,32-do0.1-rdo0.2 | global_clipnorm=0.5") == "gru-2x64,32-do0.1-rdo0.2 gnorm0.5"
     assert short_run_name("rnn-1x32-bi | clipvalue=0.5") == "rnn-1x32-bi value0.5"
-    assert short_run_name("blend(lstm-1x32 | none + linear)") == "blend lstm-1x32 noclip+lin"
+    assert short_run_name("blend(lstm-1x32 | none + linear)") == "lstm-1x32 noclip+lin"
 
 
 def test_mark_champion_tags_parent_and_child_and_says_so(logged):
@@ -363,7 +363,7 @@ def test_mark_champion_tags_parent_and_child_and_says_so(logged):
     assert "**Champion: demo v3**, promoted in this run." in parent.data.tags["mlflow.note.content"].splitlines()[1]
     champion = client.get_run(info.child_run_ids["lstm-1x4 | none"])
     assert champion.data.tags["forecaster.champion"] == "true"
-    assert champion.info.run_name == "champion: lstm-1x4 noclip"
+    assert champion.info.run_name == "★ lstm-1x4 noclip"
     assert champion.data.tags["mlflow.note.content"].startswith("**Champion**")
     others = [client.get_run(r).data.tags.get("forecaster.champion") for n, r in info.child_run_ids.items()
               if n != "lstm-1x4 | none"]

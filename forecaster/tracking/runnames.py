@@ -10,20 +10,22 @@ full name                                run name
 ``gru-2x32-do0.1 | clipnorm=1``          ``gru-2x32-do0.1 norm1``
 ``rnn-1x32-bi | clipvalue=0.5``          ``rnn-1x32-bi value0.5``
 ``lstm-1x32 | global_clipnorm=1``        ``lstm-1x32 gnorm1``
-``blend(lstm-1x32 | none + linear)``     ``blend lstm-1x32 noclip+lin``
+``blend(lstm-1x32 | none + linear)``     ``lstm-1x32 noclip+lin``
 ``persistence``                          ``persistence``
 =======================================  ==============================
 
-The champion's run is renamed ``champion: <short name>`` once the gate promotes it.
+The champion's run is renamed ``★ <short name>`` once the gate promotes it (the word "champion" is
+in its description and its ``forecaster.champion`` tag): the runs list's default column shows about
+22 characters, so the mark goes first and stays short.
 
 Example
 -------
 >>> short_run_name("gru-2x32-do0.1 | clipnorm=1")
 'gru-2x32-do0.1 norm1'
 >>> short_run_name("blend(lstm-1x32 | none + linear)")
-'blend lstm-1x32 noclip+lin'
+'lstm-1x32 noclip+lin'
 >>> champion_run_name("lstm-1x32 noclip")
-'champion: lstm-1x32 noclip'
+'★ lstm-1x32 noclip'
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from __future__ import annotations
 import re
 
 MAX_RUN_NAME = 40
-CHAMPION_PREFIX = "champion: "
+CHAMPION_PREFIX = "★ "
 
 _CLIP_WORDS = (("global_clipnorm", "gnorm"), ("clipnorm", "norm"), ("clipvalue", "value"))
 _BLEND = re.compile(r"^blend\((?P<inner>.+) \+ (?P<other>\w+)\)$")
@@ -54,7 +56,7 @@ def short_run_name(name: str) -> str:
     if blend:
         inner = short_run_name(blend.group("inner"))
         other = blend.group("other")
-        return _cut(f"blend {inner}+{other[:3]}")
+        return _cut(f"{inner}+{other[:3]}")
     if " | " in name:
         spec, clipping = name.split(" | ", 1)
         return _cut(f"{spec} {short_clipping(clipping)}")
@@ -62,7 +64,7 @@ def short_run_name(name: str) -> str:
 
 
 def champion_run_name(short_name: str) -> str:
-    """The champion's run name: ``champion: `` then its short name."""
+    """The champion's run name: ``★ `` then its short name."""
     if short_name.startswith(CHAMPION_PREFIX):
         return short_name
     return CHAMPION_PREFIX + short_name
