@@ -67,8 +67,9 @@ def run_ui(args: argparse.Namespace, load_config: Callable[..., Any], emit: Call
             for link in links:
                 emit(f"{link.name}\t{link.url}")
             target = links[0].url if len(links) == 1 else base
-            logger.info("MLflow UI ready: %s%s", target,
-                        "" if len(links) < 2 else f" ({len(links)} experiments, links on stdout)")
+            logger.info("MLflow UI ready: %s%s%s", target,
+                        "" if len(links) < 2 else f" ({len(links)} experiments, links on stdout)",
+                        "" if args.open else " (--open opens it in a web browser)")
             if args.open:
                 import webbrowser
 
