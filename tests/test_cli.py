@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120):
-    full_env = {k: v for k, v in os.environ.items() if k != "FORECASTER_STATE_DIR"}
+    # Not the tracking store a test of this session pointed MLflow at (mlflow.set_tracking_uri exports it).
+    full_env = {k: v for k, v in os.environ.items() if k not in ("FORECASTER_STATE_DIR", "MLFLOW_TRACKING_URI")}
     full_env["FORECASTER_STATE_DIR"] = str(Path(cwd) / ".forecaster")  # never the user's own state dir
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "forecaster", *args], cwd=cwd, env=full_env,

@@ -398,3 +398,18 @@ def test_an_unknown_model_name_or_alias_lists_what_exists(logged, tmp_path):
         check_model_reference("models:/demo-model@champoin", uri)
     with pytest.raises(ConfigError, match=r"has no version '7'. Its versions: 1"):
         check_model_reference("models:/demo-model/7", uri)
+
+
+def test_the_mlflow_run_wrapper_run_and_the_comparison_are_linked(logged, monkeypatch):
+    from forecaster.tracking.wrapper import link_wrapper_run
+
+    client, info = logged["client"], logged["info"]
+    uri = resolve_tracking_uri(logged["cfg"].tracking.tracking_uri)
+    wrapper = client.create_run(info.experiment_id, run_name="mlflow-run-wrapper").info.run_id
+    monkeypatch.setenv("MLFLOW_RUN_ID", wrapper)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    assert link_wrapper_run(info.parent_run_id, uri) == wrapper
+    assert client.get_run(wrapper).data.tags["forecaster.comparison_run_id"] == info.parent_run_id
+    assert client.get_run(info.parent_run_id).data.tags["forecaster.mlproject_run_id"] == wrapper
+    monkeypatch.setenv("MLFLOW_RUN_ID", "0" * 32)  # a wrapper run that is not there: a warning, no error
+    assert link_wrapper_run(info.parent_run_id, uri) is None

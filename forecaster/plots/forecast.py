@@ -153,7 +153,7 @@ def plot_forecast_vs_actual(
         ax.set_ylabel(_ylabel(names[j], units))
         _date_axis(ax)
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="best", fontsize="small")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0.0)
     axes[0].set_title(title or "Forecast vs actual")
     axes[-1].set_xlabel("date of the forecast target")
     return _save(fig, path)
