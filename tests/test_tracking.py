@@ -337,6 +337,10 @@ def test_child_runs_have_short_names_full_name_tag_and_training_times(logged):
         assert run.data.tags["forecaster.candidate"] == full
         names[full] = run.info.run_name
     assert names["lstm-1x4 | clipnorm=1"] == "lstm-1x4 norm1"
+    note = client.get_run(info.child_run_ids["linear"]).data.tags["mlflow.note.content"]
+    assert note == "linear: rank 3 of 5 by validation MAE; val MAE 0.95 (0.950x persistence), test MAE 1.045."
+    note = client.get_run(info.child_run_ids["lstm-1x4 | clipnorm=1"]).data.tags["mlflow.note.content"]
+    assert note.startswith("lstm-1x4 | clipnorm=1: **failed** (loss became nan at epoch 2)")
     assert names["persistence"] == "persistence"
     assert all(len(name) <= 30 for name in names.values())
     trained = client.get_run(info.child_run_ids["lstm-1x4 | none"]).info

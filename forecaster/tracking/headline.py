@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from forecaster.results import ROLE_ENSEMBLE, ComparisonResult
+from forecaster.results import ROLE_BASELINE, ROLE_ENSEMBLE, ComparisonResult
 from forecaster.tracking.artifacts import clipping_label, persistence_verdict
 from forecaster.tracking.runnames import champion_run_name, short_run_name
 
@@ -123,6 +123,27 @@ def parent_note(comparison: ComparisonResult, table: pd.DataFrame, champion_line
     return "\n".join(lines)[:_MAX_NOTE]
 
 
+def child_note(result: Any, comparison: ComparisonResult) -> str:
+    """A child run's description: its full name, rank, val/test MAE against persistence, training."""
+    ranked = [r.name for r in comparison.all_results if not r.failed and math.isfinite(_number(r.val_mae))]
+    if result.failed:
+        return f"{result.name}: **failed** ({result.failure_reason or 'unknown reason'}); not ranked."
+    text = f"{result.name}: "
+    if result.name in ranked:
+        text += f"rank {ranked.index(result.name) + 1} of {len(ranked)} by validation MAE; "
+    text += f"val MAE {_number(result.val_mae):.4g}"
+    rel = _number(result.metrics.get("val_rel_mae"))
+    if math.isfinite(rel):
+        text += f" ({rel:.3f}x persistence)"
+    test = _number(result.metrics.get("test_mae"))
+    if math.isfinite(test):
+        text += f", test MAE {test:.4g}"
+    epochs, seconds = _number(result.metrics.get("epochs_run")), _number(result.metrics.get("train_seconds"))
+    if result.role != ROLE_BASELINE and math.isfinite(epochs) and epochs > 0:
+        text += f"; trained {epochs:.0f} epoch(s) in {seconds:.1f} s"
+    return text + "."
+
+
 def champion_line(decision: Any, registered_model: str) -> str:
     """A line for the parent's description: which version is champion after this run."""
     version = getattr(decision, "version", None)
@@ -189,6 +210,6 @@ def _child_run_ids(client: Any, parent_run_id: str) -> dict[str, str]:
 
 __all__ = [
     "HEADLINE_METRICS", "METRIC_BEST_TEST_MAE", "METRIC_BEST_TEST_REL_MAE", "METRIC_BEST_VAL_MAE",
-    "METRIC_PERSISTENCE_TEST_MAE", "TAG_CHAMPION", "TAG_CHAMPION_VERSION", "champion_line",
+    "METRIC_PERSISTENCE_TEST_MAE", "TAG_CHAMPION", "TAG_CHAMPION_VERSION", "champion_line", "child_note",
     "compared_sentence", "headline_metrics", "mark_champion", "parent_note", "winner_sentence",
 ]

@@ -37,7 +37,7 @@ from forecaster.tracking.artifacts import (
     write_candidate_artifacts,
     write_parent_artifacts,
 )
-from forecaster.tracking.headline import headline_metrics, parent_note
+from forecaster.tracking.headline import child_note, headline_metrics, parent_note
 from forecaster.tracking.runnames import short_run_name
 from forecaster.tracking.store import artifact_root_for, configure, get_or_create_experiment
 from forecaster.tracking.wrapper import link_wrapper_run
@@ -377,9 +377,11 @@ def log_comparison(
                     logger.warning("two runs are named %r; the run ids map keeps the last", result.name)
                 # A short name (cell, size, clipping) fits the runs list; the full one is the
                 # forecaster.candidate tag. Start and end are those of the run's training.
+                child_tags = _child_tags(result, comparison.pipeline, parent_id)
+                child_tags[MLFLOW_RUN_NOTE] = child_note(result, comparison)
                 child = client.create_run(
                     experiment_id,
-                    tags=resolve_tags(_child_tags(result, comparison.pipeline, parent_id)),
+                    tags=resolve_tags(child_tags),
                     run_name=short_run_name(result.name),
                     start_time=_millis(getattr(result, "started_at", None)),
                 )
