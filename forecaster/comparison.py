@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import re
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,9 +180,13 @@ def train_candidate(cfg: PipelineConfig | dict[str, Any], plan: CandidatePlan, d
         cfg = PipelineConfig.model_validate(cfg)
     frame = pd.read_pickle(data_ref)
     est = RNNForecaster(**rnn_params(cfg, plan))
+    started = time.time()
     est.fit(frame, callbacks=callbacks)
+    finished = time.time()
     params = contract_params(cfg, est, cell=plan.model["cell"], plan=plan)
-    return summarise(est, frame, cfg, name=plan.name, role=ROLE_CANDIDATE, params=params, out_dir=out_dir)
+    result = summarise(est, frame, cfg, name=plan.name, role=ROLE_CANDIDATE, params=params, out_dir=out_dir)
+    result.started_at, result.finished_at = started, finished
+    return result
 
 
 def evaluate_baseline(cfg: PipelineConfig, kind: str, frame: pd.DataFrame,
@@ -189,9 +194,13 @@ def evaluate_baseline(cfg: PipelineConfig, kind: str, frame: pd.DataFrame,
     est = BaselineForecaster(kind=kind, season=cfg.evaluation.season,
                              center_targets=cfg.training.center_targets,
                              scale_targets=cfg.training.scale_targets, **_common_params(cfg))
+    started = time.time()
     est.fit(frame)
+    finished = time.time()
     params = contract_params(cfg, est, cell=kind, plan=None)
-    return summarise(est, frame, cfg, name=kind, role=ROLE_BASELINE, params=params, out_dir=out_dir)
+    result = summarise(est, frame, cfg, name=kind, role=ROLE_BASELINE, params=params, out_dir=out_dir)
+    result.started_at, result.finished_at = started, finished
+    return result
 
 
 def check_baselines(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
@@ -321,14 +330,17 @@ def blend_candidate(cfg: PipelineConfig, frame: pd.DataFrame, candidates: list[C
     if not cfg.training.blend or linear is None or not ok:
         return None
     best = min(ok, key=lambda c: c.val_mae)
+    started = time.time()
     members = [load_forecaster(best.model_dir), load_forecaster(linear.model_dir)]
     blend = BlendForecaster(members, interval_level=cfg.evaluation.interval_level,
                             interval_scale=cfg.evaluation.interval_scale,
                             calibration_window=cfg.evaluation.calibration_window).fit(frame)
+    finished = time.time()
     params = {**best.params, "n_params": blend.n_params_}
     name = blend_name(best.name)
     result = summarise(blend, frame, cfg, name=name, role=ROLE_ENSEMBLE, params=params, out_dir=models_dir)
     result.history = {}
+    result.started_at, result.finished_at = started, finished  # the blend's own fit (weights)
     result.metrics["train_seconds"] = best.metrics.get("train_seconds", 0.0)
     result.metrics["epochs_run"] = best.metrics.get("epochs_run", 0.0)
     logger.info("blend of %s and linear: weights per step %s, val_mae=%.4f (network %.4f, linear %.4f)",

@@ -67,6 +67,10 @@ class DataConfig(_Strict):
     max_gap: int = Field(default=3, ge=0)
     encoding: str = "utf-8"
     separator: str = ","
+    units: str | None = Field(
+        default=None,
+        description="Unit of the target(s), e.g. degC or USD; shown on plot axes (default: the column name).",
+    )
 
     @field_validator("target", mode="before")
     @classmethod

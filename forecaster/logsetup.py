@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from typing import Any, TextIO
 
 LOG_FORMATS = ("text", "json")
@@ -66,12 +67,39 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str, ensure_ascii=False)
 
 
-def quiet_tensorflow() -> None:
-    """Silence TensorFlow's C++ log lines (set before TensorFlow is imported) and absl noise."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+class _DropRetracing(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warnings unless debug logging is on.
+
+    They describe Keras internals (a model called on a few window counts), not anything a user
+    can act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "retracing" not in record.getMessage():
+            return True
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+_RETRACING_FILTER = _DropRetracing()
+
+
+def quiet_tensorflow(verbose: bool = False) -> None:
+    """Silence TensorFlow's C++ log lines and absl noise; call before TensorFlow is imported.
+
+    At the default verbosity ``TF_CPP_MIN_LOG_LEVEL=3`` hides the C++ INFO/WARNING/ERROR lines
+    (the oneDNN and CPU-feature notices, ``E0000 ... NodeDef mentions attribute
+    use_unbounded_threadpool``, which TensorFlow prints as errors for every ``tf.data`` map it
+    loads and which mean nothing to a user) and with them absl's "All log messages before
+    absl::InitializeLog()" line; ``verbose`` keeps the errors (level 2). An explicit environment
+    setting wins. The retracing warnings of TensorFlow's Python logger are dropped unless that
+    logger is at debug level (``-v``).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if verbose else "3")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2" if verbose else "3")
     logging.getLogger("absl").setLevel(logging.WARNING)
-    logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    tf_logger = logging.getLogger("tensorflow")
+    tf_logger.setLevel(logging.WARNING)
+    if _RETRACING_FILTER not in tf_logger.filters:
+        tf_logger.addFilter(_RETRACING_FILTER)
 
 
 def quiet_mlflow(progress_bars: bool = False) -> None:
@@ -127,7 +155,8 @@ def configure_logging(
     if quiet:
         numeric = max(numeric, logging.WARNING)
 
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    real_stderr = sys.stderr.original if isinstance(sys.stderr, StderrToLog) else sys.stderr
+    handler = logging.StreamHandler(stream if stream is not None else real_stderr)
     handler.set_name(_HANDLER_NAME)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -144,4 +173,46 @@ def configure_logging(
     noisy_level = logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(noisy_level, numeric))
+    if stream is None:
+        # With JSON logs every stderr line must be JSON: text that libraries print to stderr
+        # (MLflow's "Successfully registered model ...", "Created version ...") becomes a log
+        # record of the logger "stderr". Text logs leave sys.stderr alone.
+        sys.stderr = StderrToLog(real_stderr) if fmt == "json" else real_stderr
     return handler
+
+
+class StderrToLog:
+    """A text stream standing in for ``sys.stderr``: each complete line becomes an INFO record of
+    the logger ``stderr`` (the handler writes to the real stream, kept as ``original``)."""
+
+    logger_name = "stderr"
+
+    def __init__(self, original: TextIO) -> None:
+        self.original = original
+        self._buffer = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._buffer += text
+            *lines, self._buffer = self._buffer.split("\n")
+        for line in lines:
+            if line.strip():
+                logging.getLogger(self.logger_name).info("%s", line.rstrip())
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            rest, self._buffer = self._buffer, ""
+        if rest.strip():
+            logging.getLogger(self.logger_name).info("%s", rest.rstrip())
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self.original.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.original, "encoding", "utf-8")

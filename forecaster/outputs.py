@@ -104,12 +104,16 @@ def stage_forecast(cfg, outcome: Any, comparison: ComparisonResult, frame: pd.Da
             logger.info("forecast from %s staged for %s (%d rows)", label, target, len(forecast))
         if cfg.output.plot_path:
             from forecaster.forecasting import plot_forecast_frame
+            from forecaster.plots import forecast_title
 
             target = Path(cfg.output.plot_path)
             tmp = staged_path(target, suffix=".png")
             files.append(StagedFile(str(tmp.resolve()), str(target.resolve())))
-            plot_forecast_frame(frame, forecast, list(cfg.data.target), tmp, title=f"{cfg.name}: {label}")
+            plot_forecast_frame(frame, forecast, list(cfg.data.target), tmp,
+                                title=forecast_title(cfg.name, label, list(cfg.data.target)),
+                                level=cfg.evaluation.interval_level, units=cfg.data.units)
             outcome.plot_path = str(target)
+            logger.info("forecast plot staged for %s", target)
     except BaseException:
         discard_staged(files)
         raise

@@ -179,6 +179,9 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
                     }
                 with stages("commit"):
                     commit(state_dir, record)
+                if outcome.gate is not None:  # after the commit point: the alias really moved
+                    tracking.mark_champion(outcome.parent_run_id, None, outcome.comparison, outcome.gate,
+                                           cfg.registered_model_name)
             except BaseException as exc:
                 _abandon(state_dir, record, exc)
                 raise

@@ -74,6 +74,9 @@ class CandidateResult:
     plot_data: dict[str, Any] = field(default_factory=dict)
     val_forecast: np.ndarray | None = None
     test_forecast: np.ndarray | None = None
+    #: Wall-clock start and end of the run's fit (unix seconds); MLflow shows them as the run's times.
+    started_at: float | None = None
+    finished_at: float | None = None
 
     @property
     def val_mae(self) -> float:

@@ -3,6 +3,7 @@ exit codes, error messages, JSON logs, the lock, data check and forecast."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -22,7 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120):
-    full_env = {k: v for k, v in os.environ.items() if k != "FORECASTER_STATE_DIR"}
+    # Not the tracking store a test of this session pointed MLflow at (mlflow.set_tracking_uri exports it).
+    full_env = {k: v for k, v in os.environ.items() if k not in ("FORECASTER_STATE_DIR", "MLFLOW_TRACKING_URI")}
     full_env["FORECASTER_STATE_DIR"] = str(Path(cwd) / ".forecaster")  # never the user's own state dir
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "forecaster", *args], cwd=cwd, env=full_env,
@@ -74,12 +76,31 @@ def test_parse_each_command():
         "d.csv", ["a", "b"], "Ticker", "B", 1)
     ui = parser.parse_args(["ui", "--port", "5001"])
     assert (ui.host, ui.port, ui.quiet, ui.log_format) == ("127.0.0.1", 5001, False, "text")
+    assert (ui.pipeline, ui.open, ui.tracking_uri, fc.precision, fc.pipeline) == (None, False, None, 6, None)
+    # the global --tracking-uri before or after the command
+    for argv in (["--tracking-uri", "sqlite:///x.db", "ui", "--pipeline", "p.yaml", "--open"],
+                 ["ui", "--pipeline", "p.yaml", "--open", "--tracking-uri", "sqlite:///x.db"]):
+        ui = parser.parse_args(argv)
+        assert (ui.tracking_uri, ui.pipeline, ui.open) == ("sqlite:///x.db", "p.yaml", True)
+    fc = parser.parse_args(["forecast", "--pipeline", "p.yaml", "--output", "-", "--precision", "3"])
+    assert (fc.pipeline, fc.model, fc.data, fc.output, fc.precision) == ("p.yaml", None, None, "-", 3)
+
+
+def test_global_tracking_uri_wins_over_the_pipeline_file(tmp_path):
+    from forecaster.cli.commands import _load_config
+
+    content = pipeline_dict()
+    content["tracking"] = {"tracking_uri": "sqlite:///from-file.db"}
+    path = write_pipeline(tmp_path / "p.yaml", content)
+    assert _load_config(str(path), []).tracking.tracking_uri == "sqlite:///from-file.db"
+    uri = "sqlite:////tmp/x y/o'brien.db"
+    assert _load_config(str(path), ["training.epochs=2"], uri).tracking.tracking_uri == uri
 
 
 @pytest.mark.parametrize("argv", [
     ["run", "p.yaml", "--jobs", "0"],
     ["forecast", "--model", "m", "--data", "d.csv", "--output", "o.csv", "--horizon", "0"],
-    ["forecast", "--data", "d.csv", "--output", "o.csv"],
+    ["forecast", "--model", "m", "--data", "d.csv", "--output", "o.csv", "--precision", "0"],
     ["ui", "--port", "70000"],
     ["data"],
     ["--log-format", "xml", "run", "p.yaml"],
@@ -275,6 +296,26 @@ def test_forecast_horizon_beyond_model_exits_2(tmp_path, saved_baseline):
     assert not (tmp_path / "f.csv").exists()
 
 
+def test_forecast_to_stdout_writes_only_the_rounded_csv(tmp_path, saved_baseline):
+    model_dir, data = saved_baseline
+    done = cli("forecast", "--model", str(model_dir), "--data", str(data), "--output", "-", "--precision", "3",
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    forecast = pd.read_csv(io.StringIO(done.stdout))
+    assert forecast.columns.tolist() == ["series_id", "timestamp", "step", "forecast", "lower", "upper"]
+    assert len(forecast) == 4 and len(done.stdout.splitlines()) == 5
+    for token in done.stdout.splitlines()[1].split(",")[3:]:  # forecast, lower, upper: 3 significant digits
+        assert len(token.split("e")[0].lstrip("-").replace(".", "").lstrip("0")) <= 3, token
+    assert "Wrote 4 forecast rows (1 series) to stdout" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_forecast_without_model_or_pipeline_exits_2(tmp_path):
+    done = cli("forecast", "--data", "d.csv", "--output", "f.csv", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "forecast needs --model (or --pipeline FILE to take them from a pipeline file)" in done.stderr
+
+
 def test_forecast_missing_model_exits_2(tmp_path):
     done = cli("forecast", "--model", "no-such-model", "--data", "d.csv", "--output", "f.csv",
                cwd=tmp_path)
@@ -354,7 +395,8 @@ def test_tqdm_progress_draws_stages():
     assert "epochs:" in text and "candidates:" in text and "1/2" in text and "name=gru-1x4" in text
 
 
-def test_ctrl_c_exits_130_and_stops_the_ui_server(tmp_path):
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_stops_the_ui_server_cleanly(tmp_path, signame):
     import re
     import signal
 
@@ -362,7 +404,8 @@ def test_ctrl_c_exits_130_and_stops_the_ui_server(tmp_path):
     with open(log, "w") as err:
         # Default SIGINT in the child even when pytest itself runs with SIGINT ignored (a background
         # job of a non-interactive shell), which the child would inherit: Ctrl-C is what we test.
-        child = subprocess.Popen([sys.executable, "-m", "forecaster", "ui", "--port", "5987"],
+        child = subprocess.Popen([sys.executable, "-m", "forecaster", "ui", "--port",
+                                  "5987" if signame == "SIGINT" else "5988"],
                                  cwd=tmp_path, stderr=err,
                                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     ui_pid = None
@@ -374,13 +417,15 @@ def test_ctrl_c_exits_130_and_stops_the_ui_server(tmp_path):
             time.sleep(0.1)
         assert ui_pid is not None, log.read_text()
         time.sleep(1)  # let the server start its workers
-        child.send_signal(signal.SIGINT)
+        child.send_signal(getattr(signal, signame))
         try:
             code = child.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            pytest.fail("`forecaster ui` did not exit within 60 s of Ctrl-C; its log:\n" + log.read_text())
-        assert code == 130
-        assert "Interrupted" in log.read_text()
+            pytest.fail(f"`forecaster ui` did not exit within 60 s of {signame}; its log:\n" + log.read_text())
+        text = log.read_text()
+        assert code == 0, text
+        assert "Stopped the MLflow UI" in text
+        assert "ERROR" not in text and "Traceback" not in text
         with pytest.raises(ProcessLookupError):  # the server's whole process group is gone
             os.killpg(ui_pid, 0)
     finally:
@@ -403,3 +448,49 @@ def test_cli_turns_mlflow_telemetry_off_unless_told_otherwise(monkeypatch):
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "false")
     quiet_mlflow()
     assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "false"
+
+
+def test_json_logs_turn_what_libraries_print_to_stderr_into_json(restore_root_logger, capsys):
+    import logging
+
+    from mlflow.utils.logging_utils import eprint
+
+    from forecaster.logsetup import StderrToLog, configure_logging
+
+    original = sys.stderr
+    try:
+        configure_logging("INFO", fmt="json")
+        assert isinstance(sys.stderr, StderrToLog)
+        eprint("Successfully registered model 'smoke'.")  # what MLflow's registry prints
+        print("Created version '1' of model 'smoke'.", file=sys.stderr)
+        logging.getLogger("forecaster.x").info("a record")
+        sys.stderr.flush()
+    finally:
+        sys.stderr = original
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is JSON
+    assert [(r["logger"], r["message"]) for r in records] == [
+        ("stderr", "Successfully registered model 'smoke'."),
+        ("stderr", "Created version '1' of model 'smoke'."),
+        ("forecaster.x", "a record"),
+    ]
+
+
+def test_tensorflow_chatter_is_off_by_default_and_back_with_verbose(monkeypatch):
+    import logging
+
+    from forecaster.logsetup import quiet_tensorflow
+
+    for name in ("TF_CPP_MIN_LOG_LEVEL", "ABSL_MIN_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    quiet_tensorflow()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"  # hides E0000 ... use_unbounded_threadpool
+    record = logging.LogRecord("tensorflow", logging.WARNING, "", 0,
+                               "5 out of the last 5 calls to <function f> triggered tf.function retracing", None, None)
+    tf_logger = logging.getLogger("tensorflow")
+    assert not all(f.filter(record) for f in tf_logger.filters)
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
+    quiet_tensorflow(verbose=True)
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
+    monkeypatch.setattr(tf_logger, "level", logging.DEBUG)
+    assert all(f.filter(record) for f in tf_logger.filters)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 def cli_env(cwd: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the CLI's own default is under test (quiet logs)
     env["FORECASTER_STATE_DIR"] = str(cwd / ".forecaster")  # never the user's own state dir
     return env
 
@@ -75,6 +75,16 @@ def test_smoke_run_succeeds_and_leaves_everything(smoke_run):
     assert (runs["tags.forecaster.ensemble"] == "true").sum() == 1
     version = MlflowClient().get_model_version_by_alias("smoke", "champion")
     assert version.tags["forecaster.gate_decision"] == "promoted"
+    # the parent's first screen: headline metrics, champion version; the champion child marked
+    assert parent["tags.forecaster.champion_version"] == version.version
+    assert {"best_val_mae", "best_test_mae", "best_test_rel_mae", "persistence_test_mae"} <= {
+        c[len("metrics."):] for c in parent.index if c.startswith("metrics.") and pd.notna(parent[c])}
+    champion = runs[runs["tags.forecaster.champion"] == "true"]
+    assert len(champion) == 1 and champion.iloc[0]["run_id"] == version.tags["forecaster.run_id"]
+    assert champion.iloc[0]["tags.mlflow.runName"].startswith("★ ")
+    # quiet logs: no TensorFlow C++ lines, no temporary plot paths at the default verbosity
+    assert "E0000" not in result.stderr and "absl::InitializeLog" not in result.stderr
+    assert "wrote plot" not in result.stderr
 
 
 def test_unchanged_rerun_is_skipped(smoke_run):

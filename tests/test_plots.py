@@ -105,3 +105,93 @@ def test_rewriting_replaces_the_file(tmp_path):
     target.write_bytes(b"old")
     plots.plot_mae_by_step(curves, "again", target)
     _check_png(target, tmp_path)
+
+
+# --- what the figures say, read back from matplotlib ------------------------------------------------
+
+
+def _legend_labels(ax):
+    legend = ax.get_legend()
+    assert legend is not None, "no legend"
+    return [text.get_text() for text in legend.get_texts()]
+
+
+def test_forecast_figure_names_unit_level_and_joins_the_last_observation():
+    ts = pd.date_range("2015-11-15", periods=55, freq="D")
+    history, forecast = np.arange(48.0), np.full(7, 50.0)
+    fig = plots.forecast_figure(ts[:48], history, ts[48:], forecast, forecast - 2, forecast + 2,
+                                title="smoke: temp_max forecast", units="degC", target_names=["temp_max"],
+                                level=0.9)
+    (ax,) = fig.axes
+    assert _legend_labels(ax) == ["history", "90% interval", "forecast"]
+    assert ax.get_ylabel() == "temp_max [degC]"
+    assert ax.get_title() == "smoke: temp_max forecast"
+    assert ax.get_xlabel().startswith("date")
+    line = next(line for line in ax.get_lines() if line.get_label() == "forecast")
+    xs, ys = line.get_data()
+    assert len(ys) == 8 and ys[0] == 47.0  # starts at the last observation
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert any("Dec" in t for t in ticks) and all(t.strip() for t in ticks)
+    assert not ax.xaxis.get_major_formatter().get_offset()  # no lone year in the corner
+
+
+def test_metric_dots_mark_the_champion_and_note_models_left_out():
+    names = ["a", "b", "persistence", "linear", "broken"]
+    fig = plots.metric_bars_figure(names, [2.0, 2.2, 3.4, 2.7, np.nan], "test MAE", ["persistence", "linear"],
+                                   champion="a")
+    (ax,) = fig.axes
+    points = [line for line in ax.get_lines() if line.get_linestyle() == "None"]
+    assert len(points) == 4
+    colours = [str(line.get_color()) for line in points]
+    assert len(set(colours)) == 4  # no two models share a colour
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0] == "a (champion)" and "persistence (baseline)" in labels
+    assert ax.get_xlim()[0] > 1.0  # the range shows the differences, not 0..max
+    assert "lower is better" in ax.get_xlabel()
+    assert [t.get_text() for t in fig.texts] == ["not drawn (no value): broken"]
+    assert ax.get_legend() is None
+
+
+def test_mae_by_step_legend_outside_distinct_colours_champion_and_note():
+    curves = {f"m{i}": np.linspace(1, 2, 4) + i / 10 for i in range(9)}
+    curves.update(persistence=np.linspace(2, 3, 4), linear=np.linspace(1.5, 2.5, 4))
+    fig = plots.mae_by_step_figure(curves, "by step", baseline_names=["persistence", "linear"], champion="m0",
+                                   left_out=["m9"])
+    (ax,) = fig.axes
+    assert len(ax.get_lines()) == 11
+    assert len({str(line.get_color()) for line in ax.get_lines()}) == 11
+    labels = _legend_labels(ax)
+    assert labels[0] == "m0 (champion)" and "persistence (baseline)" in labels
+    anchor = ax.get_legend().get_bbox_to_anchor().transformed(ax.transAxes.inverted())
+    assert anchor.x0 >= 1.0  # the legend sits right of the axes, over no data
+    assert ax.get_ylabel() == "MAE on the test windows" and "horizon step" in ax.get_xlabel()
+    assert [t.get_text() for t in fig.texts] == ["not drawn: m9"]
+
+
+def test_clipping_study_draws_thresholds_and_a_validation_loss_panel(history):
+    fig = plots.clipping_study_figure({"none": history, "clipnorm=1": history}, "did clipping help?", loss="mse")
+    grad_ax, loss_ax = fig.axes
+    assert grad_ax.get_ylabel() == "gradient norm before clipping"
+    thresholds = [line for line in grad_ax.get_lines() if line.get_label() == "clipnorm=1: norm threshold"]
+    assert len(thresholds) == 1 and list(thresholds[0].get_ydata()) == [1.0, 1.0]
+    assert len(grad_ax.get_lines()) == 5  # mean + max per setting, one threshold line
+    assert [line.get_label() for line in loss_ax.get_lines()] == ["none", "clipnorm=1"]
+    assert "validation loss" in loss_ax.get_ylabel() and "scaled" in loss_ax.get_ylabel()
+    assert fig.get_suptitle() == "did clipping help?"
+
+
+def test_learning_curves_say_the_loss_is_in_scaled_units(history):
+    fig = plots.learning_curves_figure(history, "lstm: loss per epoch", loss="mae")
+    (ax,) = fig.axes
+    assert ax.get_ylabel() == "training loss (mae, scaled target units)"
+    assert _legend_labels(ax) == ["training windows", "validation windows"]
+    assert len(ax.get_lines()) == 2
+
+
+def test_forecast_titles_name_the_pipeline_and_the_model_kind():
+    assert plots.forecast_title("smoke", "blend(lstm-1x16 | none + linear)", ["temp_max"]) == (
+        "smoke: temp_max forecast by an LSTM network (1 layer of 16 units) blended with ridge regression")
+    assert plots.forecast_title("smoke", "models:/smoke@champion") == (
+        "smoke: forecast by the registered model smoke (@champion)")
+    assert plots.model_kind("baseline persistence") == "persistence baseline (last value repeated)"

@@ -68,7 +68,7 @@ def _comparison(best_val_mae: float = 0.8) -> ComparisonResult:
                  "clipped_fraction": [0.0, 0.0, 0.0]},
         metrics=_metrics(best_val_mae),
         test_mae_by_step=np.array([0.7, 0.8, 0.9]), coverage_by_step=np.array([0.9, 0.88, 0.86]),
-        plot_data=_plot_data(0.1),
+        plot_data=_plot_data(0.1), started_at=1_700_000_000.0, finished_at=1_700_000_042.5,
     )
     failed = CandidateResult(
         name="lstm-1x4 | clipnorm=1", role="candidate", params=_rnn_params("clipnorm", 1.0),
@@ -308,3 +308,112 @@ def test_stale_running_runs_of_the_pipeline_are_closed(tmp_path):
     assert close_stale_runs(client, exp, "p") == 1
     assert client.get_run(mine).info.status == "KILLED"
     assert client.get_run(other).info.status == "RUNNING"
+
+
+# --- the parent's first screen, run names and times, the champion (issue 15) ---------------------------
+
+
+def test_parent_shows_headline_metrics_and_what_was_compared(logged):
+    client, info = logged["client"], logged["info"]
+    parent = client.get_run(info.parent_run_id)
+    assert parent.data.metrics == pytest.approx({
+        "best_val_mae": 0.8, "best_test_mae": 0.88, "best_test_rel_mae": 0.8, "persistence_test_mae": 1.1})
+    assert parent.data.params["models"] == "[lstm-1x4]"
+    assert parent.data.params["n_candidates"] == "2"
+    note = parent.data.tags["mlflow.note.content"]
+    first_lines = note.splitlines()[:2]
+    assert first_lines[0].startswith("**Winner: lstm-1x4 | none**: val MAE 0.8")
+    assert first_lines[1].startswith("Compared 2 network run(s) (lstm-1x4 x clipping none, clipnorm=1), "
+                                      "1 blend(s), 3 baseline(s) (persistence, seasonal_naive, linear)")
+    # the parent starts when the first training started
+    assert parent.info.start_time == 1_700_000_000_000
+
+
+def test_child_runs_have_short_names_full_name_tag_and_training_times(logged):
+    client, info = logged["client"], logged["info"]
+    names = {}
+    for full, run_id in info.child_run_ids.items():
+        run = client.get_run(run_id)
+        assert run.data.tags["forecaster.candidate"] == full
+        names[full] = run.info.run_name
+    assert names["lstm-1x4 | clipnorm=1"] == "lstm-1x4 norm1"
+    note = client.get_run(info.child_run_ids["linear"]).data.tags["mlflow.note.content"]
+    assert note == "linear: rank 3 of 5 by validation MAE; val MAE 0.95 (0.950x persistence), test MAE 1.045."
+    note = client.get_run(info.child_run_ids["lstm-1x4 | clipnorm=1"]).data.tags["mlflow.note.content"]
+    assert note.startswith("lstm-1x4 | clipnorm=1: **failed** (loss became nan at epoch 2)")
+    assert names["persistence"] == "persistence"
+    assert all(len(name) <= 30 for name in names.values())
+    trained = client.get_run(info.child_run_ids["lstm-1x4 | none"]).info
+    assert (trained.start_time, trained.end_time) == (1_700_000_000_000, 1_700_000_042_500)
+
+
+def test_short_run_names_keep_cell_size_and_clipping():
+    from forecaster.tracking.runnames import short_run_name
+
+    assert short_run_name("gru-2x64,32-do0.1-rdo0.2 | global_clipnorm=0.5") == "gru-2x64,32-do0.1-rdo0.2 gnorm0.5"
+    assert short_run_name("rnn-1x32-bi | clipvalue=0.5") == "rnn-1x32-bi value0.5"
+    assert short_run_name("blend(lstm-1x32 | none + linear)") == "lstm-1x32 noclip+lin"
+
+
+def test_mark_champion_tags_parent_and_child_and_says_so(logged):
+    from forecaster.results import GateDecision
+    from forecaster.tracking import mark_champion
+
+    client, info, comparison = logged["client"], logged["info"], logged["comparison"]
+    decision = GateDecision(promoted=True, alias="champion", reason="beats persistence", version="3")
+    mark_champion(info.parent_run_id, info.child_run_ids, comparison, decision, "demo", client=client)
+    parent = client.get_run(info.parent_run_id)
+    assert parent.data.tags["forecaster.champion_version"] == "3"
+    assert "**Champion: demo v3**, promoted in this run." in parent.data.tags["mlflow.note.content"].splitlines()[1]
+    champion = client.get_run(info.child_run_ids["lstm-1x4 | none"])
+    assert champion.data.tags["forecaster.champion"] == "true"
+    assert champion.info.run_name == "★ lstm-1x4 noclip"
+    assert champion.data.tags["mlflow.note.content"].startswith("**Champion**")
+    others = [client.get_run(r).data.tags.get("forecaster.champion") for n, r in info.child_run_ids.items()
+              if n != "lstm-1x4 | none"]
+    assert others == [None] * len(others)
+
+
+def test_ui_links_open_the_runs_view_sorted_by_val_mae(logged):
+    from forecaster.tracking.ui import experiment_links, is_loopback
+
+    uri = resolve_tracking_uri(logged["cfg"].tracking.tracking_uri)
+    (link,) = experiment_links(uri, "http://127.0.0.1:5000", "demo")
+    assert link.url == (f"http://127.0.0.1:5000/#/experiments/{logged['info'].experiment_id}/runs?"
+                        "workflowType=machine_learning&orderByKey=metrics.%60val_mae%60&orderByAsc=true")
+    assert experiment_links(uri, "http://127.0.0.1:5000", "no-such-experiment") == []
+    assert "Default" not in [link.name for link in experiment_links(uri, "http://x:1")]  # only experiments with runs
+    assert is_loopback("::1") and is_loopback("localhost") and not is_loopback("192.168.1.5")
+
+
+def test_an_unknown_model_name_or_alias_lists_what_exists(logged, tmp_path):
+    from forecaster.errors import ConfigError
+    from forecaster.tracking.lookup import check_model_reference
+
+    uri = resolve_tracking_uri(logged["cfg"].tracking.tracking_uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model("demo-model")
+    version = client.create_model_version("demo-model", source=str(tmp_path))
+    client.set_registered_model_alias("demo-model", "champion", version.version)
+    check_model_reference("models:/demo-model@champion", uri)  # exists: no error
+    with pytest.raises(ConfigError, match=r"no registered model named 'demo-mdl'.*demo-model \(aliases: @champion\)"):
+        check_model_reference("models:/demo-mdl@champion", uri)
+    with pytest.raises(ConfigError, match=r"has no alias 'champoin'. Its aliases: @champion; its versions: 1"):
+        check_model_reference("models:/demo-model@champoin", uri)
+    with pytest.raises(ConfigError, match=r"has no version '7'. Its versions: 1"):
+        check_model_reference("models:/demo-model/7", uri)
+
+
+def test_the_mlflow_run_wrapper_run_and_the_comparison_are_linked(logged, monkeypatch):
+    from forecaster.tracking.wrapper import link_wrapper_run
+
+    client, info = logged["client"], logged["info"]
+    uri = resolve_tracking_uri(logged["cfg"].tracking.tracking_uri)
+    wrapper = client.create_run(info.experiment_id, run_name="mlflow-run-wrapper").info.run_id
+    monkeypatch.setenv("MLFLOW_RUN_ID", wrapper)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    assert link_wrapper_run(info.parent_run_id, uri) == wrapper
+    assert client.get_run(wrapper).data.tags["forecaster.comparison_run_id"] == info.parent_run_id
+    assert client.get_run(info.parent_run_id).data.tags["forecaster.mlproject_run_id"] == wrapper
+    monkeypatch.setenv("MLFLOW_RUN_ID", "0" * 32)  # a wrapper run that is not there: a warning, no error
+    assert link_wrapper_run(info.parent_run_id, uri) is None

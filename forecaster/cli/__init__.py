@@ -15,6 +15,7 @@ forecaster 0.1.0
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from typing import Any, Sequence
@@ -65,10 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Before anything imports TensorFlow: keep its C++ logging quiet.
     from forecaster.logsetup import configure_logging, quiet_mlflow, quiet_tensorflow
 
-    quiet_tensorflow()
+    quiet_tensorflow(verbose=bool(args.verbose))
     quiet_mlflow(progress_bars=_progress_for(args) is not None)
     level = "DEBUG" if args.verbose else "INFO"
     configure_logging(level, fmt=args.log_format, quiet=args.quiet)
+    if args.tracking_uri:
+        # Every command, and any process it starts, uses this store (pipeline files are
+        # overridden too: see commands._load_config).
+        os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
     previous = _handle_sigterm()
     try:
         return int(args.handler(args))

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from forecaster.cli.bars import _call_with_progress
 from forecaster.cli.csvsource import infer_data_config
@@ -26,14 +25,20 @@ logger = logging.getLogger(__package__)
 PIPELINE_SUFFIXES = (".yaml", ".yml")
 
 
-def _load_config(path: str, overrides: Sequence[str]):
+def _load_config(path: str, overrides: Sequence[str], tracking_uri: str | None = None):
+    """Load a pipeline file; the global ``--tracking-uri`` wins over its ``tracking.tracking_uri``."""
+    import json
+
     from forecaster.config import load_config
 
-    return load_config(path, overrides=list(overrides))
+    overrides = list(overrides)
+    if tracking_uri:
+        overrides.append(f"tracking.tracking_uri={json.dumps(tracking_uri)}")
+    return load_config(path, overrides=overrides)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    cfg = _load_config(args.pipeline, args.overrides)
+    cfg = _load_config(args.pipeline, args.overrides, args.tracking_uri)
     logger.info("Running pipeline %r from %s", cfg.name, args.pipeline)
     from forecaster.pipeline import run_pipeline
 
@@ -49,23 +54,34 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
     from forecaster.atomic import atomic_output
+    from forecaster.cli.forecastopts import forecast_defaults, write_csv_stdout
     from forecaster.forecasting import forecast_from_model, load_model, plot_forecast_frame
 
-    model = load_model(args.model)
-    forecast, history = forecast_from_model(model, args.data, horizon=args.horizon)
-    with atomic_output(args.output) as tmp:
-        forecast.to_csv(tmp, index=False)
+    model_ref, data_path, pipeline_name = forecast_defaults(args, _load_config)
+    model = load_model(model_ref)
+    forecast, history = forecast_from_model(model, data_path, horizon=args.horizon)
+    float_format = f"%.{args.precision}g"
+    if args.output == "-":
+        write_csv_stdout(forecast, float_format)
+    else:
+        with atomic_output(args.output) as tmp:
+            forecast.to_csv(tmp, index=False, float_format=float_format)
     logger.info("Wrote %d forecast rows (%d series) to %s", len(forecast),
-                forecast["series_id"].nunique(), args.output)
+                forecast["series_id"].nunique(), "stdout" if args.output == "-" else args.output)
     if args.plot:
+        from forecaster.plots import forecast_title
+
         targets = [c for c in history.columns if c not in ("series_id", "timestamp")]
-        plot_forecast_frame(history, forecast, targets, args.plot, title=f"{args.model}: forecast",
-                            level=getattr(model, "interval_level", None))
+        title = forecast_title(pipeline_name or Path(data_path).stem, str(model_ref), targets)
+        plot_forecast_frame(history, forecast, targets, args.plot, title=title,
+                            level=getattr(model, "interval_level", None),
+                            units=(getattr(model, "data", None) or {}).get("units"))
+        logger.info("Wrote the forecast plot to %s", args.plot)
     return EXIT_OK
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    cfg = _load_config(args.pipeline, args.overrides)
+    cfg = _load_config(args.pipeline, args.overrides, args.tracking_uri)
     folds = args.folds or cfg.evaluation.backtest_folds or 3
     from forecaster.pipeline import backtest_pipeline
 
@@ -89,7 +105,7 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     source = Path(args.source)
     if source.name.lower().endswith(PIPELINE_SUFFIXES):
         _reject_bare_options(args)
-        cfg = _load_config(args.source, args.overrides)
+        cfg = _load_config(args.source, args.overrides, args.tracking_uri)
         data_cfg = cfg.data
         lookback, horizon, val, test = (cfg.window.lookback, cfg.window.horizon,
                                         cfg.split.val, cfg.split.test)
@@ -129,51 +145,9 @@ def _reject_bare_options(args: argparse.Namespace) -> None:
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
-    import signal
-    import subprocess
+    from forecaster.cli.uicommand import run_ui
 
-    from forecaster.tracking import ui_command
-
-    command = ui_command(args.host, args.port)
-    # Its own process group, so stopping it reaches the server's workers too (mlflow ui starts
-    # uvicorn and job consumers); Ctrl-C or SIGTERM here is forwarded as SIGINT to the group.
-    process = subprocess.Popen(command, start_new_session=True)
-    logger.info("Started the MLflow UI at http://%s:%d (pid %d; Ctrl-C stops it): %s",
-                args.host, args.port, process.pid, " ".join(command))
-
-    def _interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        _stop_group(process)
-        raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _stop_group(process: Any) -> None:
-    """Stop a child's whole process group: SIGINT, then SIGTERM, then SIGKILL, each with a grace
-    period. The group is the child's own (``start_new_session``), never this process's."""
-    import signal
-    import time
-
-    for sig, grace in ((signal.SIGINT, 15.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            process.poll()  # reap the leader, or its zombie keeps the group "alive"
-            try:
-                os.killpg(process.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
-    logger.warning("The MLflow UI (process group %d) did not stop", process.pid)
+    return run_ui(args, _load_config, _emit)
 
 
 def _emit(text: str) -> None:

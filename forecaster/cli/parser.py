@@ -59,6 +59,9 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     group.add_argument("--log-format", choices=("text", "json"), default=default("text"),
                        help="'text' for people, 'json' (one object per line) for log collectors "
                        "(default: text)")
+    group.add_argument("--tracking-uri", metavar="URI", default=default(None),
+                       help="MLflow tracking store for this command, e.g. sqlite:///mlflow.db; wins "
+                       "over the pipeline file's tracking.tracking_uri and MLFLOW_TRACKING_URI")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,14 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
              "a CSV with columns series_id, timestamp, step, forecast, lower, upper (plus target "
              "when the model has several targets) and optionally a plot of recent history, "
              "forecast and interval.")
-    fc.add_argument("--model", required=True, metavar="URI",
+    fc.add_argument("--model", metavar="URI",
                     help="models:/NAME@champion, models:/NAME/VERSION, runs:/RUN_ID/PATH, or the "
-                    "directory of a saved forecaster")
-    fc.add_argument("--data", required=True, metavar="CSV",
-                    help="history with the same columns as the training data")
+                    "directory of a saved forecaster (default with --pipeline: "
+                    "models:/<registered model>@champion)")
+    fc.add_argument("--data", metavar="CSV",
+                    help="history with the same columns as the training data (default with "
+                    "--pipeline: the pipeline's data.path)")
+    fc.add_argument("--pipeline", metavar="FILE",
+                    help="pipeline file: its tracking store (tracking.tracking_uri), registered "
+                    "model and data file are the defaults")
     fc.add_argument("--horizon", type=_positive_int, metavar="H",
                     help="steps to forecast, 1..the model's horizon (default: the model's horizon)")
-    fc.add_argument("--output", required=True, metavar="PATH", help="forecast CSV to write")
+    fc.add_argument("--output", required=True, metavar="PATH",
+                    help="forecast CSV to write; '-' writes it to stdout (logs stay on stderr)")
+    fc.add_argument("--precision", type=_positive_int, default=6, metavar="DIGITS",
+                    help="significant digits of the numbers in the CSV (default: 6)")
     fc.add_argument("--plot", metavar="PNG", help="also draw the forecast to this PNG file")
     fc.set_defaults(handler=_cmd_forecast)
 
@@ -153,9 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_cmd_data_check)
 
     ui = add("ui", "open the MLflow UI on the tracking store",
-             "Start the MLflow UI on the tracking store (MLFLOW_TRACKING_URI or the default "
-             "local store) and wait until it is stopped (Ctrl-C).")
-    ui.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+             "Start the MLflow UI on the tracking store (--tracking-uri, else the pipeline file's "
+             "tracking.tracking_uri with --pipeline, else MLFLOW_TRACKING_URI or ./mlflow.db), "
+             "print a link to each experiment's runs sorted by validation MAE, and wait until it "
+             "is stopped (Ctrl-C or SIGTERM; exit 0).")
+    ui.add_argument("--pipeline", metavar="FILE",
+                    help="pipeline file: open its tracking store and link its experiment")
+    ui.add_argument("--host", default="127.0.0.1",
+                    help="interface to listen on (default: 127.0.0.1). The UI has no "
+                    "authentication: anyone who can reach another address can read and change "
+                    "runs and models")
     ui.add_argument("--port", type=_port, default=5000, help="port (default: 5000)")
+    ui.add_argument("--open", action="store_true",
+                    help="open the runs view in a web browser once the server answers")
     ui.set_defaults(handler=_cmd_ui)
     return parser

@@ -1,10 +1,11 @@
 """PNG charts of forecasts, training curves, gradient telemetry and model comparisons.
 
-Every function takes data and an output path, draws on its own :class:`matplotlib.figure.Figure`
+Every ``plot_*`` function takes data and an output path, draws on its own :class:`matplotlib.figure.Figure`
 with the Agg canvas (no pyplot, no global state), writes the PNG atomically with
 :func:`forecaster.atomic.atomic_output` (a hidden temporary file in the same directory, then
 :func:`os.replace`) and returns the path as a :class:`pathlib.Path`. Parent directories are
-created when missing.
+created when missing. The ``*_figure`` functions return the figure itself (tests read its legend,
+axis labels and lines back).
 
 Example
 -------
@@ -19,9 +20,16 @@ True
 from __future__ import annotations
 
 from forecaster.plots._style import BASELINE_COLOUR, DPI, FIGSIZE, LOG_RANGE, MODEL_COLOUR
-from forecaster.plots.comparison import plot_mae_by_step, plot_metric_bars
-from forecaster.plots.forecast import plot_forecast, plot_forecast_vs_actual
-from forecaster.plots.training import plot_clipping_study, plot_gradient_norms, plot_learning_curves
+from forecaster.plots.comparison import mae_by_step_figure, metric_bars_figure, plot_mae_by_step, plot_metric_bars
+from forecaster.plots.forecast import band_legend, forecast_figure, plot_forecast, plot_forecast_vs_actual
+from forecaster.plots.titles import forecast_title, model_kind
+from forecaster.plots.training import (
+    clipping_study_figure,
+    learning_curves_figure,
+    plot_clipping_study,
+    plot_gradient_norms,
+    plot_learning_curves,
+)
 
 __all__ = [
     "BASELINE_COLOUR",
@@ -29,6 +37,14 @@ __all__ = [
     "FIGSIZE",
     "LOG_RANGE",
     "MODEL_COLOUR",
+    "band_legend",
+    "clipping_study_figure",
+    "forecast_figure",
+    "learning_curves_figure",
+    "mae_by_step_figure",
+    "metric_bars_figure",
+    "forecast_title",
+    "model_kind",
     "plot_clipping_study",
     "plot_forecast",
     "plot_forecast_vs_actual",

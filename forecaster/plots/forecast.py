@@ -8,6 +8,7 @@ from pathlib import Path
 
 import matplotlib.dates as mdates
 import numpy as np
+from matplotlib.figure import Figure
 
 from forecaster.plots._style import MODEL_COLOUR, _figure, _save
 
@@ -27,6 +28,25 @@ def plot_forecast(
     target_names: Sequence[str] | None = None,
     level: float | None = None,
 ) -> Path:
+    """Write :func:`forecast_figure` as a PNG (``path``, keyword-only); returns the path."""
+    return _save(forecast_figure(history_ts, history_values, forecast_ts, forecast, lower, upper, actual,
+                                 title, units=units, target_names=target_names, level=level), path)
+
+
+def forecast_figure(
+    history_ts,
+    history_values,
+    forecast_ts,
+    forecast,
+    lower=None,
+    upper=None,
+    actual=None,
+    title: str = "",
+    *,
+    units: str = "",
+    target_names: Sequence[str] | None = None,
+    level: float | None = None,
+) -> Figure:
     """Recent history, the forecast with its interval band and, optionally, the actual values.
 
     Parameters
@@ -37,17 +57,17 @@ def plot_forecast(
     forecast, lower, upper, actual : array-like, shape (horizon,) or (horizon, n_targets)
         ``lower``/``upper`` (both or neither) draw the interval band; ``actual`` the true values.
     title : str
-    path : path-like
-        Output PNG (keyword-only).
     units : str
-        y-axis label (e.g. ``"degC"``); with several targets each panel is labelled by
-        ``target_names``.
+        Unit of the values (e.g. ``"degC"``), shown after the target name on the y axis
+        (``temp_max [degC]``); without it the target name alone.
     level : float, optional
         Interval level shown in the legend (e.g. 0.9 -> "90% interval").
 
+    The forecast line (and band) starts from the last observation, so the two read as one curve.
+
     Returns
     -------
-    pathlib.Path
+    matplotlib.figure.Figure
 
     Raises
     ------
@@ -63,25 +83,29 @@ def plot_forecast(
     names = _target_names(target_names, hist.shape[1])
 
     fig, axes = _figure(n_rows=hist.shape[1])
-    band_label = "interval" if level is None else f"{level:.0%} interval"
+    band_label = band_legend(level)
+    # Join the forecast to the last observation: one curve, no gap at the forecast origin.
+    joined_ts = np.concatenate([history_ts[-1:], forecast_ts])
     for j, ax in enumerate(axes):
+        last = hist[-1:, j]
         ax.plot(history_ts, hist[:, j], color="black", linewidth=1.2, label="history")
         if low is not None:
-            ax.fill_between(forecast_ts, low[:, j], high[:, j], color=MODEL_COLOUR, alpha=0.2,
+            ax.fill_between(joined_ts, np.concatenate([last, low[:, j]]),
+                            np.concatenate([last, high[:, j]]), color=MODEL_COLOUR, alpha=0.2,
                             label=band_label)
-        ax.plot(forecast_ts, pred[:, j], color=MODEL_COLOUR, marker="o", markersize=3,
-                linewidth=1.5, label="forecast")
+        ax.plot(joined_ts, np.concatenate([last, pred[:, j]]), color=MODEL_COLOUR, marker="o",
+                markersize=3, linewidth=1.5, label="forecast", markevery=list(range(1, len(joined_ts))))
         if true is not None:
             ax.plot(forecast_ts, true[:, j], color="tab:orange", marker=".", linewidth=1.0,
                     label="actual")
-        ax.axvline(forecast_ts[0], color="gray", linestyle=":", linewidth=1)
+        ax.axvline(history_ts[-1], color="gray", linestyle=":", linewidth=1)
         ax.set_ylabel(_ylabel(names[j], units))
         _date_axis(ax)
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="best", fontsize="small")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0.0)
     axes[0].set_title(title or "Forecast")
-    axes[-1].set_xlabel("time")
-    return _save(fig, path)
+    axes[-1].set_xlabel("date (dotted line: last observation)")
+    return fig
 
 
 def plot_forecast_vs_actual(
@@ -119,7 +143,7 @@ def plot_forecast_vs_actual(
     names = _target_names(target_names, true.shape[1])
 
     fig, axes = _figure(n_rows=true.shape[1])
-    band_label = "interval" if level is None else f"{level:.0%} interval"
+    band_label = band_legend(level)
     for j, ax in enumerate(axes):
         if low is not None:
             ax.fill_between(timestamps, low[:, j], high[:, j], color=MODEL_COLOUR, alpha=0.2,
@@ -129,19 +153,32 @@ def plot_forecast_vs_actual(
         ax.set_ylabel(_ylabel(names[j], units))
         _date_axis(ax)
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="best", fontsize="small")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0.0)
     axes[0].set_title(title or "Forecast vs actual")
-    axes[-1].set_xlabel("time")
+    axes[-1].set_xlabel("date of the forecast target")
     return _save(fig, path)
 
 
 # --- drawing helpers -------------------------------------------------------------------------
 
 
+def band_legend(level: float | None) -> str:
+    """The interval's legend label: ``90% interval`` for level 0.9, ``interval`` when unknown."""
+    return "interval" if level is None else f"{level:.0%} interval"
+
+
 def _date_axis(ax) -> None:
-    locator = mdates.AutoDateLocator()
+    """Dates a reader can read on their own: ``15 Nov``, ``Dec 2015``, ``2016``; no offset text
+    in the corner (which named the year of the last tick only)."""
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    formatter = mdates.ConciseDateFormatter(
+        locator,
+        formats=["%Y", "%b %Y", "%d %b", "%H:%M", "%H:%M", "%S.%f"],
+        zero_formats=["", "%Y", "%b %Y", "%d %b", "%d %b %H:%M", "%H:%M"],
+        show_offset=False,
+    )
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.xaxis.set_major_formatter(formatter)
 
 
 def _ylabel(name: str | None, units: str) -> str:

@@ -3,6 +3,8 @@
 - :mod:`.store`: which tracking store (config > ``MLFLOW_TRACKING_URI`` > ``./mlflow.db``), where
   artifacts go, the ``mlflow ui`` command;
 - :mod:`.runs`: a comparison as one parent run with nested child runs (contract names);
+- :mod:`.headline`, :mod:`.runnames`: what the parent shows first (headline metrics, winner,
+  champion) and short child run names;
 - :mod:`.artifacts`: the comparison table and the figures a comparison logs;
 - :mod:`.pyfunc_model`: the served model, forecasting from raw history;
 - :mod:`.registry`: registration, writing the champion gate's decision (aliases, never stages);
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from forecaster.tracking.artifacts import comparison_table
 from forecaster.tracking.backtest_log import log_backtest
+from forecaster.tracking.headline import mark_champion
 from forecaster.tracking.pyfunc_model import ForecasterModel, load_forecaster_from_uri, log_forecaster_model
 from forecaster.tracking.lifecycle import close_stale_pipeline_runs, end_run
 from forecaster.tracking.registry import (
@@ -52,6 +55,7 @@ __all__ = [
     "log_backtest",
     "log_comparison",
     "log_forecaster_model",
+    "mark_champion",
     "register_and_gate",
     "resolve_tracking_uri",
     "ui_command",

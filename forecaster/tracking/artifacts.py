@@ -194,9 +194,13 @@ def clipping_study(comparison: ComparisonResult) -> tuple[str, dict[str, dict[st
 
 
 def write_parent_artifacts(
-    comparison: ComparisonResult, directory: Path, run_ids: Mapping[str, str] | None = None
+    comparison: ComparisonResult, directory: Path, run_ids: Mapping[str, str] | None = None,
+    *, champion: str | None = None, loss: str | None = None,
 ) -> list[Path]:
     """Write ``comparison.csv``, ``comparison.md`` and the parent's PNG charts into ``directory``.
+
+    The charts mark ``champion`` (after the gate promoted it), else the best candidate as
+    "best on validation"; ``loss`` (``training.loss``) labels the clipping study's loss panel.
 
     Returns
     -------
@@ -218,38 +222,60 @@ def write_parent_artifacts(
     )
     written += [csv_path, md_path]
 
-    finished = [r for r in comparison.all_results if not r.failed]
-    names = [r.name for r in finished]
-    values = [_number(r.metrics.get("test_mae")) for r in finished]
-    if any(math.isfinite(v) for v in values):
-        written.append(plots.plot_metric_bars(
-            names, values, f"{comparison.pipeline}: test MAE", directory / "test_mae.png",
-            baseline_names=[b.name for b in comparison.baselines],
-        ))
-
-    curves: dict[str, np.ndarray] = {}
-    ranked_candidates = [r for r in finished if r.role != ROLE_BASELINE][:MAX_STEP_CURVES]
-    for result in [*ranked_candidates, *[r for r in finished if r.role == ROLE_BASELINE]]:
-        steps = np.asarray(result.test_mae_by_step, dtype=np.float64).ravel()
-        if steps.size and np.isfinite(steps).any():
-            curves[result.name] = steps
-    if curves:
-        written.append(plots.plot_mae_by_step(
-            curves, f"{comparison.pipeline}: test MAE by horizon step", directory / "mae_by_step.png"
-        ))
-
+    written += write_comparison_charts(comparison, directory, champion=champion)
     study = clipping_study(comparison)
     if study is not None:
         label, histories = study
         written.append(plots.plot_clipping_study(
-            histories, f"{comparison.pipeline}: gradient norms of {label} by clipping setting",
-            directory / "clipping_study.png",
+            histories, f"{comparison.pipeline}: did gradient clipping help {label}?",
+            directory / "clipping_study.png", loss=loss,
+        ))
+    return written
+
+
+def write_comparison_charts(comparison: ComparisonResult, directory: Path, *, champion: str | None = None
+                            ) -> list[Path]:
+    """``test_mae.png`` and ``mae_by_step.png``: every model in its own colour, the champion (or
+    the best candidate, "best on validation") marked, models left out named in a note."""
+    directory = Path(directory)
+    written: list[Path] = []
+    best = comparison.best_candidate
+    mark, mark_label = (champion, "champion") if champion else (best.name if best else None, "best on validation")
+    baseline_names = [b.name for b in comparison.baselines]
+    failed = [r.name for r in comparison.all_results if r.failed]
+    finished = [r for r in comparison.all_results if not r.failed]
+    names = [r.name for r in finished] + failed
+    values = [_number(r.metrics.get("test_mae")) for r in finished] + [math.nan] * len(failed)
+    if any(math.isfinite(v) for v in values):
+        written.append(plots.plot_metric_bars(
+            names, values, f"{comparison.pipeline}: test MAE of every model (dotted line: persistence)",
+            directory / "test_mae.png", baseline_names=baseline_names, champion=mark, champion_label=mark_label,
+        ))
+
+    curves: dict[str, np.ndarray] = {}
+    candidates = [r for r in finished if r.role != ROLE_BASELINE]
+    shown = candidates[:MAX_STEP_CURVES]
+    if mark is not None and all(r.name != mark for r in shown):
+        shown = [*shown[:MAX_STEP_CURVES - 1], *[r for r in candidates if r.name == mark]]
+    left_out = [r.name for r in candidates if r not in shown]
+    for result in [*shown, *[r for r in finished if r.role == ROLE_BASELINE]]:
+        steps = np.asarray(result.test_mae_by_step, dtype=np.float64).ravel()
+        if steps.size and np.isfinite(steps).any():
+            curves[result.name] = steps
+        else:
+            left_out.append(result.name)
+    left_out += [f"{name} (failed)" for name in failed]
+    if curves:
+        written.append(plots.plot_mae_by_step(
+            curves, f"{comparison.pipeline}: test MAE by horizon step", directory / "mae_by_step.png",
+            baseline_names=baseline_names, champion=mark, champion_label=mark_label, left_out=left_out,
         ))
     return written
 
 
 def write_candidate_artifacts(
-    result: CandidateResult, directory: Path, *, level: float | None = None, target_name: str | None = None
+    result: CandidateResult, directory: Path, *, level: float | None = None, target_name: str | None = None,
+    loss: str | None = None, units: str | None = None,
 ) -> list[Path]:
     """Write a run's PNGs into ``directory``: forecast vs actual, learning curves, gradient norms.
 
@@ -264,12 +290,12 @@ def write_candidate_artifacts(
         written.append(plots.plot_forecast_vs_actual(
             data["timestamps"], data["actual"], data["forecast"], data.get("lower"), data.get("upper"),
             f"{result.name}: forecast vs actual (test slice)", directory / "forecast_vs_actual.png",
-            level=level,
+            level=level, units=units or "",
             target_names=[target_name] if target_name and np.ndim(data["actual"]) == 1 else None,
         ))
     if result.history.get("train_loss"):
         written.append(plots.plot_learning_curves(
-            result.history, f"{result.name}: learning curves", directory / "learning_curves.png"
+            result.history, f"{result.name}: loss per epoch", directory / "learning_curves.png", loss=loss
         ))
     if result.history.get("grad_norm_mean"):
         written.append(plots.plot_gradient_norms(
@@ -280,5 +306,5 @@ def write_candidate_artifacts(
 
 __all__ = [
     "comparison_table", "persistence_verdict", "table_markdown", "clipping_label", "architecture_label",
-    "clipping_study", "write_parent_artifacts", "write_candidate_artifacts", "dm_p_value",
+    "clipping_study", "write_comparison_charts", "write_parent_artifacts", "write_candidate_artifacts", "dm_p_value",
 ]

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import yaml
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
@@ -35,11 +34,13 @@ from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_I
 from forecaster.results import ROLE_BASELINE, ROLE_CANDIDATE, ROLE_ENSEMBLE, CandidateResult, ComparisonResult
 from forecaster.tracking.artifacts import (
     comparison_table,
-    persistence_verdict,
     write_candidate_artifacts,
     write_parent_artifacts,
 )
+from forecaster.tracking.headline import child_note, headline_metrics, parent_note
+from forecaster.tracking.runnames import short_run_name
 from forecaster.tracking.store import artifact_root_for, configure, get_or_create_experiment
+from forecaster.tracking.wrapper import link_wrapper_run
 
 logger = logging.getLogger(__name__)
 
@@ -176,13 +177,28 @@ def parent_params(cfg: Any, data_path: str | Path) -> dict[str, str]:
         "evaluation.interval_level": cfg.evaluation.interval_level,
         "evaluation.interval_scale": cfg.evaluation.interval_scale,
         "evaluation.calibration_window": cfg.evaluation.calibration_window,
-        "models": len(cfg.models),
+        "models": _model_names(cfg),
+        "n_candidates": len(cfg.models) * len(cfg.clipping),
         "clipping": [c.label for c in cfg.clipping],
         "baselines": list(cfg.baselines),
     }
     for key, value in cfg.training.model_dump(mode="json").items():
         params[f"training.{key}"] = value
     return {k: _param_value(v)[:6000] for k, v in params.items()}
+
+
+def _model_names(cfg: Any) -> list[str]:
+    """The architectures compared, e.g. ``[lstm-1x16, gru-2x32-do0.1]`` (the ``models`` param; it
+    was a count before, now ``n_candidates`` counts the model x clipping runs)."""
+    from forecaster.models.spec import ModelSpec
+
+    return [ModelSpec.from_config(model).name for model in cfg.models]
+
+
+def _millis(seconds: Any) -> int | None:
+    """Unix seconds (float) -> MLflow's milliseconds; None when unknown."""
+    number = _finite(seconds)
+    return None if number is None else int(number * 1000)
 
 
 def _dataset_input(data_path: str | Path, data_sha256: str) -> DatasetInput:
@@ -244,7 +260,8 @@ def _log_child(
                metrics=child_metrics(result, int(time.time() * 1000)))
     client.log_inputs(run_id, datasets=[dataset])
     files = write_candidate_artifacts(
-        result, directory, level=cfg.evaluation.interval_level, target_name=target_name
+        result, directory, level=cfg.evaluation.interval_level, target_name=target_name,
+        loss=cfg.training.loss, units=cfg.data.units,
     )
     if files:
         client.log_artifacts(run_id, str(directory), artifact_path="plots")
@@ -333,9 +350,13 @@ def log_comparison(
         tags[TAG_GIT_COMMIT] = str(code_version["git_commit"])
     tags.update({str(k): str(v) for k, v in (extra_tags or {}).items()})
     run_name = f"{comparison.pipeline}-{time.strftime('%Y%m%d-%H%M%S')}"
-    parent = client.create_run(experiment_id, tags=resolve_tags(tags), run_name=run_name)
+    # The parent spans the comparison: it starts when the first candidate or baseline started training.
+    starts = [t for t in (_millis(getattr(r, "started_at", None)) for r in comparison.all_results) if t]
+    parent = client.create_run(experiment_id, tags=resolve_tags(tags), run_name=run_name,
+                               start_time=min(starts) if starts else None)
     parent_id = parent.info.run_id
     info = ComparisonRunInfo(experiment_id=experiment_id, parent_run_id=parent_id)
+    link_wrapper_run(parent_id, tracking_uri)
     open_child: str | None = None
     logger.info("logging comparison %r to MLflow run %s (%s)", comparison.pipeline, parent_id, tracking_uri)
 
@@ -354,16 +375,22 @@ def log_comparison(
             for index, result in enumerate([*comparison.candidates, *comparison.baselines]):
                 if result.name in info.child_run_ids:
                     logger.warning("two runs are named %r; the run ids map keeps the last", result.name)
+                # A short name (cell, size, clipping) fits the runs list; the full one is the
+                # forecaster.candidate tag. Start and end are those of the run's training.
+                child_tags = _child_tags(result, comparison.pipeline, parent_id)
+                child_tags[MLFLOW_RUN_NOTE] = child_note(result, comparison)
                 child = client.create_run(
                     experiment_id,
-                    tags=resolve_tags(_child_tags(result, comparison.pipeline, parent_id)),
-                    run_name=result.name,
+                    tags=resolve_tags(child_tags),
+                    run_name=short_run_name(result.name),
+                    start_time=_millis(getattr(result, "started_at", None)),
                 )
                 open_child = child.info.run_id
                 info.child_run_ids[result.name] = open_child
                 _log_child(client, open_child, result, cfg, dataset, scratch_dir / f"run{index}", target_name)
                 client.set_terminated(
-                    open_child, RunStatus.to_string(RunStatus.FAILED if result.failed else RunStatus.FINISHED)
+                    open_child, RunStatus.to_string(RunStatus.FAILED if result.failed else RunStatus.FINISHED),
+                    end_time=_millis(getattr(result, "finished_at", None)),
                 )
                 open_child = None
 
@@ -374,11 +401,13 @@ def log_comparison(
                 final_tags[TAG_BEST_RUN] = info.best_run_id
                 client.set_tag(info.best_run_id, "forecaster.best", "true")
             table = comparison_table(comparison, info.child_run_ids)
-            final_tags[MLFLOW_RUN_NOTE] = _note(table, persistence_verdict(comparison))
-            _log_batch(client, parent_id, tags=final_tags)
+            final_tags[MLFLOW_RUN_NOTE] = parent_note(comparison, table)
+            now = int(time.time() * 1000)
+            _log_batch(client, parent_id, tags=final_tags,
+                       metrics=[Metric(k, v, now, 0) for k, v in headline_metrics(comparison).items()])
 
             parent_dir = scratch_dir / "parent"
-            write_parent_artifacts(comparison, parent_dir, info.child_run_ids)
+            write_parent_artifacts(comparison, parent_dir, info.child_run_ids, loss=cfg.training.loss)
             client.log_artifacts(parent_id, str(parent_dir))
         if finish_parent:
             client.set_terminated(parent_id, RunStatus.to_string(RunStatus.FINISHED))
@@ -390,21 +419,6 @@ def log_comparison(
         _terminate(client, parent_id, status)
         raise
     return info
-
-
-def _note(table: pd.DataFrame, verdict: str) -> str:
-    columns = [c for c in ("rank", "name", "val_mae", "val_rel_mae", "test_mae", "test_rel_mae", "status")
-               if c in table.columns]
-    lines = [verdict, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for _, row in table[columns].iterrows():
-        cells = []
-        for value in row:
-            if isinstance(value, float):
-                cells.append("" if math.isnan(value) else f"{value:.4g}")
-            else:
-                cells.append("" if value is None or value is pd.NA else str(value).replace("|", "\\|"))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)[:_MAX_TAG]
 
 
 __all__ = [
