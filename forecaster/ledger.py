@@ -9,6 +9,8 @@ column              meaning
 ==================  ==========================================================================
 run_id              the run that wrote the forecast (the MLflow parent run id)
 pipeline            the pipeline name
+store               the MLflow tracking URI the run used ('' when not given): a pipeline name on
+                    two stores is two ledgers, as it is two locks
 served_by           what served it: ``<registered model> v<N>`` or ``baseline <kind>``
 model_version       the registered model version (text), NULL for a baseline
 origin              the last observed timestamp of the series when the forecast was made
@@ -59,7 +61,7 @@ logger = logging.getLogger(__name__)
 
 LEDGER_FILE = "ledger.sqlite"
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S"
-COLUMNS = ("run_id", "pipeline", "served_by", "model_version", "origin", "series_id", "target",
+COLUMNS = ("run_id", "pipeline", "store", "served_by", "model_version", "origin", "series_id", "target",
            "target_timestamp", "step", "forecast", "lower", "upper", "last_value", "committed", "recorded_at")
 #: The columns a caller passes to :meth:`Ledger.stage` (see :func:`ledger_rows`).
 ROW_COLUMNS = ("series_id", "target", "origin", "target_timestamp", "step", "forecast", "lower", "upper",
@@ -69,6 +71,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS forecasts (
     run_id TEXT NOT NULL,
     pipeline TEXT NOT NULL,
+    store TEXT NOT NULL DEFAULT '',
     served_by TEXT NOT NULL,
     model_version TEXT,
     origin TEXT NOT NULL,
@@ -84,7 +87,7 @@ CREATE TABLE IF NOT EXISTS forecasts (
     recorded_at TEXT NOT NULL,
     PRIMARY KEY (run_id, series_id, target, step)
 );
-CREATE INDEX IF NOT EXISTS forecasts_by_pipeline ON forecasts (pipeline, committed, target_timestamp);
+CREATE INDEX IF NOT EXISTS forecasts_by_pipeline ON forecasts (pipeline, store, committed, target_timestamp);
 """
 
 
@@ -169,7 +172,7 @@ class Ledger:
 
     # ------------------------------------------------------------------ writes
     def stage(self, run_id: str, pipeline: str, rows: pd.DataFrame, *, served_by: str,
-              model_version: str | None) -> int:
+              model_version: str | None, store: str = "") -> int:
         """Write a run's forecast rows, not yet committed, in one transaction; returns the count.
 
         Rows the same run staged before are replaced. ``rows`` has the columns :data:`ROW_COLUMNS`
@@ -180,7 +183,7 @@ class Ledger:
             raise ValueError(f"ledger rows lack the column(s) {missing}; columns: {list(rows.columns)}")
         now = _dt.datetime.now(_dt.timezone.utc).strftime(TS_FORMAT)
         records = [
-            (run_id, pipeline, served_by, model_version, origin, str(sid), str(target), target_ts, int(step),
+            (run_id, pipeline, store, served_by, model_version, origin, str(sid), str(target), target_ts, int(step),
              float(fc), _float_or_none(lo), _float_or_none(up), _float_or_none(last), 0, now)
             for sid, target, origin, target_ts, step, fc, lo, up, last in zip(
                 rows["series_id"], rows["target"], _ts(rows["origin"]), _ts(rows["target_timestamp"]),
@@ -200,20 +203,23 @@ class Ledger:
         logger.info("ledger: recorded %d forecast values of run %s in %s", count, run_id, self.path)
         return count
 
-    def discard_uncommitted(self, pipeline: str) -> int:
-        """Delete the rows of ``pipeline`` runs that never committed (call it holding the run lock)."""
+    def discard_uncommitted(self, pipeline: str, store: str = "") -> int:
+        """Delete the rows of ``pipeline`` runs on ``store`` that never committed (call it holding the
+        run lock of that pipeline and store)."""
         if not self.path.is_file():
             return 0
         with self._transaction() as conn:
-            count = conn.execute("DELETE FROM forecasts WHERE pipeline = ? AND committed = 0", (pipeline,)).rowcount
+            count = conn.execute("DELETE FROM forecasts WHERE pipeline = ? AND store = ? AND committed = 0",
+                                 (pipeline, store)).rowcount
         if count:
             logger.warning("ledger: removed %d forecast values of an earlier run of %r that never committed",
                            count, pipeline)
         return count
 
     # ------------------------------------------------------------------- reads
-    def forecasts(self, pipeline: str, *, include_uncommitted: bool = False, latest_only: bool = True) -> pd.DataFrame:
-        """The pipeline's committed forecast rows (columns :data:`COLUMNS`), timestamps parsed.
+    def forecasts(self, pipeline: str, store: str = "", *, include_uncommitted: bool = False,
+                  latest_only: bool = True) -> pd.DataFrame:
+        """The committed forecast rows of ``pipeline`` on ``store`` (columns :data:`COLUMNS`), timestamps parsed.
 
         ``latest_only``: when several committed runs forecast the same series, target and step from
         the same origin (a forced rerun), keep the most recently recorded one.
@@ -221,10 +227,11 @@ class Ledger:
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
         if not self.path.is_file():
             return empty
-        query = "SELECT * FROM forecasts WHERE pipeline = ?" + ("" if include_uncommitted else " AND committed = 1")
+        query = ("SELECT * FROM forecasts WHERE pipeline = ? AND store = ?"
+                 + ("" if include_uncommitted else " AND committed = 1"))
         with self._connect(write=False) as conn:
             try:
-                frame = pd.read_sql_query(query, conn, params=(pipeline,))
+                frame = pd.read_sql_query(query, conn, params=(pipeline, store))
             except pd.errors.DatabaseError as exc:
                 if "no such table" in str(exc):
                     return empty
