@@ -208,10 +208,12 @@ def _run_stages(cfg, frame, loaded, code, workdir, stages, record: Commit, *, jo
     """Train, backtest, track, register and stage the forecast; fills ``record`` for the commit."""
     from forecaster import tracking
     from forecaster.comparison import run_comparison
+    from forecaster.warm_start import champion_source
 
     with stages("train"):
         comparison = run_comparison(cfg, frame, workdir, jobs=jobs, progress=progress,
-                                    epoch_callback_factory=epoch_callback_factory)
+                                    epoch_callback_factory=epoch_callback_factory,
+                                    warm_start_from=champion_source(cfg, workdir))
     backtest = None
     if cfg.evaluation.backtest_folds and comparison.best_candidate is not None:
         with stages("backtest"):
