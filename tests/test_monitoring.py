@@ -159,3 +159,20 @@ def test_a_degraded_champion_makes_the_next_run_retrain(workspace, caplog):
     # the run's own forecast is in the ledger, committed, under its run id
     rows = Ledger.in_state_dir(state).forecasts("mon")
     assert set(rows.loc[rows["run_id"] == outcome.parent_run_id, "step"]) == {1, 2, 3}
+
+
+@pytest.mark.parametrize("override, message", [
+    ("monitoring.window=0", "monitoring.window: Input should be greater than or equal to 1; received 0"),
+    ("monitoring.coverage_tolerance=1.5", "monitoring.coverage_tolerance: Input should be less than 1; received 1.5"),
+    ("monitoring.mae_tolerance=0", "monitoring.mae_tolerance: Input should be greater than 0; received 0"),
+    ("monitoring.windw=5", "monitoring.windw: unknown key; received 5"),
+    ("training.warm_start=maybe", "training.warm_start: Input should be a valid boolean"),
+])
+def test_monitoring_keys_are_validated(override, message):
+    from forecaster.errors import ConfigError
+
+    with pytest.raises(ConfigError) as exc:
+        load_config(ROOT / "pipelines" / "smoke.yaml", overrides=[override])
+    assert message in str(exc.value)
+    defaults = load_config(ROOT / "pipelines" / "smoke.yaml").monitoring
+    assert (defaults.window, defaults.coverage_tolerance, defaults.mae_tolerance) == (100, 0.1, 1.5)
