@@ -60,6 +60,7 @@ def main() -> None:
     (plan,) = plan_candidates(cfg)
     days = sorted(full["timestamp"].unique())[-(args.days + 1):]
     rows = []
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-schedule-") as tmp:
         tmp = Path(tmp)
         ledger = Ledger.in_state_dir(tmp)
@@ -91,13 +92,12 @@ def main() -> None:
                              "val_mae": result.val_mae, "test_mae": result.metrics["test_mae"],
                              "live_n": live.n, "live_mae": live.mae, "live_rel_mae": live.rel_mae,
                              "live_coverage": live.coverage})
+                pd.DataFrame(rows).to_csv(args.output, index=False)  # so far: a killed replay keeps its days
                 r = rows[-1]
                 print(f"{r['day']} {mode:4s} epochs={r['epochs_run']:.0f} train={r['train_seconds']:.1f}s "
                       f"val_mae={r['val_mae']:.4f} test_mae={r['test_mae']:.4f} live_mae={r['live_mae']:.4f} "
                       f"(n={r['live_n']})", flush=True)
     table = pd.DataFrame(rows)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.output, index=False)
     runs = table[table["day"] != table["day"].iloc[0]]  # day 0 has no warm run
     by = runs.groupby("mode")[["train_seconds", "fit_cpu_seconds", "epochs_run", "val_mae", "test_mae"]].mean()
     last = table.groupby("mode").tail(1).set_index("mode")[["live_n", "live_mae", "live_rel_mae", "live_coverage"]]

@@ -197,7 +197,12 @@ class Ledger:
         return len(records)
 
     def commit(self, run_id: str) -> int:
-        """Mark every row of ``run_id`` committed, in one statement; returns the count."""
+        """Mark every row of ``run_id`` committed, in one statement; returns the count.
+
+        Idempotent (a journal applied again commits nothing new); no ledger file: nothing to do.
+        """
+        if not self.path.is_file():
+            return 0
         with self._transaction() as conn:
             count = conn.execute("UPDATE forecasts SET committed = 1 WHERE run_id = ?", (run_id,)).rowcount
         logger.info("ledger: recorded %d forecast values of run %s in %s", count, run_id, self.path)

@@ -20,15 +20,17 @@ from typing import Any
 
 import pandas as pd
 from mlflow.entities import Metric
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from forecaster.monitoring import DriftDecision, LiveScores
-from forecaster.tracking.registry import TAG_RUN_ID, _champion
 from forecaster.tracking.runs import TAG_PIPELINE, TAG_ROLE
 from forecaster.tracking.store import artifact_root_for, configure, get_or_create_experiment
 
 logger = logging.getLogger(__name__)
 
+CHAMPION = "champion"
+TAG_RUN_ID = "forecaster.run_id"  # set by the registry on every version: the run that trained it
 ROLE_MONITORING = "monitoring"
 MONITORING_RUN_NAME = "monitoring"
 LIVE_METRICS = ("live_mae", "live_rel_mae", "live_coverage", "live_n")
@@ -58,9 +60,12 @@ def champion_info(cfg: Any) -> ChampionInfo | None:
     configure(cfg.tracking)
     client = MlflowClient()
     name = cfg.registered_model_name
-    version = _champion(client, name)
-    if version is None:
-        return None
+    try:
+        version = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            return None
+        raise
     test_mae = None
     run_id = version.tags.get(TAG_RUN_ID) or version.run_id
     if run_id:
