@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-#: Exit code of ``forecaster monitor`` when the champion is degraded.
-EXIT_DEGRADED = 6
+from forecaster.exitcodes import EXIT_DEGRADED  # `forecaster monitor`: the champion is degraded
 
 
 def score_rows(rows: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:

@@ -102,7 +102,7 @@ output: {{forecast_path: {tmp_path / 'out' / 'f.csv'}}}
                                  "timestamp": pd.date_range(origin + pd.Timedelta(days=1), periods=3, freq="D"),
                                  "lower": actual + 4.0, "upper": actual + 6.0})
         ledger.stage(f"run{k}", "mon", ledger_rows(forecast, history, ["temp_max"]), served_by="mon v1",
-                     model_version=str(version.version))
+                     model_version=str(version.version), store=uri)
         ledger.commit(f"run{k}")
     yield tmp_path, cfg
     mlflow.set_tracking_uri(None)
@@ -146,18 +146,21 @@ def test_monitor_exits_6_tags_the_version_and_logs_the_monitoring_run(workspace)
 def test_a_degraded_champion_makes_the_next_run_retrain(workspace, caplog):
     tmp_path, cfg = workspace
     from forecaster.pipeline import load_data, run_pipeline
-    from forecaster.runstate import RunState, code_version, run_key
+    from forecaster.runstate import RunState, code_version, run_identity, run_key
+    from forecaster.tracking import configure
 
     state = tmp_path / "state"
     key = run_key(cfg.sha256(), load_data(cfg).sha256, code_version())
-    RunState(state).record_success("mon", key, {})  # nothing changed since the "last" run
+    identity = run_identity("mon", configure(cfg.tracking))
+    RunState(state).record_success(identity, key, {})  # nothing changed since the "last" run
+    assert RunState(state).is_unchanged(identity, key)  # so, without the verdict, the run would skip
     with caplog.at_level(logging.INFO, logger="forecaster"):
         outcome = run_pipeline(cfg, state_dir=state)
     assert outcome.status != "skipped" and outcome.parent_run_id
     assert "the champion is degraded (live coverage 0.000 < 0.800" in caplog.text
     assert "retraining even if nothing changed" in caplog.text
     # the run's own forecast is in the ledger, committed, under its run id
-    rows = Ledger.in_state_dir(state).forecasts("mon")
+    rows = Ledger.in_state_dir(state).forecasts("mon", configure(cfg.tracking))
     assert set(rows.loc[rows["run_id"] == outcome.parent_run_id, "step"]) == {1, 2, 3}
 
 
