@@ -179,3 +179,39 @@ def test_monitoring_keys_are_validated(override, message):
     assert message in str(exc.value)
     defaults = load_config(ROOT / "pipelines" / "smoke.yaml").monitoring
     assert (defaults.window, defaults.coverage_tolerance, defaults.mae_tolerance) == (100, 0.1, 1.5)
+
+
+def test_ledger_rows_commit_with_the_run_journal_and_only_then(workspace):
+    """Rows staged by a run count only once its journal is applied -- also by the next run's
+    roll-forward after a kill past the commit point; rows of a run killed before it are removed."""
+    tmp_path, cfg = workspace
+    from forecaster import ledger_stage
+    from forecaster.atomic import atomic_write_text
+    from forecaster.commit import Commit, journal_path, recover
+    from forecaster.runstate import run_identity
+    from forecaster.tracking import configure
+
+    uri, state = configure(cfg.tracking), tmp_path / "state"
+    identity = run_identity(cfg.name, uri)
+    ledger = Ledger.in_state_dir(state)
+    before = len(ledger.forecasts("mon", uri))
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("mon").experiment_id
+    frame = pd.DataFrame({"series_id": "series", "timestamp": pd.date_range("2012-07-01", periods=3), "temp_max": 20.0})
+    forecast = pd.DataFrame({"series_id": "series", "timestamp": pd.date_range("2012-07-04", periods=2),
+                             "step": [1, 2], "forecast": 21.0, "lower": 19.0, "upper": 23.0})
+    killed_late, killed_early = (client.create_run(experiment).info.run_id for _ in range(2))
+    for run_id in (killed_late, killed_early):
+        ledger_stage.stage_forecast(cfg, run_id, forecast, frame, served_by="mon v1", model_version="1",
+                                    state_dir=state)
+    # killed_late died right after writing its journal (the commit point), before applying it
+    atomic_write_text(journal_path(state, identity),
+                      Commit(identity=identity, pipeline="mon", tracking_uri=uri, registered_model="mon",
+                             parent_run_id=killed_late).to_json())
+    assert len(ledger.forecasts("mon", uri)) == before  # staged rows are invisible
+    recover(state, identity, pipeline="mon", experiment="mon", registered_model="mon", targets=[])
+    ledger_stage.discard_uncommitted(cfg, state)  # what the next run does after recovering
+    rows = ledger.forecasts("mon", uri, include_uncommitted=True, latest_only=False)
+    assert set(rows["run_id"]) - {f"run{k}" for k in range(6)} == {killed_late}
+    assert (rows["committed"] == 1).all() and len(rows) == before + 2
+    assert client.get_run(killed_late).info.status == "FINISHED"
