@@ -50,7 +50,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "schedule.csv"))
+    parser.add_argument("--summarise", metavar="CSV",
+                        help="only print the summary of an earlier replay's CSV (also one cut short)")
     args = parser.parse_args()
+    if args.summarise:
+        summarise(pd.read_csv(args.summarise))
+        return
 
     cfg = load_config(args.pipeline, overrides=[
         f"data.path={ROOT / 'data' / 'seattle_weather.csv'}", "models=[{cell: lstm, units: 16}]",
@@ -97,8 +102,15 @@ def main() -> None:
                 print(f"{r['day']} {mode:4s} epochs={r['epochs_run']:.0f} train={r['train_seconds']:.1f}s "
                       f"val_mae={r['val_mae']:.4f} test_mae={r['test_mae']:.4f} live_mae={r['live_mae']:.4f} "
                       f"(n={r['live_n']})", flush=True)
-    table = pd.DataFrame(rows)
-    runs = table[table["day"] != table["day"].iloc[0]]  # day 0 has no warm run
+    summarise(pd.DataFrame(rows))
+    print(f"written: {args.output}")
+
+
+def summarise(table: pd.DataFrame) -> None:
+    """Means per mode over the days both modes trained, and warm against cold."""
+    both = table.groupby("day")["mode"].nunique()
+    runs = table[table["day"].isin(both[both == 2].index)]  # day 0 (and a day cut short) has no warm run
+    table = runs
     by = runs.groupby("mode")[["train_seconds", "fit_cpu_seconds", "epochs_run", "val_mae", "test_mae"]].mean()
     last = table.groupby("mode").tail(1).set_index("mode")[["live_n", "live_mae", "live_rel_mae", "live_coverage"]]
     print(f"\n{len(runs) // 2} daily retrains per mode (means; live scores over every forecast scored):")
@@ -109,7 +121,6 @@ def main() -> None:
           f"{c['epochs_run'] / w['epochs_run']:.2f}x fewer; val MAE {w['val_mae'] / c['val_mae'] - 1:+.2%}, "
           f"test MAE {w['test_mae'] / c['test_mae'] - 1:+.2%}, live MAE "
           f"{last.loc['warm', 'live_mae'] / last.loc['cold', 'live_mae'] - 1:+.2%}")
-    print(f"written: {args.output}")
 
 
 if __name__ == "__main__":
