@@ -179,6 +179,9 @@ def apply(state_dir: str | os.PathLike[str] | None, record: Commit) -> None:
         RunState(state_dir).record_success(record.identity, record.state_key, record.state_info)
     if record.parent_run_id is not None:
         tracking.end_run(record.parent_run_id, "FINISHED")
+        from forecaster.ledger import Ledger
+
+        Ledger.in_state_dir(state_dir).commit(record.parent_run_id)  # the forecast ledger's rows (issue 16)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(journal_path(state_dir, record.identity))
 

@@ -110,6 +110,7 @@ def contract_params(cfg: PipelineConfig, est: WindowForecaster, *, cell: str, pl
         "n_features": getattr(est, "n_features_", 0),
         "n_params": getattr(est, "n_params_", 0),
         "seed": cfg.training.seed,
+        "warm_start": bool(getattr(est, "warm_started_", False)),
     }
 
 
@@ -170,7 +171,8 @@ def _plot_slice(preds, lower, upper, n_points: int) -> dict[str, Any]:
 
 
 def train_candidate(cfg: PipelineConfig | dict[str, Any], plan: CandidatePlan, data_ref: str | os.PathLike,
-                    out_dir: str | os.PathLike | None = None, callbacks=()) -> CandidateResult:
+                    out_dir: str | os.PathLike | None = None, callbacks=(),
+                    warm_start_from: str | None = None) -> CandidateResult:
     """Fit one candidate on the prepared frame stored at ``data_ref`` and evaluate it.
 
     A plain function of its arguments (no global state), so it runs the same in this process,
@@ -179,10 +181,13 @@ def train_candidate(cfg: PipelineConfig | dict[str, Any], plan: CandidatePlan, d
     if isinstance(cfg, dict):
         cfg = PipelineConfig.model_validate(cfg)
     frame = pd.read_pickle(data_ref)
-    est = RNNForecaster(**rnn_params(cfg, plan))
+    est = RNNForecaster(**rnn_params(cfg, plan), warm_start_from=warm_start_from)
     started = time.time()
     est.fit(frame, callbacks=callbacks)
     finished = time.time()
+    if warm_start_from:
+        logger.info("%s start: candidate %s (%s)", "warm" if est.warm_started_ else "cold", plan.name,
+                    est.warm_start_note_)
     params = contract_params(cfg, est, cell=plan.model["cell"], plan=plan)
     result = summarise(est, frame, cfg, name=plan.name, role=ROLE_CANDIDATE, params=params, out_dir=out_dir)
     result.started_at, result.finished_at = started, finished
@@ -254,8 +259,12 @@ def _worker_init(threads: int) -> None:
 
 def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.PathLike, *, jobs: int = 1,
                    progress: Progress | None = None,
-                   epoch_callback_factory: Callable[[], Any] | None = None) -> ComparisonResult:
-    """Baselines and every candidate on ``frame`` (a canonical frame with a ``split`` column)."""
+                   epoch_callback_factory: Callable[[], Any] | None = None,
+                   warm_start_from: str | None = None) -> ComparisonResult:
+    """Baselines and every candidate on ``frame`` (a canonical frame with a ``split`` column).
+
+    ``warm_start_from``: a saved champion; matching candidates start from its weights.
+    """
     progress = progress or NullProgress()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -279,7 +288,8 @@ def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.P
             callbacks = [epoch_callback_factory()] if epoch_callback_factory else []
             if not isinstance(progress, NullProgress):
                 callbacks.append(epoch_progress_callback(progress, plan.name, cfg.training.epochs))
-            candidates.append(train_candidate(cfg, plan, data_ref, models_dir, callbacks=callbacks))
+            candidates.append(train_candidate(cfg, plan, data_ref, models_dir, callbacks=callbacks,
+                                              warm_start_from=warm_start_from))
             _log_candidate(candidates[-1])
             progress.advance("candidates", name=plan.name)
     else:
@@ -289,7 +299,8 @@ def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.P
         by_name: dict[str, CandidateResult] = {}
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
                                  initargs=(threads,)) as pool:
-            futures = {pool.submit(train_candidate, cfg_dict, plan, str(data_ref), str(models_dir)): plan
+            futures = {pool.submit(train_candidate, cfg_dict, plan, str(data_ref), str(models_dir),
+                                   warm_start_from=warm_start_from): plan
                        for plan in plans}
             for future in as_completed(futures):
                 result = future.result()

@@ -226,6 +226,11 @@ class TrainingConfig(_Strict):
         "units of the window's own step volatility (instance normalisation), for series whose "
         "volatility changes between seasons or regimes.",
     )
+    warm_start: bool = Field(
+        default=False,
+        description="Start each candidate whose architecture, features and window match the current "
+        "champion's from the champion's weights (others start cold; the log says which did which).",
+    )
 
 
 class EvaluationConfig(_Strict):
@@ -250,6 +255,24 @@ class EvaluationConfig(_Strict):
         default=None, ge=1, description="Season length in steps; inferred from the frequency when absent."
     )
     plot_steps: int = Field(default=168, ge=1)
+
+
+class MonitoringConfig(_Strict):
+    """Live accuracy of the forecasts in the ledger and the drift alert (``forecaster monitor``)."""
+
+    window: int = Field(
+        default=100, ge=1,
+        description="The drift rules look at the last `window` scored forecast values (one value = one "
+        "series, target and step of one forecast); fewer scored values: no verdict yet.",
+    )
+    coverage_tolerance: float = Field(
+        default=0.1, ge=0, lt=1,
+        description="Degraded when live interval coverage < evaluation.interval_level - coverage_tolerance.",
+    )
+    mae_tolerance: float = Field(
+        default=1.5, gt=0,
+        description="Degraded when live MAE > mae_tolerance x the model's test MAE.",
+    )
 
 
 class TrackingConfig(_Strict):
@@ -283,6 +306,7 @@ class PipelineConfig(_Strict):
     )
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
 
     @field_validator("clipping", mode="before")

@@ -92,6 +92,7 @@ def stage_forecast(cfg, outcome: Any, comparison: ComparisonResult, frame: pd.Da
         logger.warning("no forecast written: no champion and no baseline fallback")
         return []
     forecast = model.predict(frame)
+    outcome.forecast = forecast  # for the forecast ledger
     files: list[StagedFile] = []
     try:
         if cfg.output.forecast_path:

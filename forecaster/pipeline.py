@@ -61,6 +61,8 @@ class RunOutcome:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     #: What wrote the forecast: a candidate or baseline name of ``comparison``, or a registry URI.
     served_by: str | None = None
+    #: The forecast staged (for the ledger), or None.
+    forecast: pd.DataFrame | None = None
 
 
 @dataclass
@@ -152,6 +154,16 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
         tracking.configure(cfg.tracking)  # opens (creates, upgrades) the store: exit 2 when it cannot
         recover(state_dir, identity, pipeline=cfg.name, experiment=cfg.experiment_name,
                 registered_model=cfg.registered_model_name, targets=targets.values())
+        # Ledger (issue 16): drop rows of killed runs; score earlier forecasts before any training.
+        from forecaster import ledger_stage
+
+        ledger_stage.discard_uncommitted(cfg, state_dir)
+        with stages("score"):
+            scoring = ledger_stage.score_ledger(cfg, loaded.frame, state_dir)
+        if scoring.degraded and not force:
+            logger.warning("pipeline %r: the champion is degraded (%s); retraining even if nothing changed",
+                           cfg.name, scoring.reason)
+            force = True
         code = code_version()
         key = run_key(cfg.sha256(), loaded.sha256, code)
         state = RunState(state_dir)
@@ -169,6 +181,10 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
             try:
                 outcome = _run_stages(cfg, frame, loaded, code, str(workdir), stages, record, jobs=jobs,
                                       progress=progress, epoch_callback_factory=epoch_callback_factory)
+                if outcome.forecast is not None:  # ledger rows, committed=0: the commit point commits them
+                    served_by, version = ledger_stage.served_identity(cfg, outcome)
+                    ledger_stage.stage_forecast(cfg, record.parent_run_id, outcome.forecast, loaded.frame,
+                                                served_by=served_by, model_version=version, state_dir=state_dir)
                 if outcome.status == "success":
                     record.state_key = key
                     record.state_info = {
@@ -195,10 +211,12 @@ def _run_stages(cfg, frame, loaded, code, workdir, stages, record: Commit, *, jo
     """Train, backtest, track, register and stage the forecast; fills ``record`` for the commit."""
     from forecaster import tracking
     from forecaster.comparison import run_comparison
+    from forecaster.warm_start import champion_source
 
     with stages("train"):
         comparison = run_comparison(cfg, frame, workdir, jobs=jobs, progress=progress,
-                                    epoch_callback_factory=epoch_callback_factory)
+                                    epoch_callback_factory=epoch_callback_factory,
+                                    warm_start_from=champion_source(cfg, workdir))
     backtest = None
     if cfg.evaluation.backtest_folds and comparison.best_candidate is not None:
         with stages("backtest"):

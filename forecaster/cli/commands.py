@@ -99,6 +99,21 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    """Score the ledger against the pipeline's current data, without training (no TensorFlow)."""
+    from forecaster.ledger_stage import score_ledger
+    from forecaster.pipeline import load_data
+
+    cfg = _load_config(args.pipeline, args.overrides)
+    loaded = load_data(cfg)
+    scoring = score_ledger(cfg, loaded.frame)
+    _emit(scoring.summary())
+    if scoring.degraded:
+        logger.warning("pipeline %r: champion degraded (exit code %d): %s", cfg.name, scoring.exit_code,
+                       scoring.reason)
+    return scoring.exit_code
+
+
 def _cmd_data_check(args: argparse.Namespace) -> int:
     from forecaster.data import load_dataset
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from forecaster.exitcodes import (  # noqa: F401 - re-exported for the CLI modules
     EXIT_CODES_HELP,
     EXIT_DATA,
+    EXIT_DEGRADED,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_LOCKED,

@@ -9,7 +9,7 @@ import argparse
 from typing import Any
 
 from forecaster._version import __version__
-from forecaster.cli.commands import _cmd_backtest, _cmd_data_check, _cmd_forecast, _cmd_run, _cmd_ui
+from forecaster.cli.commands import _cmd_backtest, _cmd_data_check, _cmd_forecast, _cmd_monitor, _cmd_run, _cmd_ui
 from forecaster.cli.exitcodes import EXIT_CODES_HELP
 
 
@@ -135,6 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                     help="override one setting of the pipeline file (repeatable)")
     bt.set_defaults(handler=_cmd_backtest)
+
+    mon = add("monitor", "score past forecasts against the current data (no training)",
+              "Score the pipeline's forecast ledger against its current data file: live MAE per step "
+              "and overall, same-origin persistence MAE, live relative MAE, interval coverage; log them "
+              "to the pipeline's MLflow monitoring run and the champion version's tags; print a short "
+              "table. Exit 6 when the champion is degraded (see monitoring.* in the pipeline file). "
+              "Cheap enough to run hourly: no training, no TensorFlow.")
+    mon.add_argument("pipeline", metavar="PIPELINE", help="pipeline file (YAML)")
+    mon.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                     help="override one setting of the pipeline file (repeatable)")
+    mon.set_defaults(handler=_cmd_monitor)
 
     data = add("data", "data commands", "Commands about input data.")
     data_commands = data.add_subparsers(dest="data_command", metavar="COMMAND", required=True)

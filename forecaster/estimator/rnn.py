@@ -57,6 +57,10 @@ class RNNForecaster(WindowForecaster):
         calibrated on the N most recent windows of its series with known labels (rolling).
     data : mapping or None
         The pipeline file's ``data`` section, so :meth:`forecast` reads raw history like training did.
+    warm_start_from : path or None
+        A saved forecaster (the champion): when its network matches this one's architecture,
+        window, targets and features, training starts from its weights (``warm_started_`` True,
+        ``warm_start_note_`` says why or why not); see :mod:`forecaster.estimator.warm`.
 
     Example
     -------
@@ -101,6 +105,7 @@ class RNNForecaster(WindowForecaster):
         calibration_window=None,
         data=None,
         verbose=0,
+        warm_start_from=None,
     ):
         self.target = target
         self.lookback = lookback
@@ -131,6 +136,7 @@ class RNNForecaster(WindowForecaster):
         self.calibration_window = calibration_window
         self.data = data
         self.verbose = verbose
+        self.warm_start_from = warm_start_from
 
     @property
     def spec(self):
@@ -159,6 +165,11 @@ class RNNForecaster(WindowForecaster):
             residual_targets=targets if self.residual else None, seed=self.seed,
             center_targets=self.center_targets, scale_targets=self.scale_targets,
         )
+        self.warm_started_, self.warm_start_note_ = False, "warm start off"
+        if self.warm_start_from:
+            from forecaster.estimator.warm import apply_warm_start
+
+            self.warm_started_, self.warm_start_note_ = apply_warm_start(self, model, self.warm_start_from)
         train_ds = make_dataset(values, starts["train"], self.lookback, self.horizon, targets,
                                 self.batch_size, shuffle=True, seed=self.seed)
         val_ds = make_dataset(values, starts["val"], self.lookback, self.horizon, targets,

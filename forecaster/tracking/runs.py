@@ -63,7 +63,7 @@ ROLE_COMPARISON = "comparison"
 CONTRACT_PARAMS = (
     "cell", "layers", "units", "bidirectional", "dropout", "recurrent_dropout", "head", "clipping",
     "clip_threshold", "learning_rate", "batch_size", "lookback", "horizon", "n_features", "n_params",
-    "seed",
+    "seed", "warm_start",
 )
 EPOCH_METRICS = ("train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction")
 FINAL_METRICS = (
