@@ -39,6 +39,17 @@ def parse_models_uri(uri: str) -> tuple[str, str | None, str | None] | None:
     return rest, None, None
 
 
+def _is_logged_model(client, model_id: str) -> bool:
+    """True when ``model_id`` names a logged model of the store (``models:/m-...`` in MLflow 3)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_logged_model(model_id)
+    except MlflowException:
+        return False
+    return True
+
+
 def _describe(model) -> str:
     aliases = sorted(getattr(model, "aliases", None) or {})
     return f"{model.name} (aliases: {', '.join('@' + a for a in aliases) or 'none'})"
@@ -60,6 +71,8 @@ def check_model_reference(uri: str, tracking_uri: str | None = None, option: str
     store = tracking_uri or client.tracking_uri
     models = list(client.search_registered_models(max_results=1000))
     match = next((m for m in models if m.name == name), None)
+    if match is None and alias is None and version is None and _is_logged_model(client, name):
+        return  # models:/<model_id>: an MLflow 3 logged model, not a registered name
     if match is None:
         known = "; ".join(_describe(m) for m in sorted(models, key=lambda m: m.name)) or "none"
         raise ConfigError(
