@@ -20,6 +20,9 @@ its commit point are removed -- its staged files, its temporary work folder
 (``<state_dir>/work/<identity>-*``) -- its ``pending`` versions are tagged ``abandoned`` and its
 RUNNING MLflow runs are set KILLED. A kill anywhere therefore leaves the whole old state or the
 whole new state, and the CSV and the PNG always come from the same run.
+
+Another output joins the commit by staging its file (:func:`staged_path`) and appending a
+:class:`StagedFile` to :attr:`Commit.files` before :func:`commit`; it is then renamed with the rest.
 """
 
 from __future__ import annotations
