@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -45,15 +46,18 @@ def _kill_at(cwd: Path, line: str, sig: int = signal.SIGKILL) -> tuple[int, str]
     proc = subprocess.Popen(_command("--force"), cwd=cwd, env=_env(cwd), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     seen = ""
+    watchdog = threading.Timer(600, proc.kill)  # never hang the suite
+    watchdog.start()
     try:
         for text in proc.stderr:
             seen += text
             if line in text:
                 proc.send_signal(sig)
                 break
-        rest, _ = proc.communicate(timeout=180)
-        seen += rest or ""
+        seen += proc.stderr.read()  # the rest, through the same buffered reader, up to the exit
+        proc.wait(timeout=60)
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
