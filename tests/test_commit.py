@@ -114,12 +114,16 @@ def test_without_a_journal_recovery_removes_what_a_killed_run_staged(tmp_path, s
     (killed / "model").mkdir(parents=True)
     spared = state / "work" / "other-y-abc123"
     spared.mkdir()
+    half_journal = state / "journal" / ".demo-x.json.abc123.tmp"  # killed while writing the journal
+    half_journal.parent.mkdir(parents=True)
+    half_journal.write_text("{")
 
     recover(state, "demo-x", pipeline=pipeline, experiment=EXPERIMENT, registered_model=model,
             targets=[str(csv), str(tmp_path / "f.png")])
     assert not any(os.path.exists(f.staged) for f in leftovers)
     assert csv.read_text() == "old csv" and not (tmp_path / "f.png").exists()
     assert not killed.exists() and spared.exists()  # only this identity's folders
+    assert not half_journal.exists()
     assert client.get_model_version(model, pending).tags["forecaster.state"] == "abandoned"
     assert client.get_model_version(model, committed).tags["forecaster.state"] == "committed"
     assert str(client.get_model_version_by_alias(model, "champion").version) == committed
