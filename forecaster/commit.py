@@ -17,9 +17,12 @@ the forecast CSV and plot, the run-state record and the parent MLflow run's FINI
 Any later run of the same identity (pipeline + store) first calls :func:`recover`, holding the lock:
 a journal present is applied again (roll forward); otherwise the leftovers of a run killed before
 its commit point are removed -- its staged files, its temporary work folder
-(``<state_dir>/work/<identity>-*``) -- its ``pending`` versions are tagged ``abandoned`` and its
-RUNNING MLflow runs are set KILLED. A kill anywhere therefore leaves the whole old state or the
-whole new state, and the CSV and the PNG always come from the same run.
+(``<state_dir>/work/<identity>-*``), a half-written journal -- its ``pending`` versions are tagged
+``abandoned`` and its RUNNING MLflow runs are set KILLED. A kill anywhere therefore leaves the
+whole old state or the whole new state, and the CSV and the PNG always come from the same run.
+
+Another output joins the commit by staging its file (:func:`staged_path`) and appending a
+:class:`StagedFile` to :attr:`Commit.files` before :func:`commit`; it is then renamed with the rest.
 """
 
 from __future__ import annotations
@@ -210,6 +213,11 @@ def recover(state_dir: str | os.PathLike[str] | None, identity: str, *, pipeline
             logger.warning("a previous run of %r was killed after its commit point; finishing its commit", pipeline)
             with _signals_held():
                 apply(state_dir, record)
+    for part in (JOURNAL_DIR, "runs"):  # a journal or run record killed while being written
+        for partial in state_subdir(state_dir, part).glob(f".{identity}.json.*"):
+            logger.warning("removing a killed run's unfinished state file %s", partial)
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
     work = state_subdir(state_dir, WORK_DIR)
     for folder in sorted(work.glob(f"{identity}-*")):
         logger.warning("removing the work folder of a killed run: %s", folder)

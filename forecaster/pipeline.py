@@ -269,9 +269,8 @@ def _abandon(state_dir, record: Commit, exc: BaseException) -> None:
     try:
         from forecaster import tracking
 
-        if record.version is not None:
+        if record.parent_run_id is not None:  # under the lock every pending version is this run's
             tracking.abandon_pending(record.registered_model)
-        if record.parent_run_id is not None:
             tracking.end_run(record.parent_run_id, status)
             logger.error("marked MLflow run %s %s", record.parent_run_id, status)
     except Exception:  # noqa: BLE001 - never hide the original error behind a bookkeeping one

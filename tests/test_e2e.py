@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -151,26 +150,4 @@ def test_concurrent_run_exits_5(tmp_path):
     assert elapsed < 30
 
 
-def test_sigkill_mid_training_leaves_no_forecast_and_next_run_works(tmp_path):
-    cwd = workspace(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "forecaster", "run", "pipelines/smoke.yaml"], cwd=cwd,
-                            env=cli_env(cwd), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 180
-    seen = ""
-    try:
-        for line in proc.stderr:  # wait until training has started
-            seen += line
-            if "stage train" in line or time.monotonic() > deadline:
-                break
-        time.sleep(1.5)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert "stage train" in seen, seen[-2000:]
-    assert proc.returncode == -signal.SIGKILL
-    assert not (cwd / "forecasts" / "smoke.csv").exists()
-    result = forecaster(cwd, "run", "pipelines/smoke.yaml")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (cwd / "forecasts" / "smoke.csv").exists()
+# A run killed at each stage (SIGKILL, SIGTERM): tests/test_commit_point.py.
