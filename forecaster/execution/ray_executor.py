@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
@@ -57,14 +58,23 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
 
 
 def _limit_threads(cpus: int) -> None:
-    """TensorFlow threads follow the task's CPU share (a no-op once TensorFlow has started)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    """TensorFlow threads follow the task's CPU share.
 
+    Before TensorFlow is imported, through the environment TensorFlow reads at start-up (so a task
+    that never uses TensorFlow does not pay its import); after, through ``tf.config`` (a no-op once
+    its runtime has started in this reused worker, with the same share).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(cpus)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    os.environ["OMP_NUM_THREADS"] = str(cpus)
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return
     try:
         tf.config.threading.set_intra_op_parallelism_threads(cpus)
         tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # already initialised in this reused worker, with the same share
+    except RuntimeError:
         pass
 
 
@@ -119,7 +129,11 @@ class RayExecutor:
         self._connected_here = False
 
     def __enter__(self) -> "RayExecutor":
-        return self  # connects at the first task: a skipped run never starts Ray
+        # Fail fast on an address that does not answer; join (or start Ray) at the first task,
+        # so a skipped run never starts Ray.
+        if self.address and not ray.is_initialized():
+            check_reachable(self.address)
+        return self
 
     def __exit__(self, *exc: Any) -> None:
         if self._connected_here:
@@ -141,6 +155,8 @@ class RayExecutor:
             logger.info("starting Ray on this machine for the run (no --ray-address nor RAY_ADDRESS)")
             ray.init(address="local", include_dashboard=False, **common)
         self._connected_here = True
+        me = where_am_i()
+        logger.info("Ray driver: pid %d, node %s", me["pid"], me["node_id"])
         logger.info("Ray: %s CPUs in the cluster, %d per task", ray.cluster_resources().get("CPU", 0),
                     self.cpus_per_task)
 
@@ -170,6 +186,8 @@ class RayExecutor:
                         try:
                             value, worker = ray.get(ref)
                             outcome = TaskOutcome(name=names[i], value=value, worker=worker)
+                            logger.info("Ray task %s ran in worker pid %d on node %s", names[i], worker["pid"],
+                                        worker["node_id"])
                         except ray.exceptions.RayError as exc:
                             outcome = TaskOutcome(name=names[i], error=_reason(exc))
                             logger.warning("Ray task %s failed for good: %s", names[i], outcome.error)
