@@ -32,6 +32,8 @@ TASK_CPUS = 1
 MAX_RETRIES = 2
 #: Seconds to wait for a cluster address to accept a TCP connection before giving up.
 CONNECT_TIMEOUT_S = 15.0
+#: Seconds to wait for ``ray.init`` to join the cluster at an address that accepted the connection.
+JOIN_TIMEOUT_S = 30.0
 
 
 def resolve_address(option: str | None) -> str | None:
@@ -55,6 +57,31 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
         raise ExecutorUnavailableError(
             f"the Ray cluster at {address} does not answer ({exc}); start it with `ray start --head` "
             "or fix --ray-address / RAY_ADDRESS") from None
+
+
+def _init_within(seconds: float, label: str, **kwargs: Any) -> None:
+    """``ray.init(**kwargs)`` or :class:`ExecutorUnavailableError` naming ``label`` after ``seconds``.
+
+    A port that accepts connections but is not a Ray head makes ``ray.init`` retry for minutes; the
+    call runs in a daemon thread so the run can give up in time (the thread dies with the process).
+    """
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            ray.init(**kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            failure.append(exc)
+
+    thread = threading.Thread(target=target, name="ray-init", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise ExecutorUnavailableError(
+            f"the Ray cluster at {label} did not answer as a Ray head within {seconds:.0f} s; "
+            "check --ray-address / RAY_ADDRESS and that `ray start --head` runs there")
+    if failure:
+        raise ExecutorUnavailableError(f"could not join the Ray cluster at {label}: {failure[0]}") from None
 
 
 def _limit_threads(cpus: int) -> None:
@@ -129,10 +156,10 @@ class RayExecutor:
         self._connected_here = False
 
     def __enter__(self) -> "RayExecutor":
-        # Fail fast on an address that does not answer; join (or start Ray) at the first task,
-        # so a skipped run never starts Ray.
-        if self.address and not ray.is_initialized():
-            check_reachable(self.address)
+        # A cluster address is joined now (an address that does not answer fails the run at once);
+        # a Ray on this machine is started at the first task, so a skipped run never starts one.
+        if self.address:
+            self.connect()
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -147,10 +174,7 @@ class RayExecutor:
         if self.address:
             check_reachable(self.address)
             logger.info("connecting to the Ray cluster at %s", self.address)
-            try:
-                ray.init(address=self.address, **common)
-            except (ConnectionError, TimeoutError, RuntimeError) as exc:
-                raise ExecutorUnavailableError(f"could not join the Ray cluster at {self.address}: {exc}") from None
+            _init_within(JOIN_TIMEOUT_S, self.address, address=self.address, **common)
         else:
             logger.info("starting Ray on this machine for the run (no --ray-address nor RAY_ADDRESS)")
             ray.init(address="local", include_dashboard=False, **common)
