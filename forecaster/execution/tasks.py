@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import logging
-import math
 import tarfile
 import tempfile
 from pathlib import Path
@@ -79,7 +78,7 @@ def failed_candidate(cfg, plan, reason: str):
     params = contract_params(cfg, object(), cell=plan.model["cell"], plan=plan)
     result = CandidateResult(name=plan.name, role=ROLE_CANDIDATE, params=params, failed=True,
                              failure_reason=f"task failed: {reason}")
-    result.metrics.update(train_seconds=0.0, epochs_run=0.0, val_mae=math.nan)
+    result.metrics.update(train_seconds=0.0, epochs_run=0.0)
     return result
 
 
