@@ -16,8 +16,9 @@ growth exponent of each stage's seconds against total rows (least squares on log
 
 ``candidates``: ``forecaster run`` on a small pipeline over the bundled Seattle data (1 epoch,
 units 4..32, baselines: persistence only, no blend), with 2 / 8 / 32 candidates (models x clipping),
-``--executor local --jobs 1``, ``--jobs 2`` and ``--executor ray`` (a Ray started on this machine
-for the run, included in the time). Reports wall time, the train stage, the Ray overhead against
+``--executor local --jobs 1``, ``--jobs 2`` and ``--executor ray --ray-address`` (a 2-CPU Ray head
+on 127.0.0.1 started once by this script, as a cluster would be; its start-up is printed, not
+counted). Reports wall time, the train stage, the Ray overhead against
 ``--jobs 2``, and the driver's MLflow logging time per candidate (track stage / child runs).
 """
 
@@ -27,10 +28,13 @@ import argparse
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -160,16 +164,57 @@ def candidate_pipeline(n: int) -> dict:
     }
 
 
-def run_candidates(n: int, mode: str) -> dict:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def ray_head(cpus: int = 2):
+    """A Ray head on 127.0.0.1 for the benchmark (own process group, stopped at the end)."""
+    port = free_port()
+    temp_dir = tempfile.mkdtemp(prefix="rayb-", dir="/tmp")
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    head = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+                             "--node-ip-address=127.0.0.1", f"--port={port}", f"--num-cpus={cpus}",
+                             "--include-dashboard=false", f"--temp-dir={temp_dir}",
+                             f"--ray-client-server-port={free_port()}"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        started = time.perf_counter()
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if head.poll() is not None or time.perf_counter() - started > 120:
+                    raise SystemExit("the benchmark's Ray head did not start")
+                time.sleep(0.5)
+        print(f"Ray head on 127.0.0.1:{port} up in {time.perf_counter() - started:.1f}s", flush=True)
+        yield f"127.0.0.1:{port}"
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(head.pid, sig)
+            except ProcessLookupError:
+                break
+            time.sleep(5)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def run_candidates(n: int, mode: str, address: str | None = None) -> dict:
     import yaml
 
-    args = {"jobs1": ["--jobs", "1"], "jobs2": ["--jobs", "2"], "ray": ["--executor", "ray"]}[mode]
+    args = {"jobs1": ["--jobs", "1"], "jobs2": ["--jobs", "2"],
+            "ray": ["--executor", "ray", "--ray-address", str(address)]}[mode]
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         cwd = Path(tmp)
         (cwd / "data").mkdir()
         shutil.copy(ROOT / "data" / "seattle_weather.csv", cwd / "data")
         (cwd / "p.yaml").write_text(yaml.safe_dump(candidate_pipeline(n)))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "RAY_ADDRESS"))}
+        env["RAY_AUTH_MODE"] = "disabled"
         started = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "forecaster", "--log-format", "json", "run", "p.yaml", *args],
                               cwd=cwd, env=env, capture_output=True, text=True)
@@ -190,11 +235,16 @@ def run_candidates(n: int, mode: str) -> dict:
 
 
 def bench_candidates(sizes: list[int], modes: list[str]) -> list[dict]:
+    with ray_head() if "ray" in modes else nullcontext() as address:
+        return _bench_candidates(sizes, modes, address)
+
+
+def _bench_candidates(sizes: list[int], modes: list[str], address: str | None) -> list[dict]:
     results = []
     for n in sizes:
         row = {}
         for mode in modes:  # interleaved: every mode of one size before the next size
-            r = run_candidates(n, mode)
+            r = run_candidates(n, mode, address)
             results.append(r)
             row[mode] = r
             print(f"candidates={n:3d} {mode:5s} wall={r['wall_s']:7.1f}s train={r['stages'].get('train', 0):7.1f}s "

@@ -177,7 +177,12 @@ class RayExecutor:
             _init_within(JOIN_TIMEOUT_S, self.address, address=self.address, **common)
         else:
             logger.info("starting Ray on this machine for the run (no --ray-address nor RAY_ADDRESS)")
-            ray.init(address="local", include_dashboard=False, **common)
+            try:
+                ray.init(address="local", include_dashboard=False, **common)
+            except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception when its node is slow to start
+                raise ExecutorUnavailableError(
+                    f"could not start Ray on this machine ({exc}); start one with `ray start --head` and "
+                    "pass its address with --ray-address") from None
         self._connected_here = True
         me = where_am_i()
         logger.info("Ray driver: pid %d, node %s", me["pid"], me["node_id"])
