@@ -132,8 +132,11 @@ def bench_series(sizes: list[int]) -> list[dict]:
             f"{s}={r[s]['seconds']:.2f}s/{r[s]['peak_mib']:+.0f}MiB" for s in STAGES), flush=True)
     if len(results) > 1:
         rows = [r["rows"] for r in results]
-        print("growth exponent (seconds vs rows): " + "  ".join(
+        print("growth exponent (seconds vs rows, fit over all sizes): " + "  ".join(
             f"{s}={exponent(rows, [r[s]['seconds'] for r in results]):.2f}" for s in STAGES))
+        for a, b in zip(results, results[1:]):
+            print(f"growth exponent {a['series']}->{b['series']} series: " + "  ".join(
+                f"{s}={exponent([a['rows'], b['rows']], [a[s]['seconds'], b[s]['seconds']]):.2f}" for s in STAGES))
     return results
 
 
