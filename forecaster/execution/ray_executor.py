@@ -127,8 +127,9 @@ def _reason(exc: BaseException) -> str:
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """While tasks are outstanding, SIGTERM on the driver acts like Ctrl-C (so they get cancelled)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield  # a caller's own SIGTERM handler (e.g. the CLI's) already raises; cancelling follows
         return
 
     def _interrupt(signum: int, frame: Any) -> None:
