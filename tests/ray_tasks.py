@@ -33,3 +33,13 @@ def fail_gru(frame, item):
     if plan.model["cell"] == "gru":
         raise ValueError(f"deliberate failure of {plan.name}")
     return candidate_task(frame, item)
+
+
+def sleep_long(marker_dir: str, name: str) -> int:
+    """Record this worker's pid, then sleep far longer than any test waits."""
+    import time
+
+    (Path(marker_dir) / f"{name}.started").write_text(str(os.getpid()))
+    time.sleep(300)
+    (Path(marker_dir) / f"{name}.finished").write_text("done")
+    return os.getpid()

@@ -213,6 +213,45 @@ def test_a_task_failing_for_good_is_a_failed_candidate(executor, tmp_path):
     assert load_forecaster(rnn.model_dir).n_params_ > 0  # the model came back whole, as bytes
 
 
+DRIVER = """
+import sys
+from forecaster.execution.ray_executor import RayExecutor
+from tests import ray_tasks
+with RayExecutor(address=sys.argv[1]) as ex:
+    ex.map(ray_tasks.sleep_long, sys.argv[2], ["a"], names=["a"])
+"""
+
+
+@needs_ray
+@pytest.mark.ray
+def test_sigterm_on_the_driver_cancels_the_outstanding_tasks(ray_head, tmp_path):
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, ray_head, str(tmp_path)], env=cli_env(), cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    started = tmp_path / "a.started"
+    deadline = time.monotonic() + 120
+    while not started.exists():
+        assert driver.poll() is None, driver.stdout.read()[-2000:]
+        assert time.monotonic() < deadline, "the task never started"
+        time.sleep(0.5)
+    worker = int(started.read_text())
+    driver.send_signal(signal.SIGTERM)
+    assert driver.wait(timeout=60) != 0
+    deadline = time.monotonic() + 60
+    while _alive(worker):  # the cancelled task's worker process is killed
+        assert time.monotonic() < deadline, f"worker {worker} still running after the driver's SIGTERM"
+        time.sleep(0.5)
+    assert not (tmp_path / "a.finished").exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "X"
+    return state != "Z"
+
+
 @needs_ray
 @pytest.mark.ray
 def test_an_address_that_does_not_answer_exits_1_naming_it(tmp_path):
