@@ -45,7 +45,8 @@ def cli_env() -> dict[str, str]:
 
 
 def forecaster(cwd: Path, *args: str, timeout: float = 400) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "forecaster", *args], cwd=cwd, env=cli_env(),
+    env = {**cli_env(), "FORECASTER_STATE_DIR": str(cwd / ".forecaster")}  # never the user's own state dir
+    return subprocess.run([sys.executable, "-m", "forecaster", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
