@@ -42,17 +42,23 @@ def load_config(path: Any, overrides: list[str] | None = None) -> "PipelineConfi
     return _load(path, overrides)
 
 
-def run(config: Any, *, force: bool = False, jobs: int = 1) -> "RunOutcome":
+def run(config: Any, *, force: bool = False, jobs: int = 1, executor: str = "local",
+        ray_address: str | None = None) -> "RunOutcome":
     """Run a pipeline (a loaded config or a path to a pipeline file), like ``forecaster run``.
+
+    ``executor="ray"`` (with ``ray_address``, else ``RAY_ADDRESS``, else a local Ray) runs every
+    candidate as a Ray task, like ``--executor ray``.
 
     Returns a :class:`forecaster.pipeline.RunOutcome` with ``status``, ``exit_code``, ``message``,
     ``forecast_path``, ``plot_path`` and the ``comparison`` (every candidate's metrics).
     """
     from forecaster.config import PipelineConfig
+    from forecaster.execution import make_executor
     from forecaster.pipeline import run_pipeline
 
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
-    return run_pipeline(cfg, force=force, jobs=jobs)
+    with make_executor(executor, jobs=jobs, address=ray_address) as ex:
+        return run_pipeline(cfg, force=force, jobs=jobs, executor=ex)
 
 
 def load_model(uri: str) -> "WindowForecaster":

@@ -49,7 +49,7 @@ def fold_sizes(cfg: PipelineConfig, folds: int) -> tuple[float, float]:
 
 def run_backtest(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, *,
                  plans: list[CandidatePlan] | None = None, progress: Progress | None = None,
-                 workdir: str | os.PathLike | None = None) -> pd.DataFrame:
+                 workdir: str | os.PathLike | None = None, executor=None) -> pd.DataFrame:
     """Backtest the baselines and ``plans`` (default: every candidate) over ``folds`` folds.
 
     Parameters
@@ -64,48 +64,78 @@ def run_backtest(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, *,
         (``mae``, ``rmse``, ``smape``, ``mase``, ``coverage``, ``rel_mae`` against persistence on the
         same windows); steps ``1..horizon`` hold ``mae``, ``rmse`` and ``coverage`` per step. With
         several series, ``series_mae:<series_id>`` rows (step 0) hold each series' test MAE.
+
+    With a distributed ``executor`` (:mod:`forecaster.execution`), every fold is one of its tasks.
     """
     if folds < 1:
         raise ValueError(f"`folds` must be >= 1. Received: folds={folds}")
     progress = progress or NullProgress()
     check_baselines(cfg, frame)
     plans = plan_candidates(cfg) if plans is None else plans
-    val, test = fold_sizes(cfg, folds)
     rows = []
     progress.start("folds", total=folds)
-    with tempfile.TemporaryDirectory(prefix="forecaster-backtest-", dir=workdir) as tmp:
-        for fold in range(folds):
-            labels = fold_split_labels(frame, folds, fold, val, test,
-                                       min_train_rows=cfg.window.lookback + cfg.window.horizon)
-            fold_frame = frame.assign(split=labels.to_numpy())
-            fold_frame = fold_frame[fold_frame["split"] != "unused"].reset_index(drop=True)
-            data_ref = Path(tmp) / f"fold{fold}.pkl"
-            fold_frame.to_pickle(data_ref)
-            models_dir = Path(tmp) / f"fold{fold}-models"
-            baselines = [evaluate_baseline(cfg, kind, fold_frame, models_dir) for kind in cfg.baselines]
-            candidates = [train_candidate(cfg, plan, data_ref, models_dir) for plan in plans]
-            blend = blend_candidate(cfg, fold_frame, candidates, baselines, models_dir)
-            results = baselines + candidates + ([blend] if blend is not None else [])
-            persistence = next(r for r in results if r.name == "persistence")
-            for r in results:
-                metrics = {k[5:]: v for k, v in r.metrics.items() if k.startswith("test_") and k != "test_rel_mae"}
-                metrics["coverage"] = r.metrics.get("interval_coverage", math.nan)
-                base = persistence.metrics.get("test_mae", math.nan)
-                metrics["rel_mae"] = metrics.get("mae", math.nan) / base if base else math.nan
-                if len(r.test_mae_by_step):
-                    metrics["mae_by_step"] = r.test_mae_by_step
-                    metrics["coverage_by_step"] = r.coverage_by_step
-                if len(r.test_mae_by_series) > 1:
-                    metrics.update({f"{SERIES_MAE}{sid}": v for sid, v in r.test_mae_by_series.items()})
-                if r.failed:
-                    metrics = {"mae": math.nan, "rel_mae": math.nan}
-                rows.append(tidy_metrics(fold, r.name, metrics))
-            logger.info("backtest fold %d/%d: %s", fold + 1, folds, ", ".join(
-                f"{r.name} rel_mae={r.metrics.get('test_mae', math.nan) / persistence.metrics['test_mae']:.3f}"
-                for r in results if not r.failed))
+    if executor is not None and executor.distributed:
+        from forecaster.execution.tasks import fold_task
+
+        def _done(outcome) -> None:
+            if not outcome.failed:
+                logger.info("%s", outcome.value[1])
             progress.advance("folds")
+
+        cfg_dict = cfg.model_dump(mode="json")
+        outcomes = executor.map(fold_task, frame, [(cfg_dict, plans, folds, k) for k in range(folds)],
+                                names=[f"fold{k}" for k in range(folds)], on_result=_done)
+        failed = [o for o in outcomes if o.failed]
+        if failed:
+            raise RuntimeError(f"backtest {failed[0].name} failed: {failed[0].error}")
+        rows = [o.value[0] for o in outcomes]
+    else:
+        with tempfile.TemporaryDirectory(prefix="forecaster-backtest-", dir=workdir) as tmp:
+            for fold in range(folds):
+                fold_rows, line = backtest_fold(cfg, plans, frame, folds, fold, workdir=tmp)
+                rows.append(fold_rows)
+                logger.info("%s", line)
+                progress.advance("folds")
     progress.finish("folds")
     return pd.concat(rows, ignore_index=True)
+
+
+def backtest_fold(cfg: PipelineConfig, plans: list[CandidatePlan], frame: pd.DataFrame, folds: int, fold: int,
+                  workdir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, str]:
+    """Fold ``fold`` of ``folds``: baselines and ``plans`` refit on the fold, tidy rows and a log line.
+
+    A plain function of its arguments: the unit of distribution of a backtest (one task per fold).
+    """
+    val, test = fold_sizes(cfg, folds)
+    labels = fold_split_labels(frame, folds, fold, val, test,
+                               min_train_rows=cfg.window.lookback + cfg.window.horizon)
+    fold_frame = frame.assign(split=labels.to_numpy())
+    fold_frame = fold_frame[fold_frame["split"] != "unused"].reset_index(drop=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix=f"fold{fold}-", dir=workdir) as tmp:
+        models_dir = Path(tmp) / f"fold{fold}-models"
+        baselines = [evaluate_baseline(cfg, kind, fold_frame, models_dir) for kind in cfg.baselines]
+        candidates = [train_candidate(cfg, plan, fold_frame, models_dir) for plan in plans]
+        blend = blend_candidate(cfg, fold_frame, candidates, baselines, models_dir)
+    results = baselines + candidates + ([blend] if blend is not None else [])
+    persistence = next(r for r in results if r.name == "persistence")
+    for r in results:
+        metrics = {k[5:]: v for k, v in r.metrics.items() if k.startswith("test_") and k != "test_rel_mae"}
+        metrics["coverage"] = r.metrics.get("interval_coverage", math.nan)
+        base = persistence.metrics.get("test_mae", math.nan)
+        metrics["rel_mae"] = metrics.get("mae", math.nan) / base if base else math.nan
+        if len(r.test_mae_by_step):
+            metrics["mae_by_step"] = r.test_mae_by_step
+            metrics["coverage_by_step"] = r.coverage_by_step
+        if len(r.test_mae_by_series) > 1:
+            metrics.update({f"{SERIES_MAE}{sid}": v for sid, v in r.test_mae_by_series.items()})
+        if r.failed:
+            metrics = {"mae": math.nan, "rel_mae": math.nan}
+        rows.append(tidy_metrics(fold, r.name, metrics))
+    line = "backtest fold %d/%d: %s" % (fold + 1, folds, ", ".join(
+        f"{r.name} rel_mae={r.metrics.get('test_mae', math.nan) / persistence.metrics['test_mae']:.3f}"
+        for r in results if not r.failed))
+    return pd.concat(rows, ignore_index=True), line
 
 
 def series_rel_mae(tidy: pd.DataFrame) -> pd.DataFrame:

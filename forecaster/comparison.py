@@ -170,17 +170,18 @@ def _plot_slice(preds, lower, upper, n_points: int) -> dict[str, Any]:
     }
 
 
-def train_candidate(cfg: PipelineConfig | dict[str, Any], plan: CandidatePlan, data_ref: str | os.PathLike,
+def train_candidate(cfg: PipelineConfig | dict[str, Any], plan: CandidatePlan,
+                    data_ref: pd.DataFrame | str | os.PathLike,
                     out_dir: str | os.PathLike | None = None, callbacks=(),
                     warm_start_from: str | None = None) -> CandidateResult:
-    """Fit one candidate on the prepared frame stored at ``data_ref`` and evaluate it.
+    """Fit one candidate on the prepared frame (or the Parquet file at ``data_ref``) and evaluate it.
 
     A plain function of its arguments (no global state), so it runs the same in this process,
-    in a process pool, or on a cluster worker.
+    in a process pool, or on a cluster worker (which receives the frame from the object store).
     """
     if isinstance(cfg, dict):
         cfg = PipelineConfig.model_validate(cfg)
-    frame = pd.read_pickle(data_ref)
+    frame = data_ref if isinstance(data_ref, pd.DataFrame) else pd.read_parquet(data_ref)
     est = RNNForecaster(**rnn_params(cfg, plan), warm_start_from=warm_start_from)
     started = time.time()
     est.fit(frame, callbacks=callbacks)
@@ -260,17 +261,18 @@ def _worker_init(threads: int) -> None:
 def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.PathLike, *, jobs: int = 1,
                    progress: Progress | None = None,
                    epoch_callback_factory: Callable[[], Any] | None = None,
-                   warm_start_from: str | None = None) -> ComparisonResult:
+                   warm_start_from: str | None = None, executor=None) -> ComparisonResult:
     """Baselines and every candidate on ``frame`` (a canonical frame with a ``split`` column).
 
     ``warm_start_from``: a saved champion; matching candidates start from its weights.
+    With a distributed ``executor`` (:mod:`forecaster.execution`), every candidate is one of its tasks.
     """
     progress = progress or NullProgress()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     models_dir = workdir / "models"
-    data_ref = workdir / "frame.pkl"
-    frame.to_pickle(data_ref)
+    data_ref = workdir / "frame.parquet"  # for the --jobs pool: Parquet, never a pickle loaded from a file
+    frame.to_parquet(data_ref)
     check_baselines(cfg, frame)
     advise(cfg, frame)
 
@@ -283,7 +285,16 @@ def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.P
     plans = plan_candidates(cfg)
     progress.start("candidates", total=len(plans))
     candidates: list[CandidateResult] = []
-    if jobs <= 1 or len(plans) <= 1:
+    if executor is not None and executor.distributed:
+        from forecaster.execution.tasks import train_candidates
+
+        def _done(result: CandidateResult) -> None:
+            _log_candidate(result)
+            progress.advance("candidates", name=result.name)
+
+        candidates = train_candidates(executor, cfg, plans, frame, models_dir, on_result=_done,
+                                      warm_start_from=warm_start_from)
+    elif jobs <= 1 or len(plans) <= 1:
         for plan in plans:
             callbacks = [epoch_callback_factory()] if epoch_callback_factory else []
             if not isinstance(progress, NullProgress):

@@ -105,7 +105,8 @@ def check_data(cfg: PipelineConfig):
     return load_data(cfg)
 
 
-def backtest_pipeline(cfg: PipelineConfig, folds: int | None = None, progress: Progress | None = None) -> pd.DataFrame:
+def backtest_pipeline(cfg: PipelineConfig, folds: int | None = None, progress: Progress | None = None,
+                      executor=None) -> pd.DataFrame:
     """Walk-forward backtest of every candidate and baseline of the pipeline (no MLflow, no lock).
 
     ``folds`` defaults to ``evaluation.backtest_folds`` (3 when that is 0). Returns the tidy frame
@@ -115,7 +116,7 @@ def backtest_pipeline(cfg: PipelineConfig, folds: int | None = None, progress: P
 
     folds = folds or cfg.evaluation.backtest_folds or 3
     loaded = load_data(cfg)
-    return run_backtest(cfg, loaded.frame, folds, progress=progress)
+    return run_backtest(cfg, loaded.frame, folds, progress=progress, executor=executor)
 
 
 def split_frame(cfg: PipelineConfig, frame: pd.DataFrame) -> pd.DataFrame:
@@ -128,7 +129,7 @@ def split_frame(cfg: PipelineConfig, frame: pd.DataFrame) -> pd.DataFrame:
 
 def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: bool = False, jobs: int = 1,
                  progress: Progress | None = None, state_dir: str | Path | None = None,
-                 epoch_callback_factory=None) -> RunOutcome:
+                 epoch_callback_factory=None, executor=None) -> RunOutcome:
     """Run a validated pipeline end to end. See the module docstring for the stages.
 
     Raises
@@ -180,7 +181,8 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
         with work_folder(state_dir, identity) as workdir:
             try:
                 outcome = _run_stages(cfg, frame, loaded, code, str(workdir), stages, record, jobs=jobs,
-                                      progress=progress, epoch_callback_factory=epoch_callback_factory)
+                                      progress=progress, epoch_callback_factory=epoch_callback_factory,
+                                      executor=executor)
                 if outcome.forecast is not None:  # ledger rows, committed=0: the commit point commits them
                     served_by, version = ledger_stage.served_identity(cfg, outcome)
                     ledger_stage.stage_forecast(cfg, record.parent_run_id, outcome.forecast, loaded.frame,
@@ -207,7 +209,7 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
 
 
 def _run_stages(cfg, frame, loaded, code, workdir, stages, record: Commit, *, jobs, progress,
-                epoch_callback_factory) -> RunOutcome:
+                epoch_callback_factory, executor=None) -> RunOutcome:
     """Train, backtest, track, register and stage the forecast; fills ``record`` for the commit."""
     from forecaster import tracking
     from forecaster.comparison import run_comparison
@@ -216,11 +218,11 @@ def _run_stages(cfg, frame, loaded, code, workdir, stages, record: Commit, *, jo
     with stages("train"):
         comparison = run_comparison(cfg, frame, workdir, jobs=jobs, progress=progress,
                                     epoch_callback_factory=epoch_callback_factory,
-                                    warm_start_from=champion_source(cfg, workdir))
+                                    warm_start_from=champion_source(cfg, workdir), executor=executor)
     backtest = None
     if cfg.evaluation.backtest_folds and comparison.best_candidate is not None:
         with stages("backtest"):
-            backtest = _backtest_best(cfg, comparison, loaded.frame, workdir, progress)
+            backtest = _backtest_best(cfg, comparison, loaded.frame, workdir, progress, executor)
     with stages("track"):
         info = tracking.log_comparison(comparison, cfg, data_path=str(loaded.path), data_sha256=loaded.sha256,
                                        code_version=code, workdir=Path(workdir), finish_parent=False)
@@ -277,7 +279,7 @@ def _abandon(state_dir, record: Commit, exc: BaseException) -> None:
         logger.exception("could not close the run's MLflow records; the next run will")
 
 
-def _backtest_best(cfg, comparison, frame, workdir, progress) -> BacktestResult:
+def _backtest_best(cfg, comparison, frame, workdir, progress, executor=None) -> BacktestResult:
     """Walk-forward folds of the best candidate's architecture and the baselines."""
     from forecaster.backtest import backtest_summary, run_backtest
     from forecaster.comparison import blend_base, plan_candidates
@@ -286,7 +288,7 @@ def _backtest_best(cfg, comparison, frame, workdir, progress) -> BacktestResult:
     network = blend_base(best.name) or best.name  # a blend is rebuilt inside each fold
     plans = [p for p in plan_candidates(cfg) if p.name == network]
     folds = cfg.evaluation.backtest_folds
-    tidy = run_backtest(cfg, frame, folds, plans=plans, progress=progress, workdir=workdir)
+    tidy = run_backtest(cfg, frame, folds, plans=plans, progress=progress, workdir=workdir, executor=executor)
     summary = backtest_summary(tidy)
     row = summary[summary["model"] == best.name]
     rel = float(row["rel_mae"].iloc[0]) if len(row) else math.nan

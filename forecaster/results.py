@@ -77,6 +77,8 @@ class CandidateResult:
     #: Wall-clock start and end of the run's fit (unix seconds); MLflow shows them as the run's times.
     started_at: float | None = None
     finished_at: float | None = None
+    #: Where a distributed task ran (``pid``, ``node_id``, ``worker_id``); empty when trained here.
+    worker: dict[str, Any] = field(default_factory=dict)
 
     @property
     def val_mae(self) -> float:

@@ -43,13 +43,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from forecaster.pipeline import run_pipeline
 
     # run_pipeline takes the run's lock first: a concurrent run exits 5 before touching data or TensorFlow.
-    outcome = _call_with_progress(args, run_pipeline, cfg, config_path=args.pipeline,
-                                  force=args.force, jobs=args.jobs)
+    with _make_executor(args) as executor:
+        outcome = _call_with_progress(args, run_pipeline, cfg, config_path=args.pipeline,
+                                      force=args.force, jobs=args.jobs, executor=executor)
     if outcome.status == "quality_gate":
         logger.warning("%s (exit code %d: quality gate)", outcome.message, outcome.exit_code)
     else:
         logger.info("Pipeline %r: %s (exit code %d)", cfg.name, outcome.status, outcome.exit_code)
     return int(outcome.exit_code)
+
+
+def _make_executor(args: argparse.Namespace):
+    """The executor of ``--executor``/``--ray-address`` (exit 2 when Ray is asked for but absent)."""
+    from forecaster.execution import make_executor
+
+    return make_executor(args.executor, jobs=getattr(args, "jobs", 1), address=args.ray_address)
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
@@ -86,7 +94,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from forecaster.pipeline import backtest_pipeline
 
     logger.info("Backtesting pipeline %r over %d folds", cfg.name, folds)
-    table = _call_with_progress(args, backtest_pipeline, cfg, folds)
+    with _make_executor(args) as executor:
+        table = _call_with_progress(args, backtest_pipeline, cfg, folds, executor=executor)
     if args.output:
         from forecaster.atomic import atomic_output
 

@@ -64,6 +64,17 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                        "over the pipeline file's tracking.tracking_uri and MLFLOW_TRACKING_URI")
 
 
+def _executor_options(parser: argparse.ArgumentParser) -> None:
+    # Where the work runs is not part of the pipeline file (nor of the idempotence key).
+    group = parser.add_argument_group("execution (not part of the pipeline file)")
+    group.add_argument("--executor", choices=("local", "ray"), default="local",
+                       help="'local': this machine, --jobs processes (default); 'ray': every candidate "
+                       "and backtest fold is a Ray task (needs pip install \"forecaster[ray]\")")
+    group.add_argument("--ray-address", metavar="ADDRESS", default=None,
+                       help="Ray cluster to use with --executor ray (HOST:PORT or ray://HOST:PORT; "
+                       "default: RAY_ADDRESS, else a Ray started on this machine for the run)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``forecaster`` command (no heavy imports)."""
     parser = argparse.ArgumentParser(
@@ -98,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run even if nothing changed since the last successful run")
     run.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
                      help="train candidates in N processes (default: 1)")
+    _executor_options(run)
     run.set_defaults(handler=_cmd_run)
 
     fc = add("forecast", "forecast from a saved or registered model",
@@ -134,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--output", metavar="CSV", help="write the tidy table to this CSV file")
     bt.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                     help="override one setting of the pipeline file (repeatable)")
+    _executor_options(bt)
     bt.set_defaults(handler=_cmd_backtest)
 
     mon = add("monitor", "score past forecasts against the current data (no training)",

@@ -1,0 +1,120 @@
+"""The units of distribution: plain module-level functions of (shared data, item).
+
+:func:`candidate_task` trains and evaluates one candidate; :func:`fold_task` runs one walk-forward
+backtest fold. Each depends only on its arguments (the frame from the object store, the pipeline
+config as a dict, the plan), so any executor can run it anywhere. A trained model comes back as the
+bytes of its saved directory (a tar archive; the directory's format is the estimator's business),
+which the driver unpacks where the local path would have saved it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from forecaster.execution.outcome import TaskOutcome
+
+logger = logging.getLogger(__name__)
+
+
+def pack_dir(directory: str | Path) -> bytes:
+    """The files under ``directory`` as an uncompressed tar archive (paths relative to it)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(str(directory), arcname=".")
+    return buffer.getvalue()
+
+
+def unpack_dir(blob: bytes, directory: str | Path) -> Path:
+    """Extract an archive made by :func:`pack_dir` into ``directory`` (regular files and folders only)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(blob), mode="r") as tar:
+        tar.extractall(directory, filter="data")
+    return directory
+
+
+def candidate_task(shared: pd.DataFrame | tuple[pd.DataFrame, bytes | None], item: tuple[dict[str, Any], Any]):
+    """Train one candidate ``item = (config dict, CandidatePlan)`` on the frame.
+
+    ``shared`` is the frame, or ``(frame, archive of the champion to warm-start from, or None)``.
+    Returns ``(CandidateResult without model_dir, model archive bytes or None)``.
+    """
+    from forecaster.comparison import train_candidate
+
+    frame, warm = shared if isinstance(shared, tuple) else (shared, None)
+    cfg, plan = item
+    with tempfile.TemporaryDirectory(prefix="forecaster-task-") as tmp:
+        warm_dir = str(unpack_dir(warm, Path(tmp) / "warm_start_champion")) if warm is not None else None
+        result = train_candidate(cfg, plan, frame, out_dir=Path(tmp) / "models", warm_start_from=warm_dir)
+        blob = pack_dir(result.model_dir) if result.model_dir else None
+    result.model_dir = None
+    return result, blob
+
+
+def fold_task(frame: pd.DataFrame, item: tuple[dict[str, Any], list, int, int]):
+    """One walk-forward fold ``item = (config dict, plans, folds, fold)`` on the whole ``frame``.
+
+    Returns :func:`forecaster.backtest.backtest_fold`'s ``(tidy rows, summary line)``.
+    """
+    from forecaster.backtest import backtest_fold
+    from forecaster.config import PipelineConfig
+
+    cfg, plans, folds, fold = item
+    return backtest_fold(PipelineConfig.model_validate(cfg), plans, frame, folds, fold)
+
+
+def failed_candidate(cfg, plan, reason: str):
+    """The record of a candidate whose task failed for good (after the executor's retries)."""
+    from forecaster.comparison import contract_params
+    from forecaster.results import ROLE_CANDIDATE, CandidateResult
+
+    params = contract_params(cfg, object(), cell=plan.model["cell"], plan=plan)
+    result = CandidateResult(name=plan.name, role=ROLE_CANDIDATE, params=params, failed=True,
+                             failure_reason=f"task failed: {reason}")
+    result.metrics.update(train_seconds=0.0, epochs_run=0.0)
+    return result
+
+
+def train_candidates(executor, cfg, plans, frame: pd.DataFrame, models_dir: str | Path,
+                     on_result: Callable[[Any], None] | None = None,
+                     task: Callable = candidate_task, warm_start_from: str | None = None) -> list:
+    """Every plan as one task of ``executor``; results in plan order, models unpacked under ``models_dir``.
+
+    A task that fails for good becomes a FAILED candidate with its reason; the others go on.
+    ``task`` is the unit run per plan (``candidate_task``; tests pass a failing one). A champion to
+    warm-start from travels with the frame, as the bytes of its saved directory.
+    """
+    from forecaster.comparison import slug
+
+    cfg_dict = cfg.model_dump(mode="json")
+    by_name = {p.name: p for p in plans}
+
+    def finish(outcome: TaskOutcome):
+        plan = by_name[outcome.name]
+        if outcome.failed:
+            result = failed_candidate(cfg, plan, outcome.error)
+        else:
+            result, blob = outcome.value
+            if blob is not None:
+                result.model_dir = str(unpack_dir(blob, Path(models_dir) / slug(plan.name)))
+        result.worker = dict(outcome.worker)
+        return result
+
+    results: dict[str, Any] = {}
+
+    def collect(outcome: TaskOutcome) -> None:
+        results[outcome.name] = finish(outcome)
+        if on_result is not None:
+            on_result(results[outcome.name])
+
+    warm = pack_dir(warm_start_from) if warm_start_from else None
+    executor.map(task, (frame, warm), [(cfg_dict, p) for p in plans], names=[p.name for p in plans],
+                 on_result=collect)
+    return [results[p.name] for p in plans]
