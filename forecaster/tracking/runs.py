@@ -65,8 +65,8 @@ CONTRACT_PARAMS = (
     "clip_threshold", "learning_rate", "batch_size", "lookback", "horizon", "n_features", "n_params",
     "seed", "warm_start", "bptt",
 )
-EPOCH_METRICS = ("train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction",
-                 "memory_lag", "grad_far_near_ratio")
+EPOCH_METRICS = ("train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction")
+LAG_EPOCH_METRICS = ("memory_lag", "grad_far_near_ratio")  # networks only; NaN epochs (not measured) skipped
 FINAL_METRICS = (
     "val_mae", "val_rmse", "test_mae", "test_rmse", "test_smape", "test_mase", "interval_coverage",
     "train_seconds", "epochs_run", "val_rel_mae", "test_rel_mae",
@@ -148,7 +148,7 @@ def child_metrics(result: CandidateResult, timestamp: int) -> list[Metric]:
     Non-finite values (a diverged epoch, a metric that does not apply) are skipped.
     """
     metrics: list[Metric] = []
-    for key in EPOCH_METRICS:
+    for key in (*EPOCH_METRICS, *LAG_EPOCH_METRICS):
         for epoch, value in enumerate(result.history.get(key) or (), start=1):
             number = _finite(value)
             if number is not None:
