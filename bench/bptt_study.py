@@ -205,7 +205,7 @@ def render(syn: list[dict], rl: list[dict], args, started: str, load: str, secon
         lines += [
             "### Chicago O'Hare hourly temperature (lookback 120, horizon 24, clipnorm=1)",
             "",
-            "| cell | bptt | test MAE (degC) | persistence MAE | epochs | s/epoch | memory_lag | grad norm mean | "
+            "| cell | bptt | test MAE (degC) | persistence MAE | epochs | s/epoch | memory_lag (last epoch) | grad norm mean | "
             "grad norm max | clipped fraction | lag telemetry share |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
             *[_fmt_real(r) for r in rl],
