@@ -13,7 +13,7 @@ import os
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,23 +34,30 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CandidatePlan:
-    """One cell of the comparison grid: an architecture and a clipping setting."""
+    """One cell of the comparison grid: an architecture, a clipping setting and a bptt setting."""
 
     name: str
     model: dict[str, Any]
     clipping: dict[str, Any]
+    bptt: dict[str, Any] = field(default_factory=lambda: {"truncate": None})
 
 
 def plan_candidates(cfg: PipelineConfig) -> list[CandidatePlan]:
-    """Every model of the pipeline file crossed with every clipping setting, in file order."""
+    """Every model of the pipeline file crossed with every clipping and bptt setting, in file order.
+
+    Names are ``<model> | <clipping>``, plus ``| truncate=K`` for a truncated-BPTT setting (full
+    BPTT adds nothing, so names of pipelines without ``bptt`` are unchanged).
+    """
     from forecaster.models.spec import ModelSpec
 
     plans = []
     for model_cfg in cfg.models:
         spec = ModelSpec.from_config(model_cfg)
         for clip in cfg.clipping:
-            plans.append(CandidatePlan(name=f"{spec.name} | {clip.label}", model=model_cfg.model_dump(),
-                                       clipping=clip.model_dump()))
+            for bptt in cfg.bptt:
+                suffix = "" if bptt.truncate is None else f" | {bptt.label}"
+                plans.append(CandidatePlan(name=f"{spec.name} | {clip.label}{suffix}", model=model_cfg.model_dump(),
+                                           clipping=clip.model_dump(), bptt=bptt.model_dump()))
     names = [p.name for p in plans]
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
@@ -85,6 +92,7 @@ def rnn_params(cfg: PipelineConfig, plan: CandidatePlan) -> dict[str, Any]:
         "loss": t.loss, "learning_rate": t.learning_rate, "batch_size": t.batch_size,
         "epochs": t.epochs, "patience": t.patience, "seed": t.seed, "residual": t.residual,
         "center_targets": t.center_targets, "scale_targets": t.scale_targets,
+        "truncate": plan.bptt["truncate"],
     }
 
 
@@ -103,6 +111,7 @@ def contract_params(cfg: PipelineConfig, est: WindowForecaster, *, cell: str, pl
         "head": model.get("head", "none"),
         "clipping": clip["kind"],
         "clip_threshold": clip["threshold"] if clip["threshold"] is not None else 0.0,
+        "bptt": bptt_param(plan),
         "learning_rate": cfg.training.learning_rate if plan else 0.0,
         "batch_size": cfg.training.batch_size if plan else 0,
         "lookback": cfg.window.lookback,
@@ -112,6 +121,14 @@ def contract_params(cfg: PipelineConfig, est: WindowForecaster, *, cell: str, pl
         "seed": cfg.training.seed,
         "warm_start": bool(getattr(est, "warm_started_", False)),
     }
+
+
+def bptt_param(plan: CandidatePlan | None) -> str | int:
+    """The contract param ``bptt``: ``full``, the integer K of ``{truncate: K}``, or ``none`` (baselines)."""
+    if plan is None:
+        return "none"
+    k = plan.bptt.get("truncate")
+    return "full" if k is None else int(k)
 
 
 def slug(name: str) -> str:
@@ -125,6 +142,9 @@ def summarise(est: WindowForecaster, frame: pd.DataFrame, cfg: PipelineConfig, *
                              history={k: list(v) for k, v in getattr(est, "history_", {}).items()})
     result.metrics["train_seconds"] = float(getattr(est, "train_seconds_", 0.0))
     result.metrics["epochs_run"] = float(getattr(est, "epochs_run_", 0))
+    if getattr(est, "input_grad_by_lag_", None) is not None:
+        result.input_grad_by_lag = np.asarray(est.input_grad_by_lag_, dtype=float)
+        result.metrics["lag_gradient_seconds"] = float(est.lag_gradient_seconds_)
     if getattr(est, "failed_", False):
         result.failed = True
         result.failure_reason = est.failure_reason_

@@ -30,6 +30,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -197,6 +198,26 @@ class ClippingConfig(_Strict):
         return "none" if self.kind == "none" else f"{self.kind}={self.threshold:g}"
 
 
+class BpttConfig(_Strict):
+    """A backpropagation-through-time setting: ``full`` or ``{truncate: K}`` (K >= 1 steps)."""
+
+    truncate: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_short_form(cls, value: Any) -> Any:
+        # Accepts "full" or {truncate: K}.
+        if value is None or value == "full" or value == {}:
+            return {"truncate": None}
+        if not isinstance(value, dict):
+            raise ValueError("a bptt setting is 'full' or a mapping like {truncate: 20}")
+        return value
+
+    @property
+    def label(self) -> str:
+        return "full" if self.truncate is None else f"truncate={self.truncate}"
+
+
 class TrainingConfig(_Strict):
     epochs: int = Field(default=20, ge=1)
     batch_size: int = Field(default=256, ge=1)
@@ -300,6 +321,7 @@ class PipelineConfig(_Strict):
     split: SplitConfig = Field(default_factory=SplitConfig)
     models: list[ModelConfig] = Field(default_factory=lambda: [ModelConfig(cell="lstm")])
     clipping: list[ClippingConfig] = Field(default_factory=lambda: [ClippingConfig()])
+    bptt: list[BpttConfig] = Field(default_factory=lambda: [BpttConfig()])
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     baselines: list[Literal["persistence", "seasonal_naive", "linear"]] = Field(
         default_factory=lambda: list(BASELINES)
@@ -314,6 +336,36 @@ class PipelineConfig(_Strict):
     def _single_clipping(cls, value: Any) -> Any:
         if value is None or isinstance(value, (str, dict)):
             return [value]
+        return value
+
+    @field_validator("bptt", mode="before")
+    @classmethod
+    def _single_bptt(cls, value: Any) -> Any:
+        if value is None or isinstance(value, (str, dict)):
+            return [value]
+        return value
+
+    @field_validator("bptt")
+    @classmethod
+    def _bptt_truncates(cls, value: list[BpttConfig], info: ValidationInfo) -> list[BpttConfig]:
+        # window and models are declared before bptt, so they are validated (when valid) by now.
+        window, models = info.data.get("window"), info.data.get("models") or []
+        for i, setting in enumerate(value):
+            k = setting.truncate
+            if k is None:
+                continue
+            if window is not None and k >= window.lookback:
+                raise ValueError(
+                    f"bptt.{i}: truncate={k} is not truncation: it must be below window.lookback="
+                    f"{window.lookback} (use 'full' for full backpropagation through time)"
+                )
+            bidirectional = [j for j, m in enumerate(models) if m.bidirectional]
+            if bidirectional:
+                raise ValueError(
+                    f"bptt.{i}: truncate={k} cannot be combined with bidirectional models "
+                    f"(models.{bidirectional[0]}): the backward direction reads the window from its "
+                    "start, so there is no clean K-step cut; use bptt 'full' or drop bidirectional"
+                )
         return value
 
     @field_validator("baselines")

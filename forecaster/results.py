@@ -53,6 +53,10 @@ class CandidateResult:
     plot_data:
         Small arrays for the forecast-vs-actual plot of a test slice: ``timestamps``, ``actual``,
         ``forecast``, ``lower``, ``upper`` (one series, first target).
+    input_grad_by_lag:
+        Norm of the loss gradient with respect to the input at each window step of a fixed batch
+        of validation windows, final weights, shape ``(lookback,)``, lag 1 (the last observed
+        step) first; empty for baselines and ensembles.
     val_forecast, test_forecast:
         Forecasts on the comparison's shared validation/test windows, original units, shape
         ``(n_windows, horizon, n_targets)``; kept for ensembling and the Diebold-Mariano test
@@ -73,6 +77,7 @@ class CandidateResult:
     model_dir: str | None = None
     plot_data: dict[str, Any] = field(default_factory=dict)
     val_forecast: np.ndarray | None = None
+    input_grad_by_lag: np.ndarray = field(default_factory=lambda: np.zeros(0))
     test_forecast: np.ndarray | None = None
     #: Wall-clock start and end of the run's fit (unix seconds); MLflow shows them as the run's times.
     started_at: float | None = None

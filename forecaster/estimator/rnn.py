@@ -43,6 +43,13 @@ class RNNForecaster(WindowForecaster):
         model is invariant to the target's level.
     scale_targets : bool
         With ``center_targets``: also normalise by the window's own step volatility.
+    truncate : int or None
+        Truncated backpropagation through time: training gradients reach at most ``truncate``
+        steps back (the forecast itself is unchanged); None: full BPTT.
+    lag_gradient_every : int
+        Measure the input gradient by lag (:class:`~forecaster.training.lag_gradients.LagGradientTelemetry`)
+        every this many epochs and after training; 0 turns it off. ``history_`` then has
+        ``memory_lag`` and ``grad_far_near_ratio`` and ``input_grad_by_lag_`` the final profile.
     val_fraction : float
         Validation share used when the frame has no ``split`` column.
     features : mapping or None
@@ -98,6 +105,8 @@ class RNNForecaster(WindowForecaster):
         residual=True,
         center_targets=True,
         scale_targets=False,
+        truncate=None,
+        lag_gradient_every=1,
         val_fraction=0.25,
         features=None,
         interval_level=0.9,
@@ -129,6 +138,8 @@ class RNNForecaster(WindowForecaster):
         self.residual = residual
         self.center_targets = center_targets
         self.scale_targets = scale_targets
+        self.truncate = truncate
+        self.lag_gradient_every = lag_gradient_every
         self.val_fraction = val_fraction
         self.features = features
         self.interval_level = interval_level
@@ -163,7 +174,7 @@ class RNNForecaster(WindowForecaster):
         model = build_model(
             self.spec, self.lookback, values.shape[1], self.horizon, len(targets),
             residual_targets=targets if self.residual else None, seed=self.seed,
-            center_targets=self.center_targets, scale_targets=self.scale_targets,
+            center_targets=self.center_targets, scale_targets=self.scale_targets, truncate=self.truncate,
         )
         self.warm_started_, self.warm_start_note_ = False, "warm start off"
         if self.warm_start_from:
@@ -181,10 +192,16 @@ class RNNForecaster(WindowForecaster):
         )
         logger.info("training %s (%d params) on %d windows, validating on %d",
                     self.spec.name, model.count_params(), len(starts["train"]), len(starts["val"]))
-        result = train_model(model, train_ds, val_ds, settings, callbacks=getattr(self, "_callbacks", ()))
+        lag_cb = lag_gradient_callback(values, starts, self.lookback, self.horizon, targets, self.lag_gradient_every)
+        extra = [lag_cb] if lag_cb is not None else []
+        result = train_model(model, train_ds, val_ds, settings, callbacks=[*extra, *getattr(self, "_callbacks", ())])
         self.model_ = model
         self.n_params_ = int(model.count_params())
         self.history_ = {k: list(v) for k, v in result.history.items()}
+        if lag_cb is not None:
+            self.history_.update({k: list(v) for k, v in lag_cb.history.items()})
+            self.input_grad_by_lag_ = lag_cb.profile
+            self.lag_gradient_seconds_ = float(lag_cb.seconds)
         self.epochs_run_ = int(result.epochs_run)
         self.train_seconds_ = float(result.seconds)
         self.failed_ = bool(result.failed)
@@ -209,6 +226,7 @@ class RNNForecaster(WindowForecaster):
         import keras
 
         import forecaster.models.layers  # noqa: F401  registers the custom layers for safe loading
+        import forecaster.models.truncation  # noqa: F401  (TruncatedRecurrent too)
 
         path = directory / MODEL_FILE
         if not path.is_file():
@@ -218,3 +236,20 @@ class RNNForecaster(WindowForecaster):
         except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file
             raise ModelFileError(f"{path}: not a valid Keras model file for safe loading "
                                  f"({type(exc).__name__}: {str(exc)[:300]})") from None
+
+
+#: At most this many validation windows (evenly spaced) form the fixed batch of the lag telemetry.
+LAG_WINDOWS = 256
+
+
+def lag_gradient_callback(values, starts, lookback, horizon, targets, every):
+    """The input-gradient-by-lag callback on a fixed batch of validation windows (None when ``every`` is 0)."""
+    if not every:
+        return None
+    from forecaster.training.lag_gradients import LagGradientTelemetry
+    from forecaster.windowing import gather_windows
+
+    pool = starts["val"] if len(starts["val"]) else starts["train"]
+    pick = pool[np.unique(np.linspace(0, len(pool) - 1, min(LAG_WINDOWS, len(pool))).astype(int))]
+    X, y = gather_windows(values, pick, lookback, horizon, targets)
+    return LagGradientTelemetry(X, y, every=int(every))

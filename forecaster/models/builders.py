@@ -57,6 +57,7 @@ import numpy as np
 
 from forecaster.models.layers import CenterOnLastValue, LastValueResidual
 from forecaster.models.spec import ModelSpec
+from forecaster.models.truncation import TruncatedRecurrent
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +88,14 @@ def _check_positive_int(name: str, value) -> int:
 
 def _recurrent_layer(
     spec: ModelSpec, units: int, return_sequences: bool, seeds: Iterator[int | None], name: str,
-    go_backwards: bool = False,
+    go_backwards: bool = False, return_state: bool = False,
 ) -> keras.layers.Layer:
     return _CELL_LAYERS[spec.cell](
         units,
         dropout=spec.dropout,
         recurrent_dropout=spec.recurrent_dropout,
         return_sequences=return_sequences,
+        return_state=return_state,
         go_backwards=go_backwards,
         kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
         recurrent_initializer=keras.initializers.Orthogonal(seed=next(seeds)),
@@ -102,7 +104,11 @@ def _recurrent_layer(
     )
 
 
-def _encoder_layer(spec: ModelSpec, units: int, return_sequences: bool, seeds, name: str):
+def _encoder_layer(spec: ModelSpec, units: int, return_sequences: bool, seeds, name: str,
+                   truncate: int | None = None):
+    if truncate is not None:  # truncated BPTT: unidirectional only (checked by build_model)
+        inner = _recurrent_layer(spec, units, return_sequences, seeds, name, return_state=True)
+        return TruncatedRecurrent(inner, truncate, name=f"tbptt_{name}")
     forward = _recurrent_layer(spec, units, return_sequences, seeds, name)
     if not spec.bidirectional:
         return forward
@@ -148,6 +154,7 @@ def build_model(
     seed: int | None = None,
     center_targets: bool = False,
     scale_targets: bool = False,
+    truncate: int | None = None,
 ) -> keras.Model:
     """Build (not compile) the Keras model of ``spec``.
 
@@ -169,6 +176,12 @@ def build_model(
         With ``center_targets``: also divide the targets' input channels by the window's own
         step volatility and multiply the predicted change by it (instance normalisation), so the
         model is invariant to the volatility regime as well as the level.
+    truncate : int, optional
+        Truncated backpropagation through time: every encoder layer runs over the window in
+        chunks of ``truncate`` steps with the gradient stopped between chunks
+        (:class:`~forecaster.models.truncation.TruncatedRecurrent`), so training gradients reach at
+        most ``truncate`` steps back; the forward pass (the forecast) is unchanged. ``None``: full
+        BPTT. Needs a unidirectional spec and ``1 <= truncate < lookback``.
     seed : int, optional
         Seeds every initializer and dropout layer (each with its own seed derived from this
         one): the same seed gives identical initial weights.
@@ -181,7 +194,8 @@ def build_model(
     Raises
     ------
     ValueError
-        A shape argument < 1, or ``residual_targets`` of the wrong length or out of range.
+        A shape argument < 1, ``residual_targets`` of the wrong length or out of range, or a
+        ``truncate`` that is not in ``[1, lookback)`` or is combined with a bidirectional spec.
     """
     if not isinstance(spec, ModelSpec):
         raise ValueError(f"`spec` must be a ModelSpec. Received: spec={spec!r}")
@@ -189,6 +203,8 @@ def build_model(
     n_features = _check_positive_int("n_features", n_features)
     horizon = _check_positive_int("horizon", horizon)
     n_targets = _check_positive_int("n_targets", n_targets)
+    if truncate is not None:
+        _check_truncate(truncate, lookback, spec)
     residual = residual_targets is not None
     if residual:
         residual_targets = _check_residual_targets(residual_targets, n_features, n_targets)
@@ -201,7 +217,7 @@ def build_model(
     units = spec.units_per_layer
     for i, u in enumerate(units):
         last = i == len(units) - 1
-        x = _encoder_layer(spec, u, not last, seeds, f"{spec.cell}_{i}")(x)
+        x = _encoder_layer(spec, u, not last, seeds, f"{spec.cell}_{i}", truncate)(x)
     # x -> (B, U_last) or (B, 2 * U_last) when bidirectional
 
     head_init = _head_kernel_initializer(residual, next(seeds))
@@ -221,6 +237,19 @@ def build_model(
     model = keras.Model(inputs, outputs, name=model_name(spec))
     logger.debug("built %s: %d parameters", spec.name, model.count_params())
     return model
+
+
+def _check_truncate(truncate, lookback: int, spec: ModelSpec) -> None:
+    if not isinstance(truncate, numbers.Integral) or isinstance(truncate, bool) or not 1 <= truncate < lookback:
+        raise ValueError(
+            f"`truncate` must be an int in [1, lookback) (lookback={lookback}); truncate >= lookback is "
+            f"full BPTT. Received: truncate={truncate!r}"
+        )
+    if spec.bidirectional:
+        raise ValueError(
+            "`truncate` cannot be combined with a bidirectional spec: the backward direction reads the "
+            f"window from its start, so there is no clean K-step cut. Received: spec={spec.name}"
+        )
 
 
 def model_name(spec: ModelSpec) -> str:

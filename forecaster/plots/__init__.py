@@ -22,6 +22,7 @@ from __future__ import annotations
 from forecaster.plots._style import BASELINE_COLOUR, DPI, FIGSIZE, LOG_RANGE, MODEL_COLOUR
 from forecaster.plots.comparison import mae_by_step_figure, metric_bars_figure, plot_mae_by_step, plot_metric_bars
 from forecaster.plots.forecast import band_legend, forecast_figure, plot_forecast, plot_forecast_vs_actual
+from forecaster.plots.gradients import plot_gradient_by_lag, plot_memory_study
 from forecaster.plots.titles import forecast_title, model_kind
 from forecaster.plots.training import (
     clipping_study_figure,
@@ -48,8 +49,10 @@ __all__ = [
     "plot_clipping_study",
     "plot_forecast",
     "plot_forecast_vs_actual",
+    "plot_gradient_by_lag",
     "plot_gradient_norms",
     "plot_learning_curves",
     "plot_mae_by_step",
+    "plot_memory_study",
     "plot_metric_bars",
 ]

@@ -206,8 +206,8 @@ def write_parent_artifacts(
     -------
     list of pathlib.Path
         The files written: the two tables, ``test_mae.png`` (when any test MAE is finite),
-        ``mae_by_step.png`` (when any run has per-step MAE) and ``clipping_study.png`` (when any
-        candidate has gradient norms).
+        ``mae_by_step.png`` (when any run has per-step MAE), ``clipping_study.png`` (when any
+        candidate has gradient norms) and ``memory_study.png`` (when any has a lag profile).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -270,6 +270,9 @@ def write_comparison_charts(comparison: ComparisonResult, directory: Path, *, ch
             curves, f"{comparison.pipeline}: test MAE by horizon step", directory / "mae_by_step.png",
             baseline_names=baseline_names, champion=mark, champion_label=mark_label, left_out=left_out,
         ))
+    from forecaster.tracking.memory_study import write_memory_study
+
+    written += write_memory_study(comparison, directory)
     return written
 
 
@@ -277,7 +280,7 @@ def write_candidate_artifacts(
     result: CandidateResult, directory: Path, *, level: float | None = None, target_name: str | None = None,
     loss: str | None = None, units: str | None = None,
 ) -> list[Path]:
-    """Write a run's PNGs into ``directory``: forecast vs actual, learning curves, gradient norms.
+    """Write a run's PNGs into ``directory``: forecast vs actual, learning curves, gradient norms, by lag.
 
     Each figure is written only when its data is there (baselines have no training history; a
     run that failed before predicting has no ``plot_data``).
@@ -301,6 +304,9 @@ def write_candidate_artifacts(
         written.append(plots.plot_gradient_norms(
             result.history, f"{result.name}: gradient norms", directory / "gradient_norms.png"
         ))
+    from forecaster.tracking.memory_study import write_gradient_by_lag
+
+    written += write_gradient_by_lag(result, directory)
     return written
 
 

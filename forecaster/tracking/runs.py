@@ -63,21 +63,23 @@ ROLE_COMPARISON = "comparison"
 CONTRACT_PARAMS = (
     "cell", "layers", "units", "bidirectional", "dropout", "recurrent_dropout", "head", "clipping",
     "clip_threshold", "learning_rate", "batch_size", "lookback", "horizon", "n_features", "n_params",
-    "seed", "warm_start",
+    "seed", "warm_start", "bptt",
 )
 EPOCH_METRICS = ("train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction")
+LAG_EPOCH_METRICS = ("memory_lag", "grad_far_near_ratio")  # networks only; NaN epochs (not measured) skipped
 FINAL_METRICS = (
     "val_mae", "val_rmse", "test_mae", "test_rmse", "test_smape", "test_mase", "interval_coverage",
     "train_seconds", "epochs_run", "val_rel_mae", "test_rel_mae",
 )
 STEP_METRIC = "test_mae_by_step"
 COVERAGE_STEP_METRIC = "interval_coverage_by_step"
+LAG_METRIC = "input_grad_by_lag"  # step = lag (1 = the last observed step)
 
 #: What a baseline logs for the parameters that do not apply to it (so UI columns compare cleanly).
 NEUTRAL_PARAMS: dict[str, Any] = {
     "layers": 0, "units": 0, "bidirectional": False, "dropout": 0.0, "recurrent_dropout": 0.0,
     "head": "none", "clipping": "none", "clip_threshold": 0.0, "learning_rate": 0.0, "batch_size": 0,
-    "n_features": 0, "n_params": 0,
+    "n_features": 0, "n_params": 0, "bptt": "none",
 }
 
 _BATCH = 1000  # MLflow's limit on metrics per log_batch call
@@ -146,7 +148,7 @@ def child_metrics(result: CandidateResult, timestamp: int) -> list[Metric]:
     Non-finite values (a diverged epoch, a metric that does not apply) are skipped.
     """
     metrics: list[Metric] = []
-    for key in EPOCH_METRICS:
+    for key in (*EPOCH_METRICS, *LAG_EPOCH_METRICS):
         for epoch, value in enumerate(result.history.get(key) or (), start=1):
             number = _finite(value)
             if number is not None:
@@ -155,7 +157,8 @@ def child_metrics(result: CandidateResult, timestamp: int) -> list[Metric]:
         number = _finite(value)
         if number is not None:
             metrics.append(Metric(str(key), number, timestamp, 0))
-    for key, values in ((STEP_METRIC, result.test_mae_by_step), (COVERAGE_STEP_METRIC, result.coverage_by_step)):
+    for key, values in ((STEP_METRIC, result.test_mae_by_step), (COVERAGE_STEP_METRIC, result.coverage_by_step),
+                        (LAG_METRIC, result.input_grad_by_lag)):
         for step, value in enumerate(np.asarray(values, dtype=np.float64).ravel(), start=1):
             number = _finite(value)
             if number is not None:
@@ -178,8 +181,9 @@ def parent_params(cfg: Any, data_path: str | Path) -> dict[str, str]:
         "evaluation.interval_scale": cfg.evaluation.interval_scale,
         "evaluation.calibration_window": cfg.evaluation.calibration_window,
         "models": _model_names(cfg),
-        "n_candidates": len(cfg.models) * len(cfg.clipping),
+        "n_candidates": len(cfg.models) * len(cfg.clipping) * len(getattr(cfg, "bptt", None) or [None]),
         "clipping": [c.label for c in cfg.clipping],
+        "bptt": [b.label for b in getattr(cfg, "bptt", ())],
         "baselines": list(cfg.baselines),
     }
     for key, value in cfg.training.model_dump(mode="json").items():

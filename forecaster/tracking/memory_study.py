@@ -1,0 +1,73 @@
+"""The vanishing-gradient figures of a comparison: ``gradient_by_lag.png`` per run, ``memory_study.png`` on the parent.
+
+Nothing here talks to MLflow; :mod:`.artifacts` calls these while it writes a run's files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forecaster import plots
+from forecaster.results import ROLE_CANDIDATE, CandidateResult, ComparisonResult
+
+#: At most this many curves in ``memory_study.png`` (file order of the grid).
+MAX_MEMORY_CURVES = 10
+
+
+def bptt_label(params: Mapping[str, Any]) -> str:
+    """``full`` or ``truncate=K`` from the contract param ``bptt`` (``full`` when absent)."""
+    value = params.get("bptt", "full")
+    return "full" if value in (None, "full", "none") else f"truncate={value}"
+
+
+def memory_study(comparison: ComparisonResult) -> tuple[str, dict[str, np.ndarray], dict[str, dict]] | None:
+    """The lag profiles of every architecture and bptt setting under one clipping setting.
+
+    Takes the non-ensemble candidates that have an ``input_grad_by_lag`` profile, keeps those
+    with the clipping setting of the first of them, labels each ``<architecture> | <bptt>``.
+
+    Returns
+    -------
+    (clipping label, {label: profile}, {label: history}) or None when no candidate has a profile.
+    """
+    from forecaster.tracking.artifacts import architecture_label, clipping_label
+
+    runs = [r for r in comparison.candidates
+            if r.role == ROLE_CANDIDATE and np.asarray(r.input_grad_by_lag).size and not r.failed]
+    if not runs:
+        return None
+    clipping = clipping_label(runs[0].params)
+    profiles: dict[str, np.ndarray] = {}
+    histories: dict[str, dict] = {}
+    for result in runs:
+        if clipping_label(result.params) != clipping or len(profiles) >= MAX_MEMORY_CURVES:
+            continue
+        label = f"{architecture_label(result.params)} | {bptt_label(result.params)}"
+        profiles.setdefault(label, np.asarray(result.input_grad_by_lag, dtype=float))
+        histories.setdefault(label, result.history)
+    return clipping, profiles, histories
+
+
+def write_memory_study(comparison: ComparisonResult, directory: Path) -> list[Path]:
+    """``memory_study.png`` in ``directory`` when any candidate has a lag profile."""
+    study = memory_study(comparison)
+    if study is None:
+        return []
+    clipping, profiles, histories = study
+    return [plots.plot_memory_study(
+        profiles, f"{comparison.pipeline}: input gradient by lag (clipping {clipping})",
+        Path(directory) / "memory_study.png", histories=histories,
+    )]
+
+
+def write_gradient_by_lag(result: CandidateResult, directory: Path) -> list[Path]:
+    """``gradient_by_lag.png`` in ``directory`` when the run has a lag profile."""
+    if not np.asarray(result.input_grad_by_lag).size:
+        return []
+    return [plots.plot_gradient_by_lag(
+        result.input_grad_by_lag, f"{result.name}: input gradient by lag", Path(directory) / "gradient_by_lag.png"
+    )]

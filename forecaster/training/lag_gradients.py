@@ -1,0 +1,193 @@
+"""Vanishing gradients made visible: the loss gradient with respect to the input, by lag.
+
+:class:`LagGradientTelemetry` is a Keras callback. On a fixed batch of windows ``X
+(n_samples, lookback, n_features)`` with labels ``y`` it computes ``g = d(loss)/d(X)`` and, for
+each window step, the norm of ``g`` over the samples and features.
+
+Where the gradient is taken: at the input of the recurrent encoder, i.e. the window as the
+recurrent layers see it. For a plain model that is the model input. The forecaster's own models
+may put normalisation layers in front (``CenterOnLastValue``: targets relative to the last value,
+optionally divided by the window's volatility) and add the last value back at the end
+(``LastValueResidual``); those direct paths bypass the recurrent layers and would put most of the
+raw-input gradient on lag 1 (and, with ``scale_targets``, spread some over every lag), hiding the
+cell's memory. :func:`encoder_input_split` finds the first recurrent layer and differentiates at
+its input, while the model output is computed exactly as usual (raw window included).
+
+The profile is indexed by
+lag: ``profile[lag - 1]`` belongs to lag ``lag`` (1 = the last observed step, ``lookback`` = the
+first). Per measured epoch it writes two summaries into the epoch logs and its own ``history``:
+
+- ``memory_lag``: the largest lag whose norm is at least :data:`MEMORY_FRACTION` (1%) of the
+  profile's maximum (:func:`memory_lag`);
+- ``grad_far_near_ratio``: the norm at the longest lag divided by the norm at lag 1.
+
+At the end of training it measures the final weights once more: ``profile`` (the metric
+``input_grad_by_lag``). It measures every ``every`` epochs (epochs ``every, 2*every, ...``,
+others get NaN); ``seconds`` is the time it spent, to compare with the training time.
+
+Example
+-------
+>>> import numpy as np
+>>> memory_lag(np.array([1.0, 0.5, 0.02, 0.001]))
+3
+>>> far_near_ratio(np.array([2.0, 1.0, 0.5]))
+0.25
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+#: ``memory_lag`` is the largest lag whose input-gradient norm reaches this share of the maximum.
+MEMORY_FRACTION = 0.01
+LAG_KEYS = ("memory_lag", "grad_far_near_ratio")
+PROFILE_METRIC = "input_grad_by_lag"
+
+
+def memory_lag(profile: np.ndarray, fraction: float = MEMORY_FRACTION) -> int:
+    """The largest lag (1-based) whose norm is >= ``fraction`` x the profile's max; 0 if all are 0 or NaN."""
+    profile = np.asarray(profile, dtype=np.float64)
+    if not profile.size or not np.isfinite(profile).all() or profile.max() <= 0:
+        return 0
+    return int(np.flatnonzero(profile >= fraction * profile.max())[-1] + 1)
+
+
+def far_near_ratio(profile: np.ndarray) -> float:
+    """``profile[-1] / profile[0]``: the norm at the longest lag over the norm at lag 1 (NaN if lag 1 is 0)."""
+    profile = np.asarray(profile, dtype=np.float64)
+    if not profile.size or not profile[0] > 0:
+        return math.nan
+    return float(profile[-1] / profile[0])
+
+
+def _loss_fn(loss):
+    if isinstance(loss, str):
+        return keras.losses.get(loss)
+    if loss is None:
+        return keras.losses.mean_squared_error
+    return loss
+
+
+def encoder_input_split(model: keras.Model):
+    """``(pre, post)`` with ``post([X, pre(X)]) == model(X)`` and ``pre(X)`` the first recurrent layer's input.
+
+    Returns None when the model has no recurrent layer directly in its layer list, or when the
+    encoder input is the model input itself (nothing to split: differentiate at ``X``).
+    """
+    from forecaster.models.truncation import TruncatedRecurrent
+
+    kinds = (keras.layers.RNN, keras.layers.Bidirectional, TruncatedRecurrent)
+    encoder = next((layer for layer in model.layers if isinstance(layer, kinds)), None)
+    if encoder is None or len(model.inputs) != 1 or encoder.input is model.inputs[0]:
+        return None
+    pre = keras.Model(model.inputs, encoder.input)
+    post = keras.Model([model.inputs[0], encoder.input], model.outputs)
+    return pre, post
+
+
+def input_gradient_profile(model: keras.Model, X: np.ndarray, y: np.ndarray, loss="mse") -> np.ndarray:
+    """Norm of ``d(mean loss)/d(encoder input)`` at each window step, by lag: ``(lookback,)``, lag 1 first.
+
+    ``X (n_samples, lookback, n_features)``, ``y (n_samples, horizon, n_targets)``; the model runs
+    in inference mode (no dropout). ``loss``: a Keras loss name or callable. See the module
+    docstring for where the gradient is taken.
+    """
+    return _profile_fn(model, _loss_fn(loss))(tf.constant(X, tf.float32), tf.constant(y, tf.float32)).numpy()
+
+
+def _profile_fn(model: keras.Model, loss_fn):
+    split = encoder_input_split(model)
+
+    @tf.function(reduce_retracing=True)
+    def profile(X, y):
+        z = X if split is None else split[0](X, training=False)  # -> (B, L, F')
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            y_pred = model(z, training=False) if split is None else split[1]([X, z], training=False)
+            loss = tf.reduce_mean(loss_fn(y, y_pred))
+        grad = tape.gradient(loss, z)  # -> (B, L, F')
+        norms = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=[0, 2]))  # -> (L,), first step first
+        return tf.reverse(norms, axis=[0])  # -> (L,), lag 1 first
+
+    return profile
+
+
+class LagGradientTelemetry(keras.callbacks.Callback):
+    """Per-epoch input-gradient-by-lag telemetry on a fixed batch of (validation) windows.
+
+    Parameters
+    ----------
+    X : array ``(n_samples, lookback, n_features)``
+    y : array ``(n_samples, horizon, n_targets)``
+        The fixed windows (e.g. the first validation batch).
+    every : int, default 1
+        Measure after epochs ``every, 2*every, ...`` (1: every epoch), and once after training.
+    loss : str or callable, optional
+        The loss to differentiate; default: the model's compiled loss.
+
+    Attributes (after training)
+    ---------------------------
+    history : dict[str, list[float]]
+        ``memory_lag`` and ``grad_far_near_ratio``, one entry per epoch run (NaN when not measured).
+    profile : numpy.ndarray or None
+        The final weights' profile, ``(lookback,)``, lag 1 first.
+    seconds : float
+        Time spent measuring (tracing included).
+
+    Raises
+    ------
+    ValueError
+        ``X``/``y`` of mismatched or empty first axis, or ``every`` < 1.
+    """
+
+    def __init__(self, X, y, every: int = 1, loss=None):
+        super().__init__()
+        X, y = np.asarray(X, np.float32), np.asarray(y, np.float32)
+        if X.ndim != 3 or len(X) == 0 or len(X) != len(y):
+            raise ValueError(
+                "`X` must be (n_samples, lookback, n_features) with as many windows as `y`, at least one. "
+                f"Received: X.shape={X.shape}, y.shape={y.shape}"
+            )
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"`every` must be an int >= 1. Received: every={every!r}")
+        self.X, self.y, self.every, self.loss = X, y, every, loss
+        self.history: dict[str, list[float]] = {k: [] for k in LAG_KEYS}
+        self.profile: np.ndarray | None = None
+        self.seconds = 0.0
+        self._fn = None
+
+    def _measure(self) -> np.ndarray:
+        start = time.perf_counter()
+        if self._fn is None:
+            loss = self.loss if self.loss is not None else getattr(self.model, "loss", None)
+            self._fn = _profile_fn(self.model, _loss_fn(loss))
+        profile = self._fn(tf.constant(self.X), tf.constant(self.y)).numpy().astype(np.float64)
+        self.seconds += time.perf_counter() - start
+        return profile
+
+    def on_train_begin(self, logs=None):
+        self.history = {k: [] for k in LAG_KEYS}
+        self.profile, self.seconds, self._fn = None, 0.0, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = {k: math.nan for k in LAG_KEYS}
+        if (epoch + 1) % self.every == 0:
+            profile = self._measure()
+            values = {"memory_lag": float(memory_lag(profile)), "grad_far_near_ratio": far_near_ratio(profile)}
+        for key, value in values.items():
+            self.history[key].append(value)
+        if logs is not None:
+            logs.update(values)
+
+    def on_train_end(self, logs=None):
+        self.profile = self._measure()
+        logger.debug("input gradient by lag: memory_lag=%d, far/near=%.3g, %.2fs measuring",
+                     memory_lag(self.profile), far_near_ratio(self.profile), self.seconds)
