@@ -21,6 +21,7 @@ Usage::
     python bench/peers/run.py                         # 3 rounds x 4 implementations, 3 epochs
     python bench/peers/run.py --rounds 2 --epochs 3 --only forecaster,keras
     python bench/peers/run.py --torch-threads 2       # PyTorch threads (default 1, as issue 12)
+    python bench/peers/run.py --only forecaster,forecaster:inter=1,forecaster:inter=1+intra=1
 
 Without ``../shared/data`` (or ``--data DIR``) it says so and exits 0.
 """
@@ -89,11 +90,27 @@ def peer_python() -> Path:
     return python
 
 
-def run_one(impl: str, windows: Path, args) -> dict:
+def parse_impl(spec: str) -> tuple[str, dict[str, str]]:
+    """``forecaster`` or a variant ``forecaster:inter=1+intra=2`` (TensorFlow thread counts, via
+    TF_NUM_INTEROP_THREADS / TF_NUM_INTRAOP_THREADS) -> (implementation, extra environment)."""
+    impl, _, options = spec.partition(":")
+    env = {}
+    for option in filter(None, options.split("+")):
+        key, _, value = option.partition("=")
+        names = {"inter": "TF_NUM_INTEROP_THREADS", "intra": "TF_NUM_INTRAOP_THREADS"}
+        if impl not in ("forecaster", "keras") or key not in names or not value.isdigit():
+            raise SystemExit(f"--only: a variant takes inter=N and/or intra=N (joined by +) on forecaster or keras. Received: {spec}")
+        env[names[key]] = value
+    return impl, env
+
+
+def run_one(spec: str, windows: Path, args) -> dict:
     launched = time.time()
+    impl, extra_env = parse_impl(spec)
     if impl in ("forecaster", "keras"):
         cmd = [sys.executable, str(HERE / "keras_peer.py")]
-        env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        env = {**os.environ, **extra_env,
+               "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     else:
         cmd = [str(peer_python()), str(HERE / "torch_peer.py")]
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -103,8 +120,11 @@ def run_one(impl: str, windows: Path, args) -> dict:
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         sys.stderr.write(proc.stderr[-4000:])
-        raise SystemExit(f"{impl} failed (exit {proc.returncode})")
-    return json.loads(lines[-1][len("RESULT "):])
+        print(f"{spec} failed (exit {proc.returncode}); its error is above", flush=True)
+        return None
+    result = json.loads(lines[-1][len("RESULT "):])
+    result["impl"] = spec
+    return result
 
 
 def summarise(results: list[dict]) -> list[dict]:
@@ -134,9 +154,13 @@ def main() -> None:
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder")
     parser.add_argument("--out", default=str(REPO / "bench" / "out" / "peers"))
+    parser.add_argument("--table", action="store_true", help="print the table of OUT/results.json and stop")
     args = parser.parse_args()
+    if args.table:
+        print_table(json.loads((Path(args.out) / "results.json").read_text()))
+        return
     impls = args.only.split(",")
-    unknown = sorted(set(impls) - set(IMPLS))
+    unknown = sorted({i.partition(":")[0] for i in impls} - set(IMPLS))
     if unknown or args.epochs < 2:
         parser.error(f"--only takes {','.join(IMPLS)} and --epochs >= 2. Received: --only={args.only} "
                      f"--epochs={args.epochs}")
@@ -147,6 +171,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     windows = out / "windows.npz"
     print("data:", prepare(args.data / FILE, windows), flush=True)
+    for spec in impls:
+        parse_impl(spec)
     if any(i in ("darts", "neuralforecast") for i in impls):
         peer_python()
     results = []
@@ -155,14 +181,21 @@ def main() -> None:
         for impl in order:
             load = os.getloadavg()[0]
             r = run_one(impl, windows, args)
-            r.update(round=k + 1, load_before=load)
+            if r is None:
+                continue
+            r.update(round=k + 1, load_before=load, load_after=os.getloadavg()[0])
             results.append(r)
+            (out / "results.json").write_text(json.dumps(results, indent=1))  # kept if stopped early
             print(f"round {k + 1} {impl:15s} epochs wall {[round(w, 1) for w in r['epoch_wall']]} "
                   f"cpu {[round(c, 1) for c in r['epoch_cpu']]} start-up {r['startup_s']:.1f}s "
                   f"MAE {r['test_mae']:.3f} (24h {r['test_mae_last_step']:.3f}) load {load:.2f}", flush=True)
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    print(f"\n{args.rounds} interleaved rounds, {args.epochs} epochs each, load average now "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; medians of epochs 2..{args.epochs}")
+    print_table(results)
+
+
+def print_table(results: list[dict]) -> None:
+    loads = [r[k] for r in results for k in ("load_before", "load_after") if k in r]
+    print(f"\n{max((r['round'] for r in results), default=0)} interleaved round(s); medians of the epochs after the "
+          f"first; 1-min load average {min(loads, default=0):.1f}-{max(loads, default=0):.1f} during the runs")
     print("| implementation | windows | wall s/epoch | CPU s/epoch | samples/s | 1st epoch s | start-up s "
           "| peak MiB | test MAE (all steps) | MAE at 24 h | threads |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
