@@ -184,7 +184,7 @@ class RNNForecaster(WindowForecaster):
             return np.zeros((0, self.horizon, len(self.target)), dtype=np.float32)
         from forecaster.estimator.inference import predict_windows
 
-        return predict_windows(self.model_, X)  # one traced forward pass: see inference.py
+        return predict_windows(self.model_, X)  # the compiled predict function: see inference.py
 
     def _save_model(self, directory: Path) -> None:
         import keras
