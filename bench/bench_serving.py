@@ -146,6 +146,8 @@ def main() -> None:
                 sys.stderr.write(proc.stderr[-3000:])
                 raise SystemExit("the cold-start process failed")
             cold.append(time.perf_counter() - start)
+        if not cold:
+            return
         load = os.getloadavg()
         print(f"cold start (process start -> first forecast, input example): median {statistics.median(cold):.1f} s "
               f"of {[round(c, 1) for c in cold]}; load average {load[0]:.2f}")
