@@ -41,12 +41,13 @@ def main() -> None:
         from forecaster.training import TrainSettings, train_model
         from forecaster.windowing import make_dataset
 
-        settings = TrainSettings(epochs=epochs, batch_size=BATCH, loss="mse", patience=0, seed=seed)
+        jit = {"0": False, "1": True}.get(os.environ.get("PEER_XLA", ""), "auto")  # run.py's xla=N variant
+        settings = TrainSettings(epochs=epochs, batch_size=BATCH, loss="mse", patience=0, seed=seed, jit_compile=jit)
         model = build_model(ModelSpec(cell="lstm", layers=2, units=32, head="dense"), LOOKBACK, n_features,
                             HORIZON, 1, residual_targets=[0], seed=seed, center_targets=True)
         train_ds = make_dataset(values, starts, LOOKBACK, HORIZON, [0], BATCH, shuffle=True, seed=seed)
         result = train_model(model, train_ds, None, settings, callbacks=[Clock()])
-        extra = {"jit_compile": str(settings.jit_compile), "samples_per_s_fit": result.samples_per_second}
+        extra = {"jit_compile": str(model.jit_compile), "samples_per_s_fit": result.samples_per_second}
     else:
         keras.utils.set_random_seed(seed)
         X = np.stack([values[s:s + LOOKBACK] for s in starts])

@@ -92,12 +92,13 @@ def peer_python() -> Path:
 
 def parse_impl(spec: str) -> tuple[str, dict[str, str]]:
     """``forecaster`` or a variant ``forecaster:inter=1+intra=2`` (TensorFlow thread counts, via
-    TF_NUM_INTEROP_THREADS / TF_NUM_INTRAOP_THREADS) -> (implementation, extra environment)."""
+    TF_NUM_INTEROP_THREADS / TF_NUM_INTRAOP_THREADS; ``xla=0``/``xla=1``: forecaster's
+    ``jit_compile`` False/True instead of its default) -> (implementation, extra environment)."""
     impl, _, options = spec.partition(":")
     env = {}
     for option in filter(None, options.split("+")):
         key, _, value = option.partition("=")
-        names = {"inter": "TF_NUM_INTEROP_THREADS", "intra": "TF_NUM_INTRAOP_THREADS"}
+        names = {"inter": "TF_NUM_INTEROP_THREADS", "intra": "TF_NUM_INTRAOP_THREADS", "xla": "PEER_XLA"}
         if impl not in ("forecaster", "keras") or key not in names or not value.isdigit():
             raise SystemExit(f"--only: a variant takes inter=N and/or intra=N (joined by +) on forecaster or keras. Received: {spec}")
         env[names[key]] = value
