@@ -20,6 +20,7 @@ from forecaster.training import (
     set_seed,
     train_model,
 )
+from forecaster.training.trainer import MIN_XLA_WINDOWS, use_xla
 
 LOOKBACK, N_FEATURES, HORIZON = 6, 2, 3
 
@@ -242,19 +243,44 @@ def test_healthy_training_is_not_failed():
 def _train_with_seed(model_seed, train_seed):
     X, y = _data(48)
     model = _model(keras.layers.LSTM, seed=model_seed)
-    train_model(model, (X, y), (X, y), TrainSettings(epochs=2, batch_size=16, seed=train_seed))
-    return model.get_weights(), model.predict(X, verbose=0)
+    # jit_compile=True: what the default ('auto') does on this CPU from MIN_XLA_WINDOWS windows.
+    settings = TrainSettings(epochs=2, batch_size=16, seed=train_seed, jit_compile=True)
+    result = train_model(model, (X, y), (X, y), settings)
+    assert model.jit_compile is True
+    return model.get_weights(), model.predict(X, verbose=0), result.history
 
 
-def test_same_seed_gives_identical_weights_and_forecasts():
-    first_weights, first_pred = _train_with_seed(1, 5)
-    second_weights, second_pred = _train_with_seed(1, 5)
+def test_same_seed_gives_identical_weights_and_forecasts_with_the_default_xla():
+    # The guarantee of the defaults (XLA, so no TF op determinism): same seed, same machine, same
+    # versions -> the same metrics to 1e-6 (here even bit-identical weights and forecasts).
+    first_weights, first_pred, first_history = _train_with_seed(1, 5)
+    second_weights, second_pred, second_history = _train_with_seed(1, 5)
     for a, b in zip(first_weights, second_weights):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(first_pred, second_pred)
-    # A different training seed shuffles differently: the check above can fail.
-    other_weights, _ = _train_with_seed(1, 6)
+    for key in HISTORY_KEYS:
+        np.testing.assert_allclose(first_history[key], second_history[key], rtol=0, atol=1e-6, err_msg=key)
+    # A different training seed shuffles differently: the checks above can fail.
+    other_weights, _, other_history = _train_with_seed(1, 6)
     assert any(not np.array_equal(a, b) for a, b in zip(first_weights, other_weights))
+    assert other_history["train_loss"] != first_history["train_loss"]
+
+
+def test_auto_xla_steps_aside_for_a_layer_without_xla_support():
+    # On a GPU, Keras marks a cuDNN-eligible LSTM/GRU supports_jit=False: 'auto' then keeps the
+    # cuDNN kernel and TF op determinism (the layer attribute is set by hand here, on a CPU).
+    from tensorflow.python.framework.config import is_op_determinism_enabled
+
+    X, y = _data(32)
+    model = _model(keras.layers.LSTM)
+    assert TrainSettings().jit_compile == "auto"
+    assert use_xla(model, "auto", MIN_XLA_WINDOWS) and use_xla(model, "auto", None)
+    assert not use_xla(model, "auto", MIN_XLA_WINDOWS - 1)  # tiny: compiling costs more than it saves
+    assert use_xla(model, True, 32) and not use_xla(model, False, 10**6)
+    model.layers[0].supports_jit = False
+    assert not use_xla(model, "auto", 10**6)
+    train_model(model, (X, y), None, TrainSettings(epochs=1, batch_size=16, patience=0))
+    assert model.jit_compile is False and is_op_determinism_enabled()
 
 
 def test_jit_compile_true_really_uses_xla_and_records_telemetry():

@@ -211,9 +211,9 @@ class RNNForecaster(WindowForecaster):
     def _predict_scaled(self, X: np.ndarray) -> np.ndarray:
         if len(X) == 0:
             return np.zeros((0, self.horizon, len(self.target)), dtype=np.float32)
-        if len(X) <= 256:
-            return np.asarray(self.model_(X, training=False))
-        return self.model_.predict(X, batch_size=2048, verbose=0)
+        from forecaster.estimator.inference import predict_windows
+
+        return predict_windows(self.model_, X)  # the compiled predict function: see inference.py
 
     def _save_model(self, directory: Path) -> None:
         import keras

@@ -83,9 +83,17 @@ class TrainSettings:
         The value of that argument; required (> 0) unless ``clipping='none'``.
     seed : int, default 42
         Seed for :func:`forecaster.training.set_seed` (shuffling, dropout).
-    jit_compile : bool or 'auto', default False
-        Passed to ``model.compile``. Keras refuses XLA under TensorFlow op determinism, so
-        ``True`` trains without op determinism (same seed, no bit-identity promise).
+    jit_compile : bool or 'auto', default 'auto'
+        XLA compilation of the train and predict steps. ``'auto'`` (this package's meaning, not
+        Keras's): XLA whenever every layer of the model supports it and the training set has at
+        least ``MIN_XLA_WINDOWS`` windows (tiny trainings would pay more to compile than they
+        save), which on a CPU machine is every recurrent model (faster per epoch, see
+        ``bench/bench_training.py`` and ``bench/peers/``);
+        on a GPU a cuDNN-eligible LSTM/GRU layer opts out (Keras marks it ``supports_jit=False``),
+        so GPU users keep the cuDNN kernel and op determinism. Keras refuses XLA under TensorFlow
+        op determinism, so training with XLA runs without it: the guarantee is then "same seed,
+        same machine, same versions -> same metrics" (tested to 1e-6 in ``tests/test_training.py``),
+        not bit-identity across machines or library versions. ``False`` restores op determinism.
     verbose : {0, 1, 2}, default 0
         Passed to ``model.fit``.
 
@@ -103,7 +111,7 @@ class TrainSettings:
     clipping: str = "none"
     clip_threshold: float | None = None
     seed: int = 42
-    jit_compile: bool | str = False
+    jit_compile: bool | str = "auto"
     verbose: int = 0
 
     def __post_init__(self) -> None:
