@@ -213,10 +213,13 @@ def test_load_model_refuses_a_planted_payload_and_runs_nothing(logged, model_fil
 def test_cli_forecast_refuses_a_planted_payload(logged, model_files, tmp_path, relative, plant, words):
     marker, data, out = tmp_path / "pwned", tmp_path / "weather.csv", tmp_path / "forecast.csv"
     _raw().to_csv(data, index=False)
+    # a champion in a shared store, as a scheduled job or an analyst names it
+    version = mlflow.register_model(logged["model_uri"], "pyfunc-planted").version
+    MlflowClient().set_registered_model_alias("pyfunc-planted", "champion", version)
     (model_files / relative).write_bytes(plant(marker))
     done = subprocess.run(
-        [sys.executable, "-m", "forecaster", "forecast", "--model", logged["model_uri"], "--data", str(data),
-         "--output", str(out)], capture_output=True, text=True, env=logged["env"], timeout=300,
+        [sys.executable, "-m", "forecaster", "forecast", "--model", "models:/pyfunc-planted@champion",
+         "--data", str(data), "--output", str(out)], capture_output=True, text=True, env=logged["env"], timeout=300,
     )
     assert done.returncode == 2, done.stderr[-3000:]
     assert words in done.stderr and "Traceback" not in done.stderr

@@ -83,7 +83,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         title = forecast_title(pipeline_name or Path(data_path).stem, str(model_ref), targets)
         plot_forecast_frame(history, forecast, targets, args.plot, title=title,
                             level=getattr(model, "interval_level", None),
-                            units=(getattr(model, "data", None) or {}).get("units"))
+                            units=(model.window_settings().data or {}).get("units"))
         logger.info("Wrote the forecast plot to %s", args.plot)
     return EXIT_OK
 
