@@ -38,8 +38,8 @@ def prepared(tmp_path_factory):
     frame = read_frame(cfg.data).head(300)
     frame["segment"] = 0
     frame["split"] = assign_splits(frame, cfg.split.val, cfg.split.test).to_numpy()
-    data_ref = tmp / "frame.pkl"
-    frame.to_pickle(data_ref)
+    data_ref = tmp / "frame.parquet"
+    frame.to_parquet(data_ref)
     champion = RNNForecaster(target=["temp_max"], lookback=7, horizon=2, cell="gru", units=3, epochs=1,
                              batch_size=64, seed=1, features=cfg.features.model_dump(mode="json")).fit(frame)
     return data_ref, champion, champion.save(tmp / "champion")
