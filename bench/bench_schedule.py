@@ -13,7 +13,8 @@ Recorded per day and mode: training wall and CPU seconds, epochs run, validation
 (each day's own split of the data it has), and at the end the live MAE, relative MAE and coverage.
 Target (issue 16): warm at least 2x faster for the same accuracy (within 1%).
 
-The model is deliberately small so 61 fits fit in ~15 minutes on a loaded 2-core machine:
+The model is deliberately small (61 fits; about 6 s of CPU per cold fit, 4 s per warm one), yet the replay took 62
+minutes here, on 2 cores at load average 11-24 shared with other work (most of it waiting for CPU):
 ``pipelines/smoke.yaml`` with one LSTM of 16 units, no clipping study, at most 20 epochs,
 patience 2, batch 128 (early stopping on validation loss, best weights restored). Day 0's cold
 model is the first champion of both chains, and its forecast is in both ledgers.
