@@ -81,10 +81,11 @@ def test_smoke_run_marks_the_champion_and_keeps_logs_quiet(smoke_run):
     import mlflow
     from mlflow import MlflowClient
 
-    mlflow.set_tracking_uri(f"sqlite:///{cwd / 'mlflow.db'}")
+    uri = f"sqlite:///{cwd / 'mlflow.db'}"  # explicit: another test module may have moved the registry URI
+    mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(experiment_names=["smoke"])
     parent = runs[runs["tags.forecaster.role"] == "comparison"].iloc[0]
-    version = MlflowClient().get_model_version_by_alias("smoke", "champion")
+    version = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias("smoke", "champion")
     # the parent's first screen: headline metrics, champion version; the champion child marked
     assert parent["tags.forecaster.champion_version"] == version.version
     assert {"best_val_mae", "best_test_mae", "best_test_rel_mae", "persistence_test_mae"} <= {
