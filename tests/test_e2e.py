@@ -87,7 +87,7 @@ def test_smoke_run_marks_the_champion_and_keeps_logs_quiet(smoke_run):
     parent = runs[runs["tags.forecaster.role"] == "comparison"].iloc[0]
     version = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias("smoke", "champion")
     # the parent's first screen: headline metrics, champion version; the champion child marked
-    assert parent["tags.forecaster.champion_version"] == version.version
+    assert parent["tags.forecaster.champion_version"] == str(version.version)
     assert {"best_val_mae", "best_test_mae", "best_test_rel_mae", "persistence_test_mae"} <= {
         c[len("metrics."):] for c in parent.index if c.startswith("metrics.") and pd.notna(parent[c])}
     champion = runs[runs["tags.forecaster.champion"] == "true"]
