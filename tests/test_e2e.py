@@ -73,8 +73,21 @@ def test_smoke_run_succeeds_and_leaves_everything(smoke_run):
     assert (runs["tags.forecaster.ensemble"] == "true").sum() == 1
     version = MlflowClient().get_model_version_by_alias("smoke", "champion")
     assert version.tags["forecaster.gate_decision"] == "promoted"
+
+
+def test_smoke_run_marks_the_champion_and_keeps_logs_quiet(smoke_run):
+    cwd, result, _ = smoke_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{cwd / 'mlflow.db'}"  # explicit: another test module may have moved the registry URI
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=["smoke"])
+    parent = runs[runs["tags.forecaster.role"] == "comparison"].iloc[0]
+    version = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias("smoke", "champion")
     # the parent's first screen: headline metrics, champion version; the champion child marked
-    assert parent["tags.forecaster.champion_version"] == version.version
+    assert parent["tags.forecaster.champion_version"] == str(version.version)
     assert {"best_val_mae", "best_test_mae", "best_test_rel_mae", "persistence_test_mae"} <= {
         c[len("metrics."):] for c in parent.index if c.startswith("metrics.") and pd.notna(parent[c])}
     champion = runs[runs["tags.forecaster.champion"] == "true"]
