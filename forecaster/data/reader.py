@@ -16,7 +16,12 @@ Example
 
 from __future__ import annotations
 
+import csv
+import gzip
 import logging
+import lzma
+import os
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -106,18 +111,84 @@ def _read_csv(path: Path, cfg: DataConfig, source: str) -> pd.DataFrame:
         raise DataValidationError(
             f"{source}: unknown data.encoding {cfg.encoding!r} ({exc})."
         ) from exc
+    except (EOFError, zlib.error, lzma.LZMAError) as exc:
+        raise DataValidationError(
+            f"{source}: the compressed file is truncated or corrupt ({type(exc).__name__}: {exc}). "
+            "Copy or download the file again."
+        ) from exc
     except (pd.errors.ParserError, ValueError, OSError) as exc:
         raise DataValidationError(
             f"{source}: cannot be read as CSV with separator {cfg.separator!r} ({exc}). Check "
             "data.separator and that the file is a CSV."
         ) from exc
+    check_last_line(path, cfg, len(header), len(raw), source)
     return raw
+
+
+def check_last_line(path: Path, cfg: DataConfig, n_fields: int, n_rows: int, source: str) -> None:
+    """Raise when the file was cut inside its last line.
+
+    A last line with fewer fields than the header (pandas would fill the rest with NaN), or a file
+    that ends without a line break right after a separator, was cut while being written or copied:
+    its values cannot be trusted (a cut timestamp may even read as an earlier one).
+    """
+    if n_rows == 0 or cfg.separator == r"\s+":
+        return
+    try:
+        tail = _tail_bytes(path)
+    except (EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
+        raise DataValidationError(
+            f"{source}: the compressed file is truncated or corrupt ({type(exc).__name__}: {exc}). "
+            "Copy or download the file again."
+        ) from exc
+    if tail is None:
+        return
+    text = tail.decode(cfg.encoding, errors="replace")
+    ends_cleanly = text.endswith(("\n", "\r"))
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return
+    last = lines[-1]
+    try:
+        fields = next(csv.reader([last], delimiter=cfg.separator))
+    except csv.Error:
+        return
+    shown = last if len(last) <= 80 else last[:77] + "..."
+    if len(fields) < n_fields:
+        raise DataValidationError(
+            f"{source}: the last line (data row {n_rows}) has {len(fields)} field(s) where the header "
+            f"has {n_fields}: {shown!r}{'' if ends_cleanly else ' and no line break after it'}. The "
+            "file looks cut off: copy it again, or delete the partial line."
+        )
+    if not ends_cleanly and len(fields) == n_fields and fields[-1] == "":
+        raise DataValidationError(
+            f"{source}: the file ends inside its last line (data row {n_rows}): {shown!r} ends with "
+            "the separator and no line break. The file looks cut off: copy it again, or delete the "
+            "partial line."
+        )
+
+
+def _tail_bytes(path: Path, size: int = 1 << 16) -> bytes | None:
+    """The last ``size`` bytes of the (decompressed) file; None for compressions not handled."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        with gzip.open(path, "rb") as handle:
+            tail = b""
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                tail = (tail + chunk)[-size:]
+            return tail
+    if name.endswith((".bz2", ".xz", ".zst", ".zip")):
+        return None
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, handle.tell() - size))
+        return handle.read()
 
 
 def _read_parquet(path: Path, source: str) -> pd.DataFrame:
     try:
         raw = pd.read_parquet(path)
-    except (OSError, ValueError, ImportError, NotImplementedError) as exc:
+    except (OSError, ValueError, EOFError, ImportError, NotImplementedError) as exc:
         # pyarrow's errors for corrupt files derive from these (ArrowInvalid is a ValueError).
         raise DataValidationError(
             f"{source}: cannot be read as Parquet ({exc}). Check that the file is a Parquet file."
