@@ -152,7 +152,8 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
         label = str(source)
     loaded = load_dataset(data_cfg, lookback, horizon, val, test)
     report = loaded.report
-    _emit(f"{label}: data OK\n{report.summary()}")
+    flags = "".join(f"\nflag: {flag}" for flag in getattr(loaded, "flags", []))
+    _emit(f"{label}: data OK\n{report.summary()}{flags}")
     return EXIT_OK
 
 

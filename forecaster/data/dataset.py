@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from forecaster.config import DataConfig
 from forecaster.data.length import check_length
+from forecaster.data.ranges import range_flags
 from forecaster.data.reader import read_frame
 from forecaster.data.regularise import RegularisationReport, regularise
 
@@ -42,6 +43,8 @@ class LoadedData:
         ``data.path`` as configured.
     frequency : str
         The frequency used (configured, or inferred).
+    flags : list of str
+        Warnings about the values (far outside the training range), also logged.
     """
 
     frame: pd.DataFrame
@@ -49,6 +52,7 @@ class LoadedData:
     sha256: str
     path: Path
     frequency: str
+    flags: list[str] = field(default_factory=list)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -94,10 +98,14 @@ def load_dataset(
     frame = read_frame(cfg)
     frame, report = regularise(frame, cfg.frequency, cfg.aggregate, cfg.max_gap)
     check_length(frame, lookback, horizon, val, test, source=str(path))
+    flags = range_flags(frame, val, test, source=str(path))
+    for flag in flags:
+        logger.warning("%s", flag)
     return LoadedData(
         frame=frame,
         report=report,
         sha256=file_sha256(path),
         path=path,
         frequency=report.frequency,
+        flags=flags,
     )

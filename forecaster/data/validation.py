@@ -550,7 +550,9 @@ def suspected_sentinels(values: np.ndarray) -> list[tuple[float, int, int]]:
 
     A value is suspect when it is the column's minimum or maximum, appears at least
     :data:`SENTINEL_MIN_REPEATS` times, and lies more than :data:`SENTINEL_IQR_FACTOR`
-    interquartile ranges outside the quartiles of the other values (e.g. -9999 among temperatures).
+    interquartile ranges outside the quartiles of the other values, and further from them than
+    their whole range is wide (e.g. -9999 among temperatures; not 600 s of rain per 10 minutes,
+    the top of a bounded scale).
 
     Example
     -------
@@ -570,7 +572,10 @@ def suspected_sentinels(values: np.ndarray) -> list[tuple[float, int, int]]:
             continue
         q1, q3 = np.percentile(rest, [25, 75])
         spread = max(q3 - q1, 1e-12 * max(abs(q1), abs(q3), 1.0))
-        if extreme < q1 - SENTINEL_IQR_FACTOR * spread or extreme > q3 + SENTINEL_IQR_FACTOR * spread:
+        low, high = float(rest.min()), float(rest.max())
+        gap = low - extreme if extreme < low else extreme - high
+        far = extreme < q1 - SENTINEL_IQR_FACTOR * spread or extreme > q3 + SENTINEL_IQR_FACTOR * spread
+        if far and gap > high - low:
             found.append((extreme, count, _first_bad(is_it)))
     return sorted(found)
 
