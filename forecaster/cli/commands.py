@@ -63,11 +63,12 @@ def _make_executor(args: argparse.Namespace):
 def _cmd_forecast(args: argparse.Namespace) -> int:
     from forecaster.atomic import atomic_output
     from forecaster.cli.forecastopts import forecast_defaults, write_csv_stdout
-    from forecaster.forecasting import forecast_from_model, load_model, plot_forecast_frame
+    from forecaster.forecasting import forecast_file, plot_forecast_frame
 
     model_ref, data_path, pipeline_name = forecast_defaults(args, _load_config)
-    model = load_model(model_ref)
-    forecast, history = forecast_from_model(model, data_path, horizon=args.horizon)
+    # The data file is checked before the model is loaded (forecast_file).
+    result = forecast_file(model_ref, data_path, horizon=args.horizon)
+    model, forecast, history = result.model, result.forecast, result.history
     float_format = f"%.{args.precision}g"
     if args.output == "-":
         write_csv_stdout(forecast, float_format)
