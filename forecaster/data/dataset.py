@@ -22,6 +22,7 @@ from forecaster.data.length import check_length
 from forecaster.data.ranges import range_flags
 from forecaster.data.reader import read_frame
 from forecaster.data.regularise import RegularisationReport, regularise
+from forecaster.errors import DataValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,10 @@ def load_dataset(
     """
     path = Path(cfg.path)
     frame = read_frame(cfg)
-    frame, report = regularise(frame, cfg.frequency, cfg.aggregate, cfg.max_gap)
+    try:
+        frame, report = regularise(frame, cfg.frequency, cfg.aggregate, cfg.max_gap)
+    except DataValidationError as exc:
+        raise DataValidationError(f"{path}: {exc}") from exc
     check_length(frame, lookback, horizon, val, test, source=str(path))
     flags = range_flags(frame, val, test, source=str(path))
     for flag in flags:

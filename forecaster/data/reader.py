@@ -111,7 +111,7 @@ def _read_csv(path: Path, cfg: DataConfig, source: str) -> pd.DataFrame:
         raise DataValidationError(
             f"{source}: unknown data.encoding {cfg.encoding!r} ({exc})."
         ) from exc
-    except (EOFError, zlib.error, lzma.LZMAError) as exc:
+    except (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as exc:
         raise DataValidationError(
             f"{source}: the compressed file is truncated or corrupt ({type(exc).__name__}: {exc}). "
             "Copy or download the file again."
@@ -121,8 +121,25 @@ def _read_csv(path: Path, cfg: DataConfig, source: str) -> pd.DataFrame:
             f"{source}: cannot be read as CSV with separator {cfg.separator!r} ({exc}). Check "
             "data.separator and that the file is a CSV."
         ) from exc
+    _check_repeated_header(path, cfg, source)
     check_last_line(path, cfg, len(header), len(raw), source)
     return raw
+
+
+def _check_repeated_header(path: Path, cfg: DataConfig, source: str) -> None:
+    """Raise on a header naming a column twice (pandas would silently rename one ``x.1``)."""
+    if cfg.separator == r"\s+" or path.name.lower().endswith((".bz2", ".xz", ".zst", ".zip")):
+        return
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding=cfg.encoding, newline="") as handle:
+        first = next(csv.reader(handle, delimiter=cfg.separator), [])
+    names = [clean_header(n) for n in first]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataValidationError(
+            f"{source}: column name(s) {repeated} appear more than once in the header. Rename the "
+            "columns so each name is unique."
+        )
 
 
 def check_last_line(path: Path, cfg: DataConfig, n_fields: int, n_rows: int, source: str) -> None:

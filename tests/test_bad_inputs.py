@@ -1,0 +1,370 @@
+"""Every bad input is one clear error: a table of data files, pipeline files and forecast inputs.
+
+Each case runs the real command line in-process (:func:`forecaster.cli.main` returns the exit
+code; the log goes to the captured stderr) and asserts
+
+- the documented exit code (2: pipeline file or usage, 3: data);
+- the words that name the place (file, key, column, row) and the value received;
+- that the message is one log record with no traceback;
+- that nothing was written: no forecast or plot file, no FINISHED MLflow run and no registered
+  model version in the pipeline's own SQLite store;
+- for data and pipeline-file cases, that validation failed before TensorFlow was imported (when
+  it was not already imported by another test module).
+
+A handful of cases run through ``python -m forecaster`` in a subprocess, to show the same end to
+end. The forecast-input cases share one small fitted model (a saved persistence forecaster: the
+checks under test run before or beside the network, whichever model it is).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from forecaster.cli import main
+from forecaster.errors import DataValidationError
+
+N_ROWS = 120
+FORMAT = "%d.%m.%Y %H:%M:%S"
+
+
+# ----------------------------------------------------------------------------- building blocks
+def good_frame(n: int = N_ROWS) -> pd.DataFrame:
+    """Hourly rows: day-first timestamps, a target and a feature."""
+    ts = pd.date_range("2024-01-01", periods=n, freq="h")
+    return pd.DataFrame({"Date Time": ts.strftime(FORMAT),
+                         "temp": np.round(10 + 5 * np.sin(np.arange(n) / 5), 3),
+                         "pressure": np.round(1000 + np.cos(np.arange(n) / 7), 3)})
+
+
+def write_frame(path: Path, frame: pd.DataFrame) -> Path:
+    frame.to_csv(path, index=False)
+    return path
+
+
+def pipeline(tmp: Path, **sections) -> dict:
+    cfg = {
+        "name": "bad-inputs",
+        "data": {"path": str(tmp / "data.csv"), "timestamp_column": "Date Time", "timestamp_format": FORMAT,
+                 "target": ["temp"], "frequency": "1h"},
+        "window": {"lookback": 8, "horizon": 2},
+        "split": {"val": 0.2, "test": 0.2},
+        "models": [{"cell": "gru", "units": 2}],
+        "training": {"epochs": 1},
+        "baselines": ["persistence", "linear"],
+        "tracking": {"tracking_uri": f"sqlite:///{tmp / 'mlflow.db'}"},
+        "output": {"forecast_path": str(tmp / "out" / "f.csv"), "plot_path": str(tmp / "out" / "f.png")},
+    }
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+            cfg[key] = {**cfg[key], **value}
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def write_yaml(path: Path, content) -> Path:
+    path.write_text(yaml.safe_dump(content, sort_keys=False) if not isinstance(content, str) else content)
+    return path
+
+
+def assert_nothing_written(tmp: Path) -> None:
+    out = tmp / "out"
+    assert not out.exists() or not any(out.iterdir()), sorted(out.iterdir())
+    db = tmp / "mlflow.db"
+    if db.exists():
+        with sqlite3.connect(db) as con:
+            tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
+            if "runs" in tables:
+                assert con.execute("select count(*) from runs where status='FINISHED'").fetchone()[0] == 0
+            if "model_versions" in tables:
+                assert con.execute("select count(*) from model_versions").fetchone()[0] == 0
+
+
+def one_clear_message(err: str) -> str:
+    """The stderr of a failed command: exactly one ERROR record, no traceback."""
+    assert "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, err
+    return err
+
+
+# ----------------------------------------------------------------------------- data files
+# Each entry: id -> (make(tmp) -> overrides of the pipeline, words expected in the message).
+def _csv(mutate: Callable[[pd.DataFrame], pd.DataFrame], **data):
+    def make(tmp: Path) -> dict:
+        write_frame(tmp / "data.csv", mutate(good_frame()))
+        return {"data": data} if data else {}
+    return make
+
+
+def _set(frame: pd.DataFrame, row: int, column: str, value) -> pd.DataFrame:
+    frame = frame.astype({column: object})
+    frame.loc[row - 1, column] = value  # row is the 1-based data row
+    return frame
+
+
+def _raw(text: str | bytes, name: str = "data.csv", **data):
+    def make(tmp: Path) -> dict:
+        path = tmp / name
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        return {"data": {"path": str(path), **data}}
+    return make
+
+
+def _good_text(n: int = N_ROWS) -> str:
+    return good_frame(n).to_csv(index=False)
+
+
+def _truncated_gz(tmp: Path) -> dict:
+    blob = gzip.compress(_good_text().encode())
+    (tmp / "data.csv.gz").write_bytes(blob[: len(blob) // 2])
+    return {"data": {"path": str(tmp / "data.csv.gz")}}
+
+
+def _not_gzip(tmp: Path) -> dict:
+    (tmp / "data.csv.gz").write_bytes(b"this is not gzip at all\n" * 10)
+    return {"data": {"path": str(tmp / "data.csv.gz")}}
+
+
+def _bad_parquet(tmp: Path) -> dict:
+    (tmp / "data.parquet").write_bytes(b"PAR1 not really")
+    return {"data": {"path": str(tmp / "data.parquet")}}
+
+
+def _directory(tmp: Path) -> dict:
+    (tmp / "folder.csv").mkdir()
+    return {"data": {"path": str(tmp / "folder.csv")}}
+
+
+def _gappy(tmp: Path) -> dict:
+    # Every 6 rows a 5-hour hole: segments of 6 rows, never a full window of 8 + 2.
+    frame = good_frame(400)
+    keep = (np.arange(400) % 11) < 6
+    write_frame(tmp / "data.csv", frame[keep])
+    return {"data": {"max_gap": 3}}
+
+
+def _cut_last_line(tmp: Path) -> dict:
+    text = _good_text()
+    (tmp / "data.csv").write_text(text.rstrip("\n")[: -len(",10.0,1000.0") - 2])
+    return {}
+
+
+def _cut_after_separator(tmp: Path) -> dict:
+    lines = _good_text().rstrip("\n").splitlines()
+    lines[-1] = lines[-1].rsplit(",", 1)[0] + ","
+    (tmp / "data.csv").write_text("\n".join(lines))
+    return {}
+
+
+def _ragged_last_line(tmp: Path) -> dict:
+    lines = _good_text().rstrip("\n").splitlines()
+    lines[-1] = lines[-1].rsplit(",", 1)[0]
+    (tmp / "data.csv").write_text("\n".join(lines) + "\n")
+    return {}
+
+
+def _parts(tmp: Path) -> dict:
+    ts = pd.date_range("2024-01-01", periods=N_ROWS, freq="h")
+    frame = pd.DataFrame({"y": ts.year, "m": ts.month, "d": ts.day, "h": ts.hour, "temp": 1.0})
+    frame.loc[6, "m"] = 13
+    write_frame(tmp / "data.csv", frame)
+    return {"data": {"timestamp_parts": {"year": "y", "month": "m", "day": "d", "hour": "h"},
+                     "timestamp_format": None}}
+
+
+DATA_CASES = {
+    "missing file": (lambda tmp: {"data": {"path": str(tmp / "nope.csv")}}, ["nope.csv", "not found"]),
+    "directory": (_directory, ["folder.csv", "must name a file"]),
+    "empty file": (_raw(""), ["data.csv", "empty"]),
+    "header only": (_raw("Date Time,temp,pressure\n"), ["data.csv", "no rows"]),
+    "truncated gzip": (_truncated_gz, ["data.csv.gz", "truncated or corrupt"]),
+    "not gzip": (_not_gzip, ["data.csv.gz", "truncated or corrupt"]),
+    "corrupt parquet": (_bad_parquet, ["data.parquet", "Parquet"]),
+    "unsupported suffix": (_raw("x", name="data.xlsx"), ["data.xlsx", "unsupported file type"]),
+    "latin-1 bytes": (_raw(_good_text().replace("temp", "temp\xe9").encode("latin-1"),
+                           target=["temp\xe9"]), ["data.csv", "'utf-8'", "data.encoding"]),
+    "binary garbage": (_raw(bytes(range(256)) * 8), ["data.csv"]),
+    "timestamp column missing": (_csv(lambda f: f.rename(columns={"Date Time": "When"})),
+                                 ["data.csv", "'Date Time'", "data.timestamp_column", "'When'"]),
+    "target missing": (_csv(lambda f: f.rename(columns={"temp": "tmp"})),
+                       ["data.csv", "'temp'", "data.target", "Did you mean"]),
+    "feature missing": (_csv(lambda f: f, features=["pressure", "humidity"]),
+                        ["data.csv", "'humidity'", "data.features"]),
+    "bad timestamp": (_csv(lambda f: _set(f, 7, "Date Time", "31.02.2024 07:00:00")),
+                      ["data.csv", "'Date Time'", "row 7", "'31.02.2024 07:00:00'"]),
+    "empty timestamp": (_csv(lambda f: _set(f, 5, "Date Time", None)),
+                        ["data.csv", "'Date Time'", "row 5"]),
+    "year 2300": (_csv(lambda f: _set(f, 9, "Date Time", "01.01.2300 00:00:00")),
+                  ["data.csv", "'Date Time'", "row 9", "2300-01-01", "outside the supported range"]),
+    "year 1500": (_csv(lambda f: _set(f, 3, "Date Time", "01.01.1500 00:00:00")),
+                  ["data.csv", "row 3", "1500-01-01"]),
+    "timestamp parts": (_parts, ["data.csv", "row 7", "'m': 13"]),
+    "text in target": (_csv(lambda f: _set(f, 9, "temp", "abc")),
+                       ["data.csv", "'temp'", "row 9", "'abc'", "data.missing_values"]),
+    "infinite value": (_csv(lambda f: _set(f, 11, "pressure", "inf")),
+                       ["data.csv", "'pressure'", "row 11", "infinite"]),
+    "huge value": (_csv(lambda f: _set(f, 12, "temp", 1.7e308)),
+                   ["data.csv", "'temp'", "row 12", "1.7e+308", "1e+15"]),
+    "huge negative value": (_csv(lambda f: _set(f, 13, "pressure", -1e300)),
+                            ["data.csv", "'pressure'", "row 13", "-1e+300"]),
+    "conflicting duplicate": (_csv(lambda f: pd.concat([f.iloc[:4], f.iloc[[3]].assign(temp=99.0),
+                                                        f.iloc[4:]])),
+                              ["data.csv", "appears twice", "rows 4 and 5"]),
+    "target all missing": (_csv(lambda f: f.assign(temp=np.nan)), ["data.csv", "'temp'", "no values"]),
+    "file cut inside last line": (_cut_last_line, ["data.csv", "last line", f"data row {N_ROWS}"]),
+    "file cut after a separator": (_cut_after_separator,
+                                   ["data.csv", "ends inside its last line", f"data row {N_ROWS}"]),
+    "ragged last line": (_ragged_last_line, ["data.csv", "last line", "2 field(s)", "header has 3"]),
+    "gaps leave no window": (_gappy, ["data.csv", "no full window", "segment", "'series'"]),
+    "too few rows": (_csv(lambda f: f.iloc[:15]), ["data.csv", "too few rows", "15 rows", "needs at least"]),
+    "outside valid_range": (_csv(lambda f: _set(f, 15, "temp", 99.0), valid_range={"temp": [-60, 60]}),
+                            ["data.csv", "'temp'", "row 15", "99.0", "data.valid_range [-60, 60]"]),
+    "valid_range unknown column": (_csv(lambda f: f, valid_range={"humidity": [0, 100]}),
+                                   ["data.csv", "data.valid_range", "'humidity'"]),
+    "repeated header": (_raw("Date Time,temp,temp\n01.01.2024 00:00:00,1,2\n"),
+                        ["data.csv", "['temp']", "more than once"]),
+    "reserved column as target": (_csv(lambda f: f.rename(columns={"pressure": "split"}), target=["split"]),
+                                  ["data.csv", "'split'", "reserved"]),
+    "empty series id": (_csv(lambda f: _set(f.assign(site="a"), 6, "site", None), series_column="site"),
+                        ["data.csv", "'site'", "row 6"]),
+    "frequency finer than data": (_csv(lambda f: f, frequency="10min"),
+                                  ["frequency='10min'", "finer than the data"]),
+    "extra field in a row": (_raw(_good_text().replace("01.01.2024 05:00:00,", "01.01.2024 05:00:00,1,", 1)),
+                             ["data.csv", "line 7", "saw 4"]),
+}
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FORECASTER_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path
+
+
+def _tf_guard():
+    before = "tensorflow" in sys.modules
+    return lambda: before or "tensorflow" not in sys.modules
+
+
+@pytest.mark.parametrize("command", ["run", "data check"])
+@pytest.mark.parametrize("case", list(DATA_CASES))
+def test_bad_data_file(case, command, workdir, capsys):
+    make, words = DATA_CASES[case]
+    overrides = make(workdir)
+    if not (workdir / "data.csv").exists() and "path" not in overrides.get("data", {}):
+        write_frame(workdir / "data.csv", good_frame())
+    write_yaml(workdir / "p.yaml", pipeline(workdir, **overrides))
+    tf_untouched = _tf_guard()
+    code = main([*command.split(), "p.yaml"])
+    err = one_clear_message(capsys.readouterr().err)
+    assert code == 3, err
+    for word in words:
+        assert word in err, (word, err)
+    assert_nothing_written(workdir)
+    assert tf_untouched(), "validation must fail before TensorFlow is imported"
+
+
+# ----------------------------------------------------------------------------- pipeline files
+def _cfg(**sections):
+    return lambda tmp: pipeline(tmp, **sections)
+
+
+def _without(section: str, key: str | None = None):
+    def make(tmp: Path) -> dict:
+        cfg = pipeline(tmp)
+        if key is None:
+            del cfg[section]
+        else:
+            del cfg[section][key]
+        return cfg
+    return make
+
+
+PIPELINE_CASES = {
+    "not found": (lambda tmp: None, [], ["p.yaml", "pipeline file not found"]),
+    "not yaml": (lambda tmp: "name: [unclosed\n  data: {", [], ["p.yaml", "not a valid YAML file"]),
+    "a list": (lambda tmp: "- name: x\n", [], ["p.yaml", "mapping of keys", "list"]),
+    "unknown top-level key": (_cfg(windows={"lookback": 3}), [], ["windows", "unknown key"]),
+    "typo in data key": (lambda tmp: {**pipeline(tmp), "data": {**pipeline(tmp)["data"], "tagret": "x"}},
+                         [], ["data.tagret", "unknown key"]),
+    "no data.path": (_without("data", "path"), [], ["data.path", "required"]),
+    "no window": (_without("window"), [], ["window", "required"]),
+    "lookback 0": (_cfg(window={"lookback": 0}), [], ["window.lookback", "received 0"]),
+    "horizon text": (_cfg(window={"horizon": "abc"}), [], ["window.horizon", "'abc'"]),
+    "val 1.5": (_cfg(split={"val": 1.5}), [], ["split.val", "1.5"]),
+    "val + test >= 1": (_cfg(split={"val": 0.6, "test": 0.5}), [], ["split", "val=0.6", "test=0.5"]),
+    "models empty": (_cfg(models=[]), [], ["models", "at least one model", "received []"]),
+    "duplicate model": (_cfg(models=[{"cell": "gru", "units": 2}, {"cell": "lstm"},
+                                     {"cell": "gru", "units": [2]}]), [],
+                        ["models", "models[0] and models[2]", "the same model"]),
+    "unknown cell": (_cfg(models=[{"cell": "transformer"}]), [], ["models.0.cell", "'transformer'"]),
+    "units per layer": (_cfg(models=[{"cell": "gru", "layers": 2, "units": [4]}]), [],
+                        ["models.0", "layers=2", "units=[4]"]),
+    "clipping text": (_cfg(clipping="clip"), [], ["clipping", "'clip'"]),
+    "clipnorm negative": (_cfg(clipping={"clipnorm": -1}), [], ["clipping", "threshold > 0", "-1"]),
+    "frequency unknown": (_cfg(data={"frequency": "fortnightly"}), [],
+                          ["data.frequency", "offset alias", "'fortnightly'"]),
+    "frequency negative": (_cfg(data={"frequency": "-1h"}), [], ["data.frequency", "positive", "'-1h'"]),
+    "encoding unknown": (_cfg(data={"encoding": "utf-99"}), [], ["data.encoding", "'utf-99'"]),
+    "separator two characters": (_cfg(data={"separator": ";;"}), [], ["data.separator", "';;'"]),
+    "separator a letter": (_cfg(data={"separator": "x"}), [], ["data.separator", "'x'"]),
+    "timestamp_format bad directive": (_cfg(data={"timestamp_format": "%Y-%Q-%d"}), [],
+                                       ["data.timestamp_format", "bad directive", "'%Y-%Q-%d'"]),
+    "timestamp_format stray %": (_cfg(data={"timestamp_format": "%Y-%m-%d %"}), [],
+                                 ["data.timestamp_format", "'%Y-%m-%d %'"]),
+    "timestamp_format without directives": (_cfg(data={"timestamp_format": "yyyy-mm-dd"}), [],
+                                            ["data.timestamp_format", "'yyyy-mm-dd'"]),
+    "valid_range reversed": (_cfg(data={"valid_range": {"temp": [60, -60]}}), [],
+                             ["data.valid_range", "'temp'", "[60.0, -60.0]"]),
+    "valid_range one number": (_cfg(data={"valid_range": {"temp": [60]}}), [], ["data.valid_range.temp"]),
+    "name with a space": (_cfg(name="my pipeline"), [], ["name", "'my pipeline'"]),
+    "epochs 0": (_cfg(training={"epochs": 0}), [], ["training.epochs", "received 0"]),
+    "unknown loss": (_cfg(training={"loss": "hinge"}), [], ["training.loss", "'hinge'"]),
+    "unknown baseline": (_cfg(baselines=["prophet"]), [], ["baselines.0", "'prophet'"]),
+    "interval level 1.5": (_cfg(evaluation={"interval_level": 1.5}), [], ["evaluation.interval_level", "1.5"]),
+    "calibration window 5": (_cfg(evaluation={"calibration_window": 5}), [],
+                             ["evaluation.calibration_window", "received 5"]),
+    "unknown timestamp part": (_cfg(data={"timestamp_parts": {"year": "y", "month": "m", "day": "d",
+                                                              "second": "s"}}), [],
+                               ["data.timestamp_parts", "'second'"]),
+    "aggregate median": (_cfg(data={"aggregate": "median"}), [], ["data.aggregate", "'median'"]),
+    "empty target list": (_cfg(data={"target": []}), [], ["data.target", "at least one column"]),
+    "unknown calendar signal": (_cfg(features={"calendar": ["minute_of_hour"]}), [],
+                                ["features.calendar.0", "'minute_of_hour'"]),
+    "--set without =": (_cfg(), ["--set", "window.lookback"], ["--set", "key.path=value", "'window.lookback'"]),
+    "--set unknown key": (_cfg(), ["--set", "training.epoch=3"], ["training.epoch", "unknown key"]),
+    "--set bad value": (_cfg(), ["--set", "window.lookback=-4"], ["window.lookback", "-4"]),
+}
+
+
+@pytest.mark.parametrize("case, command", [(case, command) for case in PIPELINE_CASES
+                                            for command in ("run", "data check")
+                                            if command == "run" or not PIPELINE_CASES[case][1]])
+def test_bad_pipeline_file(case, command, workdir, capsys):
+    make, extra, words = PIPELINE_CASES[case]
+    write_frame(workdir / "data.csv", good_frame())
+    content = make(workdir)
+    if content is not None:
+        write_yaml(workdir / "p.yaml", content)
+    tf_untouched = _tf_guard()
+    code = main([*command.split(), "p.yaml", *extra])
+    err = one_clear_message(capsys.readouterr().err)
+    assert code == 2, err
+    for word in words:
+        assert word in err, (word, err)
+    assert_nothing_written(workdir)
+    assert tf_untouched(), "validation must fail before TensorFlow is imported"
