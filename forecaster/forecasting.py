@@ -210,6 +210,7 @@ def _read_history(settings: dict[str, Any], path: Path) -> dict[str, pd.DataFram
     from forecaster.config import DataConfig
     from forecaster.data import frame_from_dataframe, regularise
     from forecaster.data.reader import read_raw
+    from forecaster.data.validation import expected_columns, speaking_to_model
     from forecaster.estimator.inputs import short_history_error
 
     data = settings.get("data")
@@ -220,12 +221,13 @@ def _read_history(settings: dict[str, Any], path: Path) -> dict[str, pd.DataFram
         values = dict(data)
     values["path"] = str(path)
     cfg = DataConfig.model_validate(values)
-    raw = read_raw(path, cfg)
+    inputs = settings.get("inputs") or expected_columns(cfg)
+    with speaking_to_model(inputs):
+        raw = read_raw(path, cfg)
     if data is None and "series_id" in raw.columns:
         cfg = cfg.model_copy(update={"series_column": "series_id"})
-    inputs = settings.get("inputs") or None
     canonical = frame_from_dataframe(raw, cfg, source=str(path), audience="model", expected=inputs)
-    if inputs:
+    if settings.get("inputs"):
         from forecaster.estimator.inputs import check_value_columns
 
         keys = {*(cfg.timestamp_parts or {}).values(), cfg.timestamp_column, cfg.series_column}

@@ -19,7 +19,9 @@ checks under test run before or beside the network, whichever model it is).
 from __future__ import annotations
 
 import gzip
+import logging
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -36,6 +38,7 @@ from forecaster.cli import main
 from forecaster.errors import DataValidationError
 
 N_ROWS = 120
+PIPELINE_KEY = re.compile(r"\b(data|window|features|split)\.[a-z_]+")
 FORMAT = "%d.%m.%Y %H:%M:%S"
 
 
@@ -247,6 +250,16 @@ DATA_CASES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def restore_root_logger():
+    """main() installs its log handler on the captured stderr; put the root logger back after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -368,3 +381,153 @@ def test_bad_pipeline_file(case, command, workdir, capsys):
         assert word in err, (word, err)
     assert_nothing_written(workdir)
     assert tf_untouched(), "validation must fail before TensorFlow is imported"
+
+
+# ----------------------------------------------------------------------------- forecast inputs
+LOOKBACK, HORIZON = 8, 2
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    """A fitted, saved forecaster (persistence) trained on :func:`good_frame`."""
+    from forecaster.config import DataConfig
+    from forecaster.data import load_dataset
+    from forecaster.estimator import BaselineForecaster
+
+    root = tmp_path_factory.mktemp("model")
+    data = write_frame(root / "train.csv", good_frame())
+    cfg = DataConfig(path=str(data), timestamp_column="Date Time", timestamp_format=FORMAT,
+                     target=["temp"], features=["pressure"], frequency="1h")
+    loaded = load_dataset(cfg, LOOKBACK, HORIZON, 0.2, 0.2)
+    model = BaselineForecaster(kind="persistence", target=("temp",), lookback=LOOKBACK, horizon=HORIZON,
+                               data=cfg.model_dump(mode="json")).fit(loaded.frame)
+    model.save(root / "model")
+    return root / "model"
+
+
+def _history(mutate: Callable[[pd.DataFrame], pd.DataFrame], name: str = "history.csv"):
+    def make(tmp: Path) -> Path:
+        return write_frame(tmp / name, mutate(good_frame(40)))
+    return make
+
+
+def _history_raw(data: bytes | str, name: str = "history.csv"):
+    def make(tmp: Path) -> Path:
+        path = tmp / name
+        path.write_bytes(data if isinstance(data, bytes) else data.encode())
+        return path
+    return make
+
+
+def _history_gz(tmp: Path) -> Path:
+    blob = gzip.compress(good_frame(40).to_csv(index=False).encode())
+    (tmp / "history.csv.gz").write_bytes(blob[: len(blob) // 2])
+    return tmp / "history.csv.gz"
+
+
+def _history_gap(frame: pd.DataFrame) -> pd.DataFrame:
+    # A 10-hour hole (longer than max_gap) 5 rows before the end: only 5 usable rows at the end.
+    return pd.concat([frame.iloc[:25], frame.iloc[35:]])
+
+
+FORECAST_CASES = {
+    # id: (make(tmp) -> data path, extra argv, exit code, words)
+    "data file missing": (lambda tmp: tmp / "nope.csv", [], 3, ["nope.csv", "not found"]),
+    "data file is a directory": (lambda tmp: (tmp / "d.csv").mkdir() or tmp / "d.csv", [], 3,
+                                 ["d.csv", "directory"]),
+    "empty data file": (_history_raw(""), [], 3, ["history.csv", "empty"]),
+    "input column missing": (_history(lambda f: f.drop(columns="pressure")), [], 3,
+                             ["history.csv", "'pressure'", "input columns ['Date Time', 'temp', 'pressure']"]),
+    "timestamp column missing": (_history(lambda f: f.rename(columns={"Date Time": "date"})), [], 3,
+                                 ["history.csv", "'Date Time'", "input columns"]),
+    "too short a history": (_history(lambda f: f.iloc[:5]), [], 3,
+                            ["history.csv", f"needs the last {LOOKBACK} rows", "found 5"]),
+    "too short after a gap": (_history(_history_gap), [], 3,
+                              ["history.csv", f"needs the last {LOOKBACK} rows", "found 5"]),
+    "bad timestamp": (_history(lambda f: _set(f, 4, "Date Time", "2024-13-45")), [], 3,
+                      ["history.csv", "'Date Time'", "row 4", "'2024-13-45'"]),
+    "text in an input": (_history(lambda f: _set(f, 6, "pressure", "high")), [], 3,
+                         ["history.csv", "'pressure'", "row 6", "'high'", "input columns"]),
+    "year 2300": (_history(lambda f: _set(f, 2, "Date Time", "01.01.2300 00:00:00")), [], 3,
+                  ["history.csv", "row 2", "2300-01-01"]),
+    "huge value": (_history(lambda f: _set(f, 3, "temp", 1e308)), [], 3, ["history.csv", "'temp'", "row 3"]),
+    "truncated gzip": (_history_gz, [], 3, ["history.csv.gz", "truncated or corrupt"]),
+    "cut last line": (_history_raw(good_frame(40).to_csv(index=False).rstrip("\n")[:-9]), [], 3,
+                      ["history.csv", "last line", "data row 40"]),
+    "horizon beyond the model's": (_history(lambda f: f), ["--horizon", "9"], 2,
+                                   ["--horizon", f"model's horizon ({HORIZON})", "horizon=9"]),
+}
+
+
+@pytest.mark.parametrize("case", list(FORECAST_CASES))
+def test_bad_forecast_input(case, saved_model, workdir, capsys, monkeypatch):
+    import forecaster.estimator as estimator
+
+    make, extra, expected, words = FORECAST_CASES[case]
+    loads = []
+    real_load = estimator.load_forecaster
+    monkeypatch.setattr(estimator, "load_forecaster", lambda d: loads.append(d) or real_load(d))
+    data = make(workdir)
+    code = main(["forecast", "--model", str(saved_model), "--data", str(data),
+                 "--output", str(workdir / "out" / "f.csv"), "--plot", str(workdir / "out" / "f.png"), *extra])
+    err = one_clear_message(capsys.readouterr().err)
+    assert code == expected, err
+    for word in words:
+        assert word in err, (word, err)
+    error_line = next(line for line in err.splitlines() if " ERROR " in line)
+    assert not PIPELINE_KEY.search(error_line.split(": ", 1)[1]), "forecast messages name the model's inputs, not pipeline keys"
+    assert loads == [], "the data file is checked before the model is loaded"
+    assert_nothing_written(workdir)
+
+
+@pytest.mark.parametrize("reference, words", [
+    ("no-such-model", ["--model 'no-such-model'", "no such directory"]),
+    ("empty-dir", ["--model", "empty-dir", "not a saved forecaster"]),
+])
+def test_bad_model_reference(reference, words, workdir, capsys):
+    (workdir / "empty-dir").mkdir()
+    write_frame(workdir / "history.csv", good_frame(40))
+    code = main(["forecast", "--model", reference, "--data", "history.csv", "--output", "out/f.csv"])
+    err = one_clear_message(capsys.readouterr().err)
+    assert code == 2, err
+    for word in words:
+        assert word in err, (word, err)
+    assert_nothing_written(workdir)
+
+
+def test_good_forecast_input_still_forecasts(saved_model, workdir, capsys):
+    write_frame(workdir / "history.csv", good_frame(40))
+    assert main(["forecast", "--model", str(saved_model), "--data", "history.csv", "--output", "out/f.csv"]) == 0
+    assert len(pd.read_csv(workdir / "out" / "f.csv")) == HORIZON
+
+
+# A served model (the pyfunc model calls ``forecast`` on the request's DataFrame).
+SERVED_CASES = {
+    "input column missing": (lambda f: f.drop(columns="pressure"),
+                             ["model input", "'pressure'", "input columns ['Date Time', 'temp', 'pressure']"]),
+    "timestamp column missing": (lambda f: f.drop(columns="Date Time"),
+                                 ["model input", "'Date Time'", "input columns"]),
+    "too short": (lambda f: f.iloc[:3], ["model input", f"needs the last {LOOKBACK} rows", "found 3"]),
+    "bad timestamp": (lambda f: _set(f, 2, "Date Time", "yesterday"),
+                      ["model input", "row 2", "'yesterday'", "format the model was trained on"]),
+    "text value": (lambda f: _set(f, 7, "temp", "warm"), ["model input", "'temp'", "row 7", "'warm'"]),
+    "no rows": (lambda f: f.iloc[:0], ["model input", "no rows", "recent history"]),
+    "repeated timestamp": (lambda f: pd.concat([f.iloc[:3], f.iloc[[2]].assign(temp=50.0), f.iloc[3:]]),
+                           ["model input", "appears twice", "rows 3 and 4", "one row per timestamp"]),
+    "infinite value": (lambda f: _set(f, 5, "pressure", np.inf), ["model input", "'pressure'", "row 5"]),
+}
+
+
+@pytest.mark.parametrize("case", list(SERVED_CASES))
+def test_served_model_speaks_of_its_inputs(case, saved_model):
+    from forecaster.estimator import load_forecaster
+
+    mutate, words = SERVED_CASES[case]
+    model = load_forecaster(saved_model)
+    with pytest.raises(DataValidationError) as info:
+        model.forecast(mutate(good_frame(40)))
+    message = str(info.value)
+    assert info.value.exit_code == 3 and "\n" not in message
+    for word in words:
+        assert word in message, (word, message)
+    assert not PIPELINE_KEY.search(message), "a served model's caller knows its inputs, not pipeline keys"

@@ -28,6 +28,7 @@ import pandas as pd
 
 from forecaster.config import DataConfig
 from forecaster.data.validation import (
+    _hint,
     clean_header,
     frame_from_dataframe,
     split_missing_values,
@@ -71,18 +72,21 @@ def read_raw(path: Path, cfg: DataConfig) -> pd.DataFrame:
     source = str(path)
     if not path.exists():
         raise DataValidationError(
-            f"{source}: data file not found (looked in {path.resolve()}). Check data.path; "
-            "relative paths are resolved against the working directory."
+            f"{source}: data file not found (looked in {path.resolve()}). "
+            + _hint("Check data.path; relative paths are resolved against the working directory.",
+                    "Relative paths are resolved against the working directory.")
         )
     if not path.is_file():
-        raise DataValidationError(f"{source}: data.path must name a file; received a directory")
+        raise DataValidationError(
+            f"{source}: " + _hint("data.path must name a file", "the data must be a file") + "; received a directory"
+        )
     name = path.name.lower()
     if name.endswith(PARQUET_SUFFIXES):
         return _read_parquet(path, source)
     if name.endswith(CSV_SUFFIXES):
         return _read_csv(path, cfg, source)
     raise DataValidationError(
-        f"{source}: unsupported file type; data.path must end in one of "
+        f"{source}: unsupported file type; " + _hint("data.path", "the file name") + " must end in one of "
         f"{list(CSV_SUFFIXES + PARQUET_SUFFIXES)}"
     )
 
@@ -100,12 +104,14 @@ def _read_csv(path: Path, cfg: DataConfig, source: str) -> pd.DataFrame:
         raw = pd.read_csv(path, na_values=texts, dtype=dtype, low_memory=False, **options)
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(
-            f"{source}: the file is empty (no header, no rows). Point data.path at a file with data."
+            f"{source}: the file is empty (no header, no rows). "
+            + _hint("Point data.path at a file with data.", "Send a file of recent history.")
         ) from exc
     except UnicodeDecodeError as exc:
         raise DataValidationError(
-            f"{source}: the file is not valid {cfg.encoding!r} text ({exc}). Set data.encoding to "
-            "the file's encoding, e.g. 'latin-1' or 'cp1252'."
+            f"{source}: the file is not valid {cfg.encoding!r} text ({exc}). "
+            + _hint("Set data.encoding to the file's encoding, e.g. 'latin-1' or 'cp1252'.",
+                    f"The model reads {cfg.encoding!r} text; convert the file.")
         ) from exc
     except LookupError as exc:
         raise DataValidationError(
@@ -118,8 +124,8 @@ def _read_csv(path: Path, cfg: DataConfig, source: str) -> pd.DataFrame:
         ) from exc
     except (pd.errors.ParserError, ValueError, OSError) as exc:
         raise DataValidationError(
-            f"{source}: cannot be read as CSV with separator {cfg.separator!r} ({exc}). Check "
-            "data.separator and that the file is a CSV."
+            f"{source}: cannot be read as CSV with separator {cfg.separator!r} ({exc}). "
+            + _hint("Check data.separator and that the file is a CSV.", "Check that the file is a CSV.")
         ) from exc
     _check_repeated_header(path, cfg, source)
     check_last_line(path, cfg, len(header), len(raw), source)

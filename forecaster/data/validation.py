@@ -19,11 +19,12 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import difflib
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,17 @@ def _hint(pipeline: str, model: str) -> str:
     if audience != "model":
         return pipeline
     return model.replace("{expected}", str(list(expected)))
+
+
+@contextlib.contextmanager
+def speaking_to_model(expected: Sequence[str]) -> Iterator[None]:
+    """Within the block, reading and validation errors advise a model's caller (its input
+    columns ``expected``), not a pipeline author (pipeline keys)."""
+    token = _AUDIENCE.set(("model", tuple(expected)))
+    try:
+        yield
+    finally:
+        _AUDIENCE.reset(token)
 
 
 def expected_columns(cfg: DataConfig) -> list[str]:
