@@ -531,3 +531,78 @@ def test_served_model_speaks_of_its_inputs(case, saved_model):
     for word in words:
         assert word in message, (word, message)
     assert not PIPELINE_KEY.search(message), "a served model's caller knows its inputs, not pipeline keys"
+
+
+# ----------------------------------------------------------------------------- warnings, not errors
+def test_undeclared_sentinel_is_warned_about_naming_column_and_value(workdir, capsys):
+    frame = good_frame()
+    for row in (10, 40, 70, 100):
+        frame = _set(frame, row, "pressure", -9999)
+    write_frame(workdir / "data.csv", frame)
+    write_yaml(workdir / "p.yaml", pipeline(workdir))
+    assert main(["data", "check", "p.yaml"]) == 0
+    err = capsys.readouterr().err
+    assert "column 'pressure' holds -9999.0 in 4 rows (first at data row 10)" in err, err
+    assert "data.missing_values" in err and "missing_values: [-9999]" in err
+
+    # Declared, it is a missing value and the warning is gone.
+    write_yaml(workdir / "p.yaml", pipeline(workdir, data={"missing_values": [-9999]}))
+    assert main(["data", "check", "p.yaml"]) == 0
+    assert "-9999" not in capsys.readouterr().err
+
+
+def test_values_far_outside_the_training_range_are_flagged(workdir, capsys):
+    frame = _set(good_frame(), 110, "temp", 500.0)  # in the test rows
+    write_frame(workdir / "data.csv", frame)
+    write_yaml(workdir / "p.yaml", pipeline(workdir))
+    assert main(["data", "check", "p.yaml"]) == 0
+    captured = capsys.readouterr()
+    flag = "column 'temp' has 1 value(s) after the training rows far outside the training range"
+    assert flag in captured.out and "500 at 2024-01-05 13:00:00" in captured.out, captured.out
+    assert flag in captured.err and " WARNING " in captured.err  # what `run` logs too
+    assert "data.valid_range" in captured.out
+
+    # A value within reach of the training range is not flagged.
+    write_frame(workdir / "data.csv", _set(good_frame(), 110, "temp", 18.0))
+    assert main(["data", "check", "p.yaml"]) == 0
+    assert "far outside" not in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- end to end
+def _subprocess(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("FORECASTER_STATE_DIR", "MLFLOW_TRACKING_URI")}
+    env["FORECASTER_STATE_DIR"] = str(cwd / "state")
+    return subprocess.run([sys.executable, "-m", "forecaster", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("case, command, expected, words", [
+    ("truncated gzip", "run", 3, ["data.csv.gz", "truncated or corrupt"]),
+    ("year 2300", "data check", 3, ["row 9", "2300-01-01"]),
+    ("models empty", "run", 2, ["models", "at least one model"]),
+])
+def test_no_traceback_end_to_end(case, command, expected, words, tmp_path):
+    if case in DATA_CASES:
+        write_frame(tmp_path / "data.csv", good_frame())
+        content = pipeline(tmp_path, **DATA_CASES[case][0](tmp_path))
+    else:
+        write_frame(tmp_path / "data.csv", good_frame())
+        content = PIPELINE_CASES[case][0](tmp_path)
+    write_yaml(tmp_path / "p.yaml", content)
+    done = _subprocess(*command.split(), "p.yaml", cwd=tmp_path)
+    assert done.returncode == expected, done.stderr
+    one_clear_message(done.stderr)
+    for word in words:
+        assert word in done.stderr, (word, done.stderr)
+    assert done.stdout == ""
+    assert_nothing_written(tmp_path)
+
+
+def test_forecast_short_history_end_to_end(saved_model, tmp_path):
+    write_frame(tmp_path / "history.csv", good_frame(5))
+    done = _subprocess("forecast", "--model", str(saved_model), "--data", "history.csv",
+                       "--output", "out/f.csv", cwd=tmp_path)
+    assert done.returncode == 3, done.stderr
+    one_clear_message(done.stderr)
+    assert f"needs the last {LOOKBACK} rows (its lookback) without a long gap; found 5" in done.stderr
+    assert_nothing_written(tmp_path)
