@@ -606,3 +606,35 @@ def test_forecast_short_history_end_to_end(saved_model, tmp_path):
     one_clear_message(done.stderr)
     assert f"needs the last {LOOKBACK} rows (its lookback) without a long gap; found 5" in done.stderr
     assert_nothing_written(tmp_path)
+
+
+# ----------------------------------------------------------------------------- a bare data file
+BARE_CASES = {
+    # id: (make(tmp) -> data file, options, exit code, words)
+    "truncated gzip": (lambda tmp: Path(_truncated_gz(tmp)["data"]["path"]), [], 3,
+                       ["data.csv.gz", "truncated or corrupt"]),
+    "year 2300": (lambda tmp: write_frame(tmp / "d.csv", _set(good_frame(), 9, "Date Time", "01.01.2300 00:00:00")),
+                  ["--timestamp-format", FORMAT], 3, ["d.csv", "row 9", "2300-01-01"]),
+    "huge value": (lambda tmp: write_frame(tmp / "d.csv", _set(good_frame(), 4, "pressure", 1e308)), [], 3,
+                   ["d.csv", "'pressure'", "row 4", "1e+308"]),
+    "cut last line": (lambda tmp: _cut_last_line(tmp) or tmp / "data.csv", [], 3, ["data.csv", "last line"]),
+    "bad --frequency": (lambda tmp: write_frame(tmp / "d.csv", good_frame()), ["--frequency", "fortnightly"], 2,
+                        ["--frequency", "offset alias", "'fortnightly'"]),
+    "bad --separator": (lambda tmp: write_frame(tmp / "d.csv", good_frame()), ["--separator", ";;"], 2,
+                        ["--separator", "';;'"]),
+    "bad --timestamp-format": (lambda tmp: write_frame(tmp / "d.csv", good_frame()),
+                               ["--timestamp-format", "%d.%Q.%Y"], 2, ["--timestamp-format", "'%d.%Q.%Y'"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BARE_CASES))
+def test_bad_bare_data_file(case, workdir, capsys):
+    make, options, expected, words = BARE_CASES[case]
+    path = make(workdir)
+    tf_untouched = _tf_guard()
+    code = main(["data", "check", str(path), *options])
+    err = one_clear_message(capsys.readouterr().err)
+    assert code == expected, err
+    for word in words:
+        assert word in err, (word, err)
+    assert tf_untouched()
