@@ -84,6 +84,18 @@ class FileForecast:
     history: pd.DataFrame
 
 
+def _check_local_reference(model: Any) -> None:
+    """A local ``--model`` path must exist (cheap; the model itself is not read)."""
+    if not isinstance(model, (str, os.PathLike)) or is_model_uri(os.fspath(model)):
+        return
+    path = Path(model)
+    if not path.exists():
+        raise ConfigError(
+            f"--model {os.fspath(model)!r}: no such directory, and not a models:/ or runs:/ URI "
+            f"(looked in {path.resolve()})"
+        )
+
+
 def forecast_from_model(
     model: Any, data_path: str | os.PathLike[str], horizon: int | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -135,6 +147,7 @@ def forecast_file(
     """
     path = Path(data_path)
     history = None
+    _check_local_reference(model)
     settings = saved_settings(model)
     if settings is not None:
         _check_horizon(horizon, int(settings["horizon"]))
