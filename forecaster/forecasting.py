@@ -243,8 +243,7 @@ def _read_history(settings: dict[str, Any], path: Path) -> dict[str, pd.DataFram
     if settings.get("inputs"):
         from forecaster.estimator.inputs import check_value_columns
 
-        keys = {*(cfg.timestamp_parts or {}).values(), cfg.timestamp_column, cfg.series_column}
-        check_value_columns(canonical, [c for c in inputs if c not in keys], inputs, str(path))
+        check_value_columns(canonical, inputs, data, str(path))
     lookback = int(settings["lookback"])
     frequency = cfg.frequency or settings.get("frequency")
     regular, _ = regularise(canonical, frequency, cfg.aggregate, cfg.max_gap)

@@ -399,8 +399,11 @@ def saved_model(tmp_path_factory):
     cfg = DataConfig(path=str(data), timestamp_column="Date Time", timestamp_format=FORMAT,
                      target=["temp"], features=["pressure"], frequency="1h")
     loaded = load_dataset(cfg, LOOKBACK, HORIZON, 0.2, 0.2)
+    # Calendar signals are derived inputs: the model must not ask its caller for them.
     model = BaselineForecaster(kind="persistence", target=("temp",), lookback=LOOKBACK, horizon=HORIZON,
-                               data=cfg.model_dump(mode="json")).fit(loaded.frame)
+                               data=cfg.model_dump(mode="json"),
+                               features={"calendar": ["hour_of_day"]}).fit(loaded.frame)
+    assert "hour_of_day_sin" in model.feature_names_
     model.save(root / "model")
     return root / "model"
 

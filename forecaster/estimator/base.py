@@ -339,7 +339,7 @@ class WindowForecaster(BaseEstimator):
         cfg = DataConfig.model_validate({**self.data, "path": self.data.get("path") or "<request>"})
         inputs = self.input_columns()
         frame = frame_from_dataframe(history, cfg, source="model input", audience="model", expected=inputs)
-        check_value_columns(frame, list(self.feature_names_), inputs, "model input")
+        check_value_columns(frame, inputs, self.data, "model input")
         frame, _ = regularise(frame, cfg.frequency or self.frequency_, cfg.aggregate, cfg.max_gap)
         return frame
 

@@ -64,9 +64,27 @@ def input_columns(
     return list(dict.fromkeys([*map(str, keys), *values]))
 
 
-def check_value_columns(frame: pd.DataFrame, needed: Sequence[str], inputs: Sequence[str], source: str) -> None:
-    """Raise when the validated history lacks a value column the model was trained on."""
-    missing = [c for c in needed if c not in frame.columns]
+def key_columns(data: Mapping[str, Any] | None) -> set[str]:
+    """The raw columns that become ``timestamp`` and ``series_id`` (not value columns)."""
+    if data is None:
+        return {"timestamp", "series_id"}
+    parts = data.get("timestamp_parts") or {}
+    keys = set(map(str, parts.values())) or {str(data.get("timestamp_column", "timestamp"))}
+    if data.get("series_column"):
+        keys.add(str(data["series_column"]))
+    return keys
+
+
+def check_value_columns(
+    frame: pd.DataFrame, inputs: Sequence[str], data: Mapping[str, Any] | None, source: str
+) -> None:
+    """Raise when the validated (canonical) history lacks a value input column of the model.
+
+    ``inputs`` are the model's raw input columns (:func:`input_columns`); the timestamp (or its
+    parts) and the series column are checked by the validation itself.
+    """
+    keys = key_columns(data)
+    missing = [c for c in inputs if c not in keys and c not in frame.columns]
     if missing:
         raise DataValidationError(
             f"{source}: the model expects the input columns {list(inputs)}; missing: {missing}. "
