@@ -131,7 +131,7 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     if source.name.lower().endswith(PIPELINE_SUFFIXES):
         _reject_bare_options(args)
         cfg = _load_config(args.source, args.overrides, args.tracking_uri)
-        data_cfg = cfg.data
+        data_cfg, features = cfg.data, cfg.features
         lookback, horizon, val, test = (cfg.window.lookback, cfg.window.horizon,
                                         cfg.split.val, cfg.split.test)
         label = f"pipeline {cfg.name!r} ({source})"
@@ -151,7 +151,8 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
         # A bare file has no window; check only that some rows remain per split.
         lookback, horizon, val, test = 1, 1, 0.25, 0.25
         label = str(source)
-    loaded = load_dataset(data_cfg, lookback, horizon, val, test)
+        features = None
+    loaded = load_dataset(data_cfg, lookback, horizon, val, test, features=features)
     report = loaded.report
     flags = "".join(f"\nflag: {flag}" for flag in getattr(loaded, "flags", []))
     _emit(f"{label}: data OK\n{report.summary()}{flags}")

@@ -2,7 +2,7 @@
 
 Example
 -------
->>> from forecaster.config import DataConfig
+>>> from forecaster.config import DataConfig, FeaturesConfig
 >>> cfg = DataConfig(path="data/temperature.csv", timestamp_column="date", target="T (degC)")
 >>> data = load_dataset(cfg, lookback=48, horizon=24, val=0.2, test=0.2)  # doctest: +SKIP
 >>> data.frequency, data.report.summary()  # doctest: +SKIP
@@ -75,8 +75,23 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def check_feature_sources(frame: pd.DataFrame, features: FeaturesConfig, source: str) -> None:
+    """Raise when ``features.log_returns`` or ``features.wind`` names a column the data lacks."""
+    numeric = [c for c in frame.columns if c not in ("series_id", "timestamp")]
+    named = [(f"features.log_returns", c) for c in features.log_returns]
+    if features.wind is not None:
+        named += [("features.wind.speed", features.wind.speed), ("features.wind.direction", features.wind.direction)]
+    for key, column in named:
+        if column not in numeric:
+            raise DataValidationError(
+                f"{source}: {key} names column {column!r}, which is not a numeric column of the data "
+                f"(numeric columns: {numeric}). Name one of them, or add the column to data.features."
+            )
+
+
 def load_dataset(
-    cfg: DataConfig, lookback: int, horizon: int, val: float, test: float
+    cfg: DataConfig, lookback: int, horizon: int, val: float, test: float,
+    features: FeaturesConfig | None = None,
 ) -> LoadedData:
     """Read ``cfg.path``, regularise it, and check every series is long enough.
 
@@ -88,6 +103,9 @@ def load_dataset(
         Window input and output steps.
     val, test : float
         Split fractions, for :func:`~forecaster.data.length.check_length`.
+    features : FeaturesConfig, optional
+        The pipeline's features section: the columns it derives features from must be numeric
+        columns of the data.
 
     Raises
     ------
@@ -97,6 +115,8 @@ def load_dataset(
     """
     path = Path(cfg.path)
     frame = read_frame(cfg)
+    if features is not None:
+        check_feature_sources(frame, features, source=str(path))
     try:
         frame, report = regularise(frame, cfg.frequency, cfg.aggregate, cfg.max_gap)
     except DataValidationError as exc:
