@@ -518,6 +518,27 @@ def _format_errors(error: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+class DuplicateKeyError(ValueError):
+    """A mapping of the pipeline file names one key twice (YAML would keep the last silently)."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key repeated within one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise DuplicateKeyError(
+                    f"the key {key!r} appears twice in one mapping (lines {seen[key]} and {line}); "
+                    "YAML would silently keep the last. Keep one."
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Parse one ``--set key.path=value`` override; the value is read as YAML."""
     if "=" not in text:
@@ -587,7 +608,9 @@ def load_config(
         if not path.is_file():
             raise ConfigError(f"{label}: pipeline file not found")
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+        except DuplicateKeyError as exc:
+            raise ConfigError(f"{label}: {exc}") from exc
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{label}: not a valid YAML file ({exc})") from exc
         if not isinstance(raw, dict):

@@ -249,6 +249,7 @@ DATA_CASES = {
                                  ["data.csv", "features.wind.speed", "'ws'"]),
     "frequency finer than data": (_csv(lambda f: f, frequency="10min"),
                                   ["frequency='10min'", "finer than the data"]),
+    "wrong separator": (_csv(lambda f: f, separator=";"), ["data.csv", "'Date Time'", "one column", "data.separator"]),
     "extra field in a row": (_raw(_good_text().replace("01.01.2024 05:00:00,", "01.01.2024 05:00:00,1,", 1)),
                              ["data.csv", "line 7", "saw 4"]),
 }
@@ -362,6 +363,8 @@ PIPELINE_CASES = {
     "empty target list": (_cfg(data={"target": []}), [], ["data.target", "at least one column"]),
     "unknown calendar signal": (_cfg(features={"calendar": ["minute_of_hour"]}), [],
                                 ["features.calendar.0", "'minute_of_hour'"]),
+    "repeated key": (lambda tmp: yaml.safe_dump(pipeline(tmp), sort_keys=False) + "name: again\n", [],
+                     ["p.yaml", "'name' appears twice", "lines 1 and"]),
     "--set without =": (_cfg(), ["--set", "window.lookback"], ["--set", "key.path=value", "'window.lookback'"]),
     "--set unknown key": (_cfg(), ["--set", "training.epoch=3"], ["training.epoch", "unknown key"]),
     "--set bad value": (_cfg(), ["--set", "window.lookback=-4"], ["window.lookback", "-4"]),

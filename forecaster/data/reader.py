@@ -113,6 +113,8 @@ def _read_csv(path: Path, cfg: DataConfig, source: str) -> pd.DataFrame:
             + _hint("Set data.encoding to the file's encoding, e.g. 'latin-1' or 'cp1252'.",
                     f"The model reads {cfg.encoding!r} text; convert the file.")
         ) from exc
+    except PermissionError as exc:
+        raise DataValidationError(f"{source}: the file cannot be read: permission denied ({exc}).") from exc
     except LookupError as exc:
         raise DataValidationError(
             f"{source}: unknown data.encoding {cfg.encoding!r} ({exc})."

@@ -220,6 +220,8 @@ def _check_unique_headers(columns: pd.Index, source: str) -> None:
 def _missing_column(source: str, role: str, name: str, columns: Sequence[str], key: str) -> DataValidationError:
     close = difflib.get_close_matches(name, list(columns), n=3, cutoff=0.6)
     hint = f" Did you mean {close}?" if close else ""
+    if len(columns) == 1 and any(sep in str(columns[0]) for sep in ",;\t|"):
+        hint += " The header reads as one column: " + _hint("check data.separator.", "check the separator.")
     return DataValidationError(
         f"{source}: the {role} column {name!r} is not in the data. Columns found: {list(columns)}."
         f"{hint} "
