@@ -264,6 +264,7 @@ def plot_forecast_frame(
     title: str = "",
     n_history: int | None = None,
     level: float | None = None,
+    units: str | None = None,
 ) -> Path:
     """Plot one series' recent history, forecast and interval (one panel per target).
 
@@ -280,6 +281,10 @@ def plot_forecast_frame(
         Output PNG (written atomically by :func:`forecaster.plots.plot_forecast`).
     n_history:
         History steps shown; default ``max(3 * horizon, 48)``.
+    level:
+        Interval level for the legend (0.9 -> "90% interval").
+    units:
+        Unit of the targets for the y axis (the pipeline's ``data.units``).
 
     Returns
     -------
@@ -308,5 +313,5 @@ def plot_forecast_frame(
         pd.DatetimeIndex(hist["timestamp"]), hist[targets].to_numpy(dtype=float), forecast_ts,
         values["forecast"], lower=values["lower"], upper=values["upper"],
         title=title if sid == "series" else f"{title} ({sid})",
-        path=path, target_names=targets, level=level,
+        path=path, target_names=targets, level=level, units=units or "",
     )
