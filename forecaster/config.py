@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +43,47 @@ HEADS = ("dense", "seq2seq")
 CLIPPING_KINDS = ("none", "clipnorm", "clipvalue", "global_clipnorm")
 BASELINES = ("persistence", "seasonal_naive", "linear")
 CALENDAR_SIGNALS = ("hour_of_day", "day_of_week", "day_of_year")
+
+
+def check_frequency(value: str) -> str:
+    """``value`` when it is a positive pandas offset alias (``'10min'``, ``'1h'``, ``'D'``, ``'B'``).
+
+    Raises ``ValueError`` (a pipeline-file error under ``data.frequency``) otherwise.
+    """
+    from pandas.tseries.frequencies import to_offset
+
+    try:
+        offset = to_offset(value)
+    except (ValueError, TypeError):
+        offset = None
+    if offset is None or offset.n <= 0:
+        raise ValueError(
+            "must be a positive pandas offset alias such as '10min', '1h', 'D' or 'B'"
+        )
+    return value
+
+
+def check_timestamp_format(value: str) -> str:
+    """``value`` when pandas accepts it as a strftime format (``'%d.%m.%Y %H:%M:%S'``).
+
+    Raises ``ValueError`` (a pipeline-file error under ``data.timestamp_format``) for a bad
+    directive such as ``'%Q'`` or a stray ``%``.
+    """
+    import warnings
+
+    import pandas as pd
+
+    if value in ("ISO8601", "mixed"):  # pandas' own keywords
+        return value
+    if "%" not in value:
+        raise ValueError("must be a strftime format with % directives (e.g. '%Y-%m-%d')")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            pd.to_datetime(pd.Series(["2000-01-01"]), format=value, errors="coerce")
+        except ValueError as exc:
+            raise ValueError(f"must be a valid strftime format ({exc})") from None
+    return value
 
 
 class _Strict(BaseModel):
@@ -72,6 +114,12 @@ class DataConfig(_Strict):
         default=None,
         description="Unit of the target(s), e.g. degC or USD; shown on plot axes (default: the column name).",
     )
+    valid_range: dict[str, tuple[float, float]] | None = Field(
+        default=None,
+        description="Per column, the closed range [low, high] of plausible values, e.g. "
+        '{"T (degC)": [-60, 60]}: a value outside it is a data error (exit 3) naming the file, '
+        "column, row and value. Without it, values far outside the training range are only warned about.",
+    )
 
     @field_validator("target", mode="before")
     @classmethod
@@ -85,6 +133,51 @@ class DataConfig(_Strict):
     def _target_not_empty(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("must name at least one column, received []")
+        return value
+
+    @field_validator("frequency")
+    @classmethod
+    def _frequency_is_an_offset(cls, value: str | None) -> str | None:
+        return value if value is None else check_frequency(value)
+
+    @field_validator("timestamp_format")
+    @classmethod
+    def _format_parses(cls, value: str | None) -> str | None:
+        return value if value is None else check_timestamp_format(value)
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding_known(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(
+                "must be a Python text encoding such as 'utf-8', 'latin-1' or 'cp1252'"
+            ) from None
+        return value
+
+    @field_validator("separator")
+    @classmethod
+    def _separator_usable(cls, value: str) -> str:
+        if value == r"\s+":
+            return value
+        if len(value) != 1 or value in "\"'\r\n\0" or value.isalnum():
+            raise ValueError(
+                "must be one character that is not a letter, digit, quote or line break (e.g. ',', "
+                "';', '\\t', '|'), or '\\s+' for runs of whitespace"
+            )
+        return value
+
+    @field_validator("valid_range")
+    @classmethod
+    def _ranges_ordered(cls, value: dict[str, tuple[float, float]] | None) -> Any:
+        for column, (low, high) in (value or {}).items():
+            if not low < high or not math.isfinite(low - high):
+                raise ValueError(
+                    f"column {column!r}: a range is [low, high] with finite low < high; received [{low}, {high}]"
+                )
         return value
 
     @field_validator("timestamp_parts")
@@ -368,6 +461,25 @@ class PipelineConfig(_Strict):
                 )
         return value
 
+    @field_validator("models")
+    @classmethod
+    def _models_distinct(cls, value: list[ModelConfig]) -> list[ModelConfig]:
+        if not value:
+            raise ValueError("must list at least one model, e.g. [{cell: lstm, units: 32}]")
+        seen: dict[str, int] = {}
+        for i, model in enumerate(value):
+            dumped = model.model_dump()
+            units = dumped["units"]
+            dumped["units"] = units if isinstance(units, list) else [units] * model.layers
+            key = json.dumps(dumped, sort_keys=True)
+            if key in seen:
+                raise ValueError(
+                    f"models[{seen[key]}] and models[{i}] are the same model "
+                    f"({model.model_dump(exclude_defaults=True)}); list each model once"
+                )
+            seen[key] = i
+        return value
+
     @field_validator("baselines")
     @classmethod
     def _persistence_always(cls, value: list[str]) -> list[str]:
@@ -404,6 +516,27 @@ def _format_errors(error: ValidationError, source: str) -> str:
             shown = shown[:117] + "..."
         lines.append(f"  - {path}: {rule}; received {shown}")
     return "\n".join(lines)
+
+
+class DuplicateKeyError(ValueError):
+    """A mapping of the pipeline file names one key twice (YAML would keep the last silently)."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key repeated within one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise DuplicateKeyError(
+                    f"the key {key!r} appears twice in one mapping (lines {seen[key]} and {line}); "
+                    "YAML would silently keep the last. Keep one."
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -475,7 +608,9 @@ def load_config(
         if not path.is_file():
             raise ConfigError(f"{label}: pipeline file not found")
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+        except DuplicateKeyError as exc:
+            raise ConfigError(f"{label}: {exc}") from exc
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{label}: not a valid YAML file ({exc})") from exc
         if not isinstance(raw, dict):

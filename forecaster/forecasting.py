@@ -14,16 +14,18 @@ Example
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from forecaster.errors import ConfigError, ModelFileError
-from forecaster.estimator import WindowSettings, load_forecaster
+from forecaster.errors import ConfigError, DataValidationError, ModelFileError
+from forecaster.estimator import load_forecaster
 
 logger = logging.getLogger(__name__)
 
@@ -64,12 +66,8 @@ def load_model(model: Any) -> Any:
 
         logger.info("Loading model %s", reference)
         return load_forecaster_from_uri(reference)
+    _check_local_reference(reference)
     path = Path(reference)
-    if not path.exists():
-        raise ConfigError(
-            f"--model {reference!r}: no such directory, and not a models:/ or runs:/ URI "
-            f"(looked in {path.resolve()})"
-        )
     logger.info("Loading saved forecaster %s", path)
     try:
         return load_forecaster(path)
@@ -77,10 +75,47 @@ def load_model(model: Any) -> Any:
         raise ModelFileError(f"--model {reference!r}: {exc}") from None
 
 
+@dataclass
+class FileForecast:
+    """What :func:`forecast_file` returns: the loaded model, its forecast and the history read."""
+
+    model: Any
+    forecast: pd.DataFrame
+    history: pd.DataFrame
+
+
+def _check_local_reference(model: Any) -> None:
+    """A local ``--model`` path must exist (cheap; the model itself is not read)."""
+    if not isinstance(model, (str, os.PathLike)) or is_model_uri(os.fspath(model)):
+        return
+    path = Path(model)
+    if not path.exists():
+        raise ConfigError(
+            f"--model {os.fspath(model)!r}: no such directory, and not a models:/ or runs:/ URI "
+            f"(looked in {path.resolve()})"
+        )
+
+
 def forecast_from_model(
     model: Any, data_path: str | os.PathLike[str], horizon: int | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Forecast ``horizon`` steps after the end of each series of a data file.
+
+    ``(forecast, history)`` of :func:`forecast_file` (which documents the checks and errors).
+    """
+    result = forecast_file(model, data_path, horizon=horizon)
+    return result.forecast, result.history
+
+
+def forecast_file(
+    model: Any, data_path: str | os.PathLike[str], horizon: int | None = None
+) -> FileForecast:
+    """Forecast ``horizon`` steps after the end of each series of a data file.
+
+    The data file is checked before the model is loaded (loading takes seconds): it must exist,
+    and, when the model's saved settings can be read without loading it (a saved directory, or a
+    logged forecaster model), hold the model's input columns and at least ``lookback`` usable
+    rows per series.
 
     Parameters
     ----------
@@ -94,52 +129,130 @@ def forecast_from_model(
 
     Returns
     -------
-    forecast : pandas.DataFrame
-        Columns ``series_id, timestamp, step, forecast, lower, upper`` (plus ``target`` after
-        ``series_id`` when the model has several targets); ``n_series * horizon * n_targets`` rows.
-    history : pandas.DataFrame
-        The validated history: ``series_id``, ``timestamp`` and the target columns (for plots).
+    FileForecast
+        ``model``: the loaded forecaster;
+        ``forecast``: columns ``series_id, timestamp, step, forecast, lower, upper`` (plus
+        ``target`` after ``series_id`` when the model has several targets),
+        ``n_series * horizon * n_targets`` rows;
+        ``history``: the validated history, ``series_id``, ``timestamp`` and the target
+        columns (for plots).
 
     Raises
     ------
     ConfigError
         ``horizon`` is outside 1..the model's horizon, or ``model`` cannot be found.
     DataValidationError
-        The data file is missing or breaks a rule of the model's data section.
+        The data file is missing, lacks an input column of the model, has fewer usable rows than
+        the model's lookback, or breaks a rule of the model's data section.
     """
+    path = Path(data_path)
+    history = None
+    _check_local_reference(model)
+    settings = saved_settings(model)
+    if settings is not None:
+        _check_horizon(horizon, int(settings["horizon"]))
+        history = _read_history(settings, path)
+    else:
+        _check_data_file(path)
     forecaster = load_model(model)
-    settings = forecaster.window_settings()
-    model_horizon = settings.horizon
+    model_settings = _settings_of(forecaster)
+    _check_horizon(horizon, model_settings["horizon"])
+    if history is None:
+        history = _read_history(model_settings, path)
+    forecast = forecaster.forecast(history["raw"], horizon=horizon)
+    targets = list(model_settings["target"])
+    canonical = history["canonical"]
+    return FileForecast(forecaster, forecast,
+                        canonical[["series_id", "timestamp", *targets]].reset_index(drop=True))
+
+
+def _check_horizon(horizon: int | None, model_horizon: int) -> None:
     if horizon is not None and not 1 <= int(horizon) <= model_horizon:
         raise ConfigError(
             f"--horizon must be between 1 and the model's horizon ({model_horizon}). "
             f"Received: horizon={horizon}"
         )
-    history = _read_history(settings, Path(data_path))
-    forecast = forecaster.forecast(history["raw"], horizon=horizon)
-    targets = list(settings.target)
-    canonical = history["canonical"]
-    return forecast, canonical[["series_id", "timestamp", *targets]].reset_index(drop=True)
 
 
-def _read_history(model: WindowSettings, path: Path) -> dict[str, pd.DataFrame]:
-    """Read ``path`` like the model's training file: raw columns and the canonical frame."""
+def _check_data_file(path: Path) -> None:
+    if not path.is_file():
+        where = "a directory" if path.exists() else f"not found (looked in {path.resolve()})"
+        raise DataValidationError(f"{path}: the data file (--data) is {where}")
+
+
+def saved_settings(model: Any) -> dict[str, Any] | None:
+    """The settings a saved or logged forecaster was written with, read WITHOUT loading it.
+
+    ``data`` (its data section), ``inputs`` (raw input columns), ``target``, ``lookback``,
+    ``horizon``, ``frequency``; None when they cannot be read cheaply (an older save, an
+    unreachable store: the model is then loaded first and checks the data itself).
+    """
+    if not isinstance(model, (str, os.PathLike)):
+        return None
+    reference = os.fspath(model)
+    if is_model_uri(reference):
+        from forecaster.tracking.settings import settings_from_uri
+
+        meta = settings_from_uri(reference)
+    else:
+        from forecaster.estimator.state_files import META_FILE
+
+        meta_path = Path(reference) / META_FILE
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            return None
+    if not isinstance(meta, dict) or not {"inputs", "data", "lookback", "horizon"} <= set(meta):
+        return None
+    return meta
+
+
+def _settings_of(forecaster: Any) -> dict[str, Any]:
+    settings = forecaster.window_settings()
+    inputs = forecaster.input_columns() if hasattr(forecaster, "input_columns") else None
+    return {"data": settings.data, "inputs": inputs, "target": list(settings.target),
+            "lookback": settings.lookback, "horizon": settings.horizon, "frequency": settings.frequency}
+
+
+def _read_history(settings: dict[str, Any], path: Path) -> dict[str, pd.DataFrame]:
+    """Read ``path`` like the model's training file: raw columns and the canonical frame.
+
+    Messages speak of the model's input columns (the user of ``forecast`` may never have seen
+    the pipeline file). Raises when a series has fewer usable rows than the model's lookback.
+    """
     from forecaster.config import DataConfig
-    from forecaster.data import frame_from_dataframe
+    from forecaster.data import frame_from_dataframe, regularise
     from forecaster.data.reader import read_raw
+    from forecaster.data.validation import expected_columns, speaking_to_model
+    from forecaster.estimator.inputs import short_history_error
 
-    data = model.data
+    data = settings.get("data")
     if data is None:
         # A model fitted on a canonical frame directly: the file holds canonical columns.
-        settings: dict[str, Any] = {"timestamp_column": "timestamp", "target": list(model.target)}
+        values: dict[str, Any] = {"timestamp_column": "timestamp", "target": list(settings["target"])}
     else:
-        settings = dict(data)
-    settings["path"] = str(path)
-    cfg = DataConfig.model_validate(settings)
-    raw = read_raw(path, cfg)
+        values = dict(data)
+    values["path"] = str(path)
+    cfg = DataConfig.model_validate(values)
+    inputs = settings.get("inputs") or expected_columns(cfg)
+    with speaking_to_model(inputs):
+        raw = read_raw(path, cfg)
     if data is None and "series_id" in raw.columns:
         cfg = cfg.model_copy(update={"series_column": "series_id"})
-    canonical = frame_from_dataframe(raw, cfg, source=str(path))
+    canonical = frame_from_dataframe(raw, cfg, source=str(path), audience="model", expected=inputs)
+    if settings.get("inputs"):
+        from forecaster.estimator.inputs import check_value_columns
+
+        check_value_columns(canonical, inputs, data, str(path))
+    lookback = int(settings["lookback"])
+    frequency = cfg.frequency or settings.get("frequency")
+    regular, _ = regularise(canonical, frequency, cfg.aggregate, cfg.max_gap)
+    last = regular.groupby("series_id")["segment"].transform("max")
+    usable = regular[regular["segment"] == last].groupby("series_id", sort=True).size()
+    for sid in canonical["series_id"].unique():
+        found = int(usable.get(sid, 0))
+        if found < lookback:
+            raise short_history_error(str(path), sid, found, lookback)
     return {"raw": raw if data is not None else canonical, "canonical": canonical}
 
 

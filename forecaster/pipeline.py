@@ -97,7 +97,8 @@ def load_data(cfg: PipelineConfig):
     """Load, validate and regularise the pipeline's data (no splits yet)."""
     from forecaster.data import load_dataset
 
-    return load_dataset(cfg.data, cfg.window.lookback, cfg.window.horizon, cfg.split.val, cfg.split.test)
+    return load_dataset(cfg.data, cfg.window.lookback, cfg.window.horizon, cfg.split.val, cfg.split.test,
+                        features=cfg.features)
 
 
 def check_data(cfg: PipelineConfig):

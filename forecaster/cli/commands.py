@@ -63,11 +63,12 @@ def _make_executor(args: argparse.Namespace):
 def _cmd_forecast(args: argparse.Namespace) -> int:
     from forecaster.atomic import atomic_output
     from forecaster.cli.forecastopts import forecast_defaults, write_csv_stdout
-    from forecaster.forecasting import forecast_from_model, load_model, plot_forecast_frame
+    from forecaster.forecasting import forecast_file, plot_forecast_frame
 
     model_ref, data_path, pipeline_name = forecast_defaults(args, _load_config)
-    model = load_model(model_ref)
-    forecast, history = forecast_from_model(model, data_path, horizon=args.horizon)
+    # The data file is checked before the model is loaded (forecast_file).
+    result = forecast_file(model_ref, data_path, horizon=args.horizon)
+    model, forecast, history = result.model, result.forecast, result.history
     float_format = f"%.{args.precision}g"
     if args.output == "-":
         write_csv_stdout(forecast, float_format)
@@ -130,7 +131,7 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     if source.name.lower().endswith(PIPELINE_SUFFIXES):
         _reject_bare_options(args)
         cfg = _load_config(args.source, args.overrides, args.tracking_uri)
-        data_cfg = cfg.data
+        data_cfg, features = cfg.data, cfg.features
         lookback, horizon, val, test = (cfg.window.lookback, cfg.window.horizon,
                                         cfg.split.val, cfg.split.test)
         label = f"pipeline {cfg.name!r} ({source})"
@@ -150,9 +151,11 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
         # A bare file has no window; check only that some rows remain per split.
         lookback, horizon, val, test = 1, 1, 0.25, 0.25
         label = str(source)
-    loaded = load_dataset(data_cfg, lookback, horizon, val, test)
+        features = None
+    loaded = load_dataset(data_cfg, lookback, horizon, val, test, features=features)
     report = loaded.report
-    _emit(f"{label}: data OK\n{report.summary()}")
+    flags = "".join(f"\nflag: {flag}" for flag in getattr(loaded, "flags", []))
+    _emit(f"{label}: data OK\n{report.summary()}{flags}")
     return EXIT_OK
 
 

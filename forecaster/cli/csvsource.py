@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zlib
 from pathlib import Path
 from typing import Sequence
 
@@ -44,9 +45,10 @@ def infer_data_config(
 
     import pandas as pd
 
-    from forecaster.config import DataConfig
-
     path = Path(path)
+    # The options first (exit 2 naming the option), before the file is read with them.
+    _data_config(path=str(path), timestamp_format=timestamp_format, target=["-"], frequency=frequency,
+                 max_gap=max_gap, separator=separator)
     if not path.is_file():
         raise DataValidationError(f"{path}: data file not found (looked in {path.resolve()})")
     try:
@@ -54,6 +56,11 @@ def infer_data_config(
             sample = pd.read_parquet(path).head(1000)
         else:
             sample = pd.read_csv(path, nrows=1000, sep=separator)
+    except (EOFError, zlib.error) as exc:
+        raise DataValidationError(
+            f"{path}: the compressed file is truncated or corrupt ({type(exc).__name__}: {exc}). "
+            "Copy or download the file again."
+        ) from exc
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataValidationError(f"{path}: cannot be read as a data table ({exc})") from exc
     columns = [str(c) for c in sample.columns]
@@ -85,14 +92,28 @@ def infer_data_config(
                 f"{columns}. Name the target with --target."
             )
         logger.info("%s: checking target column(s) %s", path, target)
+    return _data_config(
+        path=str(path), timestamp_column=timestamp_column, timestamp_format=timestamp_format,
+        series_column=series_column, target=list(target), frequency=frequency,
+        max_gap=max_gap, separator=separator,
+    )
+
+
+def _data_config(**options):
+    """A DataConfig of the command's options; a bad value is a usage error naming the option."""
+    from pydantic import ValidationError
+
+    from forecaster.config import DataConfig
+
     try:
-        return DataConfig(
-            path=str(path), timestamp_column=timestamp_column, timestamp_format=timestamp_format,
-            series_column=series_column, target=list(target), frequency=frequency,
-            max_gap=max_gap, separator=separator,
+        return DataConfig(**options)
+    except ValidationError as exc:  # a bad option value: name the option, the rule, the value
+        problems = "; ".join(
+            f"--{'-'.join(str(p) for p in item['loc']).replace('_', '-')}: "
+            f"{item['msg'].removeprefix('Value error, ')}; received {item.get('input')!r}"
+            for item in exc.errors()
         )
-    except ValueError as exc:  # pydantic ValidationError: a bad option value
-        raise ConfigError(f"data check options: {exc}") from exc
+        raise ConfigError(f"data check options: {problems}") from exc
 
 
 def _timestamp_format(column) -> str | None:

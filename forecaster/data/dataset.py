@@ -2,7 +2,7 @@
 
 Example
 -------
->>> from forecaster.config import DataConfig
+>>> from forecaster.config import DataConfig, FeaturesConfig
 >>> cfg = DataConfig(path="data/temperature.csv", timestamp_column="date", target="T (degC)")
 >>> data = load_dataset(cfg, lookback=48, horizon=24, val=0.2, test=0.2)  # doctest: +SKIP
 >>> data.frequency, data.report.summary()  # doctest: +SKIP
@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from forecaster.config import DataConfig
 from forecaster.data.length import check_length
+from forecaster.data.ranges import range_flags
 from forecaster.data.reader import read_frame
 from forecaster.data.regularise import RegularisationReport, regularise
+from forecaster.errors import DataValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class LoadedData:
         ``data.path`` as configured.
     frequency : str
         The frequency used (configured, or inferred).
+    flags : list of str
+        Warnings about the values (far outside the training range), also logged.
     """
 
     frame: pd.DataFrame
@@ -49,6 +53,7 @@ class LoadedData:
     sha256: str
     path: Path
     frequency: str
+    flags: list[str] = field(default_factory=list)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -70,8 +75,23 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def check_feature_sources(frame: pd.DataFrame, features: FeaturesConfig, source: str) -> None:
+    """Raise when ``features.log_returns`` or ``features.wind`` names a column the data lacks."""
+    numeric = [c for c in frame.columns if c not in ("series_id", "timestamp")]
+    named = [(f"features.log_returns", c) for c in features.log_returns]
+    if features.wind is not None:
+        named += [("features.wind.speed", features.wind.speed), ("features.wind.direction", features.wind.direction)]
+    for key, column in named:
+        if column not in numeric:
+            raise DataValidationError(
+                f"{source}: {key} names column {column!r}, which is not a numeric column of the data "
+                f"(numeric columns: {numeric}). Name one of them, or add the column to data.features."
+            )
+
+
 def load_dataset(
-    cfg: DataConfig, lookback: int, horizon: int, val: float, test: float
+    cfg: DataConfig, lookback: int, horizon: int, val: float, test: float,
+    features: FeaturesConfig | None = None,
 ) -> LoadedData:
     """Read ``cfg.path``, regularise it, and check every series is long enough.
 
@@ -83,6 +103,9 @@ def load_dataset(
         Window input and output steps.
     val, test : float
         Split fractions, for :func:`~forecaster.data.length.check_length`.
+    features : FeaturesConfig, optional
+        The pipeline's features section: the columns it derives features from must be numeric
+        columns of the data.
 
     Raises
     ------
@@ -92,12 +115,21 @@ def load_dataset(
     """
     path = Path(cfg.path)
     frame = read_frame(cfg)
-    frame, report = regularise(frame, cfg.frequency, cfg.aggregate, cfg.max_gap)
+    if features is not None:
+        check_feature_sources(frame, features, source=str(path))
+    try:
+        frame, report = regularise(frame, cfg.frequency, cfg.aggregate, cfg.max_gap)
+    except DataValidationError as exc:
+        raise DataValidationError(f"{path}: {exc}") from exc
     check_length(frame, lookback, horizon, val, test, source=str(path))
+    flags = range_flags(frame, val, test, source=str(path))
+    for flag in flags:
+        logger.warning("%s", flag)
     return LoadedData(
         frame=frame,
         report=report,
         sha256=file_sha256(path),
         path=path,
         frequency=report.frequency,
+        flags=flags,
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from forecaster.errors import DataValidationError
@@ -139,6 +140,7 @@ def check_length(
         (str(sid), int(n)) for sid, n in counts.items() if not _fits(int(n), lookback, horizon, val, test)
     ]
     if not short:
+        _check_windows(frame, lookback, horizon, val, test, source)
         return
     listed = ", ".join(f"series {sid!r} has {n} rows" for sid, n in short[:10])
     if len(short) > 10:
@@ -150,3 +152,58 @@ def check_length(
         f"{lookback + horizon}, val >= {horizon}{test_part}). Use more data, or lower "
         "window.lookback, window.horizon or the split fractions."
     )
+
+
+def window_counts(
+    n_rows: int, segments: np.ndarray, lookback: int, horizon: int, val: float, test: float
+) -> tuple[int, int, int]:
+    """Windows of one series in train, val and test (stride 1), as the windowing counts them.
+
+    A window spans ``lookback + horizon`` rows of one segment; its labels lie in one split; a
+    training window's inputs are training rows too. ``segments`` holds the segment of each row.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> window_counts(12, np.zeros(12, dtype=int), 4, 2, 0.25, 0.25)
+    (1, 2, 2)
+    >>> window_counts(12, np.repeat([0, 1, 2], 4), 4, 2, 0.25, 0.25)
+    (0, 0, 0)
+    """
+    n_train, n_val, _ = split_sizes(n_rows, val, test)
+    span = lookback + horizon
+    if n_rows < span:
+        return 0, 0, 0
+    codes = np.zeros(n_rows, dtype=np.int8)
+    codes[n_train:n_train + n_val] = 1
+    codes[n_train + n_val:] = 2
+    starts = np.arange(n_rows - span + 1)
+    ends = starts + span - 1
+    one_segment = segments[starts] == segments[ends]
+    first_label, last_label = codes[starts + lookback], codes[ends]
+    labels_one_split = one_segment & (first_label == last_label)
+    train = labels_one_split & (last_label == 0)
+    return (int(train.sum()), int((labels_one_split & (last_label == 1)).sum()),
+            int((labels_one_split & (last_label == 2)).sum()))
+
+
+def _check_windows(
+    frame: pd.DataFrame, lookback: int, horizon: int, val: float, test: float, source: str
+) -> None:
+    """Raise when gaps leave a series without a full window in a split (counted per segment)."""
+    if "segment" not in frame.columns:
+        return
+    for sid, rows in frame.groupby("series_id", sort=True):
+        segments = rows["segment"].to_numpy()
+        counts = window_counts(len(rows), segments, lookback, horizon, val, test)
+        needed = ("train", "val", "test") if test > 0 else ("train", "val")
+        empty = [name for name, count in zip(("train", "val", "test"), counts) if name in needed and not count]
+        if not empty:
+            continue
+        lengths = pd.Series(segments).value_counts()
+        raise DataValidationError(
+            f"{source}: series {str(sid)!r} has no full window (lookback + horizon = {lookback + horizon} "
+            f"consecutive rows within one segment) in its {'/'.join(empty)} part: gaps longer than "
+            f"data.max_gap split it into {len(lengths)} segment(s), the longest {int(lengths.max())} rows. "
+            "Use data with fewer gaps, raise data.max_gap, or lower window.lookback/window.horizon."
+        )

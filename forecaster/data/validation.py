@@ -19,10 +19,12 @@ Example
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,6 +41,47 @@ DEFAULT_SERIES_ID = "series"
 # Column names the pipeline adds itself; a data column under one of them would be overwritten.
 RESERVED = (SERIES, TIMESTAMP, "segment", "split")
 _PART_KEYS = ("year", "month", "day", "hour", "minute")
+#: The largest magnitude a value may have: larger ones overflow when scaled (squares beyond
+#: float64) or when windows are cast to float32, so they are rejected as data errors.
+MAX_ABS_VALUE = 1e15
+#: Timestamps must fit pandas' nanosecond range (checked before any cast, which would wrap).
+_NS_MIN = np.datetime64(pd.Timestamp.min.ceil("s").to_datetime64(), "us")
+_NS_MAX = np.datetime64(pd.Timestamp.max.floor("s").to_datetime64(), "us")
+#: Who reads the messages: "pipeline" (hints name pipeline keys) or "model" (a served model's
+#: caller: hints name the model's input columns). Set by :func:`frame_from_dataframe`.
+_AUDIENCE: contextvars.ContextVar[tuple[str, tuple[str, ...]]] = contextvars.ContextVar(
+    "forecaster_data_audience", default=("pipeline", ())
+)
+
+
+def _hint(pipeline: str, model: str) -> str:
+    """The advice for the current audience: pipeline keys, or the model's inputs."""
+    audience, expected = _AUDIENCE.get()
+    if audience != "model":
+        return pipeline
+    return model.replace("{expected}", str(list(expected)))
+
+
+@contextlib.contextmanager
+def speaking_to_model(expected: Sequence[str]) -> Iterator[None]:
+    """Within the block, reading and validation errors advise a model's caller (its input
+    columns ``expected``), not a pipeline author (pipeline keys)."""
+    token = _AUDIENCE.set(("model", tuple(expected)))
+    try:
+        yield
+    finally:
+        _AUDIENCE.reset(token)
+
+
+def expected_columns(cfg: DataConfig) -> list[str]:
+    """The raw columns ``cfg`` reads: timestamp (or its parts), series, targets, listed features."""
+    names = list((cfg.timestamp_parts or {}).values()) or [cfg.timestamp_column]
+    if cfg.series_column:
+        names.append(cfg.series_column)
+    names += list(cfg.target)
+    if cfg.features != "all":
+        names += list(cfg.features)
+    return list(dict.fromkeys(clean_header(n) for n in names))
 
 
 def clean_header(name: object) -> str:
@@ -70,7 +113,11 @@ def split_missing_values(missing_values: Sequence[object]) -> tuple[list[str], l
 
 
 def frame_from_dataframe(
-    df: pd.DataFrame, cfg: DataConfig, source: str = "<dataframe>"
+    df: pd.DataFrame,
+    cfg: DataConfig,
+    source: str = "<dataframe>",
+    audience: str = "pipeline",
+    expected: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Validate a raw DataFrame (file columns) and return the canonical frame.
 
@@ -84,6 +131,11 @@ def frame_from_dataframe(
         The ``data`` section of the pipeline file.
     source : str
         What to call the data in error messages (a file path, or ``"<dataframe>"``).
+    audience : {"pipeline", "model"}
+        ``"pipeline"``: messages advise on pipeline keys (``data.timestamp_format``...);
+        ``"model"``: the caller of a served model, told about the model's input columns.
+    expected : sequence of str, optional
+        The input columns to name to a model's caller (default: those ``cfg`` reads).
 
     Returns
     -------
@@ -96,7 +148,8 @@ def frame_from_dataframe(
     DataValidationError
         No rows; a named column is missing; a timestamp cannot be parsed; a timestamp repeats
         within a series with different values (exact repeats of a row are dropped with a
-        warning); a numeric column holds text, infinities, or no value at all.
+        warning); a numeric column holds text, infinities, magnitudes above
+        :data:`MAX_ABS_VALUE`, values outside ``data.valid_range``, or no value at all.
 
     Example
     -------
@@ -109,6 +162,14 @@ def frame_from_dataframe(
     >>> frame_from_dataframe(raw, cfg)["series_id"].tolist()
     ['A', 'B']
     """
+    token = _AUDIENCE.set((audience, tuple(expected or expected_columns(cfg))))
+    try:
+        return _frame_from_dataframe(df, cfg, source)
+    finally:
+        _AUDIENCE.reset(token)
+
+
+def _frame_from_dataframe(df: pd.DataFrame, cfg: DataConfig, source: str) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise DataValidationError(
             f"{source}: expected a pandas DataFrame of raw rows; received {type(df).__name__}"
@@ -121,7 +182,7 @@ def frame_from_dataframe(
     if len(df) == 0:
         raise DataValidationError(
             f"{source}: the data has a header but no rows (columns found: {list(df.columns)}). "
-            "Point data.path at a file with data."
+            + _hint("Point data.path at a file with data.", "Send rows of recent history.")
         )
     df = df.reset_index(drop=True)
     texts, numbers = split_missing_values(cfg.missing_values)
@@ -135,6 +196,8 @@ def frame_from_dataframe(
     data.update(numeric)
     frame = pd.DataFrame(data)
     unusable = _check_values(frame, list(numeric), set(explicit), source)
+    _check_valid_range(frame, cfg, source)
+    _warn_sentinels(frame, [c for c in numeric if c not in unusable], source)
     if unusable:
         frame = frame.drop(columns=unusable)
     frame = _check_duplicates(frame, source)
@@ -157,9 +220,12 @@ def _check_unique_headers(columns: pd.Index, source: str) -> None:
 def _missing_column(source: str, role: str, name: str, columns: Sequence[str], key: str) -> DataValidationError:
     close = difflib.get_close_matches(name, list(columns), n=3, cutoff=0.6)
     hint = f" Did you mean {close}?" if close else ""
+    if len(columns) == 1 and any(sep in str(columns[0]) for sep in ",;\t|"):
+        hint += " The header reads as one column: " + _hint("check data.separator.", "check the separator.")
     return DataValidationError(
         f"{source}: the {role} column {name!r} is not in the data. Columns found: {list(columns)}."
-        f"{hint} Set {key} to one of the columns found."
+        f"{hint} "
+        + _hint(f"Set {key} to one of the columns found.", "The model expects the input columns {expected}.")
     )
 
 
@@ -197,7 +263,12 @@ def _parse_timestamps(raw: pd.Series, name: str, fmt: str | None, source: str) -
         parsed = raw
     else:
         text = raw.astype(str).str.strip()
-        parsed = _to_datetime(text, fmt)
+        try:
+            parsed = _to_datetime(text, fmt)
+        except ValueError as exc:
+            raise DataValidationError(
+                f"{source}: column {name!r} cannot be parsed with data.timestamp_format {fmt!r} ({exc})."
+            ) from exc
         bad = parsed.isna().to_numpy()
         if bad.any():
             row = _first_bad(bad)
@@ -205,8 +276,10 @@ def _parse_timestamps(raw: pd.Series, name: str, fmt: str | None, source: str) -
             tried = repr(fmt) if fmt else _inferred_format(text)
             raise DataValidationError(
                 f"{source}: column {name!r} has a value that is not a timestamp: {value!r} at data "
-                f"row {row + 1} (format tried: {tried}). Set data.timestamp_format to the format of "
-                "the column (e.g. '%Y-%m-%d %H:%M:%S' or '%d.%m.%Y %H:%M:%S'), or fix the value."
+                f"row {row + 1} (format tried: {tried}). "
+                + _hint("Set data.timestamp_format to the format of the column (e.g. "
+                        "'%Y-%m-%d %H:%M:%S' or '%d.%m.%Y %H:%M:%S'), or fix the value.",
+                        "Send timestamps in the format the model was trained on.")
             )
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         logger.info("%s: column %r holds time zones; converted to UTC and dropped the zone", source, name)
@@ -234,6 +307,17 @@ def _inferred_format(text: pd.Series) -> str:
 
 
 def _as_ns(parsed: pd.Series, name: str, source: str) -> np.ndarray:
+    # pandas 3 parses to datetime64[us]: a value outside 1677-2262 would wrap silently in the
+    # cast to [ns], so the range is checked first, on the values as parsed.
+    values = np.asarray(parsed.to_numpy()).astype("datetime64[us]")
+    outside = (values < _NS_MIN) | (values > _NS_MAX)
+    if outside.any():
+        row = _first_bad(outside)
+        raise DataValidationError(
+            f"{source}: column {name!r} holds the timestamp {str(values[row])!r} at data row {row + 1}, "
+            f"outside the supported range {str(_NS_MIN)[:10]} .. {str(_NS_MAX)[:10]}. Fix the value "
+            "or delete the row."
+        )
     try:
         return parsed.to_numpy().astype("datetime64[ns]")
     except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime) as exc:
@@ -262,7 +346,13 @@ def _timestamps_from_parts(
                 f"{raw.iloc[row]!r} at data row {row + 1}. Fix the value or delete the row."
             )
         values[key] = number.astype("int64")
-    parsed = pd.to_datetime(pd.DataFrame(values), errors="coerce")
+    try:
+        parsed = pd.to_datetime(pd.DataFrame(values), errors="coerce")
+    except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
+        raise DataValidationError(
+            f"{source}: timestamp parts {list(parts.values())} do not make valid dates ({exc}). "
+            "Fix the values."
+        ) from exc
     bad = parsed.isna().to_numpy()
     if bad.any():
         row = _first_bad(bad)
@@ -376,8 +466,10 @@ def _to_float(
             row = _first_bad(bad)
             raise DataValidationError(
                 f"{source}: column {name!r} must be numeric but holds {raw.iloc[row]!r} at data row "
-                f"{row + 1}. Fix the value, add it to data.missing_values if it marks a missing "
-                "value, or leave the column out of data.target/data.features."
+                f"{row + 1}. "
+                + _hint("Fix the value, add it to data.missing_values if it marks a missing value, "
+                        "or leave the column out of data.target/data.features.",
+                        "Send numbers in the model's input columns {expected} (leave a missing value empty).")
             )
         values = converted.to_numpy(dtype="float64", na_value=np.nan)
     if numbers:
@@ -404,6 +496,14 @@ def _check_values(
                 f"{source}: column {name!r} holds an infinite value ({values[row]}) at data row "
                 f"{row + 1}. Replace it with a finite value or leave it empty (missing)."
             )
+        huge = np.abs(np.nan_to_num(values)) > MAX_ABS_VALUE
+        if huge.any():
+            row = _first_bad(huge)
+            raise DataValidationError(
+                f"{source}: column {name!r} holds {values[row]!r} at data row {row + 1}; values must lie "
+                f"within +-{MAX_ABS_VALUE:g} (larger ones overflow when scaled). Fix the value, or "
+                "mark it missing" + _hint(" (data.missing_values).", " (leave it empty).")
+            )
         present = ~np.isnan(values)
         counts = np.bincount(codes[present], minlength=len(uniques))
         if (counts > 0).all():
@@ -414,12 +514,14 @@ def _check_values(
         if not present.any():
             raise DataValidationError(
                 f"{source}: column {name!r} has no values (all {len(values)} rows are missing). "
-                "Leave it out of data.target/data.features, or fix data.missing_values."
+                + _hint("Leave it out of data.target/data.features, or fix data.missing_values.",
+                        f"The model needs values in its input column {name!r}.")
             )
         empty = sorted(str(u) for u in uniques[counts == 0])
         raise DataValidationError(
-            f"{source}: column {name!r} has no values in series {empty}. Leave the column out "
-            "of data.target/data.features, or drop those series from the data."
+            f"{source}: column {name!r} has no values in series {empty}. "
+            + _hint("Leave the column out of data.target/data.features, or drop those series from the data.",
+                    "Send values of this input column for every series.")
         )
     if unusable:
         logger.warning(
@@ -427,6 +529,82 @@ def _check_values(
             source, unusable,
         )
     return unusable
+
+
+def _check_valid_range(frame: pd.DataFrame, cfg: DataConfig, source: str) -> None:
+    """Raise on the first value outside ``data.valid_range`` (rows still in file order)."""
+    for column, (low, high) in (cfg.valid_range or {}).items():
+        name = clean_header(column)
+        if name not in frame.columns or name in (SERIES, TIMESTAMP):
+            numeric = [c for c in frame.columns if c not in (SERIES, TIMESTAMP)]
+            raise DataValidationError(
+                f"{source}: data.valid_range names column {name!r}, which is not a numeric column "
+                f"of the data (numeric columns: {numeric}). Name a target or feature column."
+            )
+        values = frame[name].to_numpy()
+        outside = (values < low) | (values > high)
+        if outside.any():
+            row = _first_bad(outside)
+            raise DataValidationError(
+                f"{source}: column {name!r} holds {values[row]!r} at data row {row + 1}, outside "
+                f"data.valid_range [{low:g}, {high:g}] ({int(outside.sum())} such value(s) in all). "
+                + _hint("Fix the value, mark it missing (data.missing_values), or widen data.valid_range.",
+                        f"The model accepts {name!r} values in [{low:g}, {high:g}]; leave a missing value empty.")
+            )
+
+
+#: A repeated extreme value is a suspected sentinel when it repeats at least this often and lies
+#: this many interquartile ranges beyond the quartiles of the column's other values.
+SENTINEL_MIN_REPEATS = 3
+SENTINEL_IQR_FACTOR = 20.0
+
+
+def suspected_sentinels(values: np.ndarray) -> list[tuple[float, int, int]]:
+    """``(value, count, first 0-based row)`` of repeated extreme values that look like sentinels.
+
+    A value is suspect when it is the column's minimum or maximum, appears at least
+    :data:`SENTINEL_MIN_REPEATS` times, and lies more than :data:`SENTINEL_IQR_FACTOR`
+    interquartile ranges outside the quartiles of the other values, and further from them than
+    their whole range is wide (e.g. -9999 among temperatures; not 600 s of rain per 10 minutes,
+    the top of a bounded scale).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> suspected_sentinels(np.array([1.0, 2.0, -9999.0, 3.0, 2.5, -9999.0, 1.5, -9999.0]))
+    [(-9999.0, 3, 2)]
+    """
+    present = values[~np.isnan(values)]
+    if present.size < 2 * SENTINEL_MIN_REPEATS:
+        return []
+    found = []
+    for extreme in {float(present.min()), float(present.max())}:
+        is_it = values == extreme
+        count = int(is_it.sum())
+        rest = present[present != extreme]
+        if count < SENTINEL_MIN_REPEATS or rest.size < SENTINEL_MIN_REPEATS:
+            continue
+        q1, q3 = np.percentile(rest, [25, 75])
+        spread = max(q3 - q1, 1e-12 * max(abs(q1), abs(q3), 1.0))
+        low, high = float(rest.min()), float(rest.max())
+        gap = low - extreme if extreme < low else extreme - high
+        far = extreme < q1 - SENTINEL_IQR_FACTOR * spread or extreme > q3 + SENTINEL_IQR_FACTOR * spread
+        if far and gap > high - low:
+            found.append((extreme, count, _first_bad(is_it)))
+    return sorted(found)
+
+
+def _warn_sentinels(frame: pd.DataFrame, columns: list[str], source: str) -> None:
+    for name in columns:
+        for value, count, row in suspected_sentinels(frame[name].to_numpy()):
+            rest = frame[name][frame[name] != value]
+            logger.warning(
+                "%s: column %r holds %r in %d rows (first at data row %d), far outside its other values "
+                "(%g .. %g): if it marks a missing value, %s",
+                source, name, value, count, row + 1, rest.min(), rest.max(),
+                _hint(f"declare it in data.missing_values (e.g. missing_values: [{value:g}])",
+                      "leave those values empty"),
+            )
 
 
 def _check_duplicates(frame: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -445,8 +623,9 @@ def _check_duplicates(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         where = "" if series == DEFAULT_SERIES_ID else f" in series {series!r}"
         raise DataValidationError(
             f"{source}: timestamp {pd.Timestamp(stamp)} appears twice{where} with different values: "
-            f"data rows {first + 1} and {row + 1} ({int(conflicting.sum())} such row(s) in all). Keep "
-            "one row per timestamp (or set data.series_column if the data holds several series)."
+            f"data rows {first + 1} and {row + 1} ({int(conflicting.sum())} such row(s) in all). "
+            + _hint("Keep one row per timestamp (or set data.series_column if the data holds several series).",
+                    "Send one row per timestamp and series.")
         )
     row = _first_bad(identical)
     logger.warning(

@@ -23,6 +23,7 @@ from forecaster.errors import ModelFileError
 from forecaster.estimator.state_files import META_FILE, read_state, write_state
 from forecaster.evaluation import conformal_quantiles, interval_scales, naive_scale, window_spread
 from forecaster.evaluation.rolling import rolling_quantiles
+from forecaster.estimator.inputs import check_value_columns, input_columns, short_history_error
 from forecaster.preprocessing import Preprocessor
 from forecaster.splits import assign_splits
 from forecaster.windowing import gather_windows, window_starts
@@ -305,10 +306,7 @@ class WindowForecaster(BaseEstimator):
         counts = tail.groupby("series_id").size()
         short = counts[counts < self.lookback]
         if len(short):
-            raise ValueError(
-                f"series {short.index[0]!r} has {int(short.iloc[0])} usable rows at its end; "
-                f"forecasting needs the last lookback={self.lookback} rows without a long gap"
-            )
+            raise short_history_error("model input", short.index[0], int(short.iloc[0]), self.lookback)
         _, values = self.preprocessor_.transform_values(tail.reset_index(drop=True))
         X = values.reshape(len(counts), self.lookback, -1)
         last_ts = tail.groupby("series_id", sort=True)["timestamp"].max()
@@ -339,9 +337,16 @@ class WindowForecaster(BaseEstimator):
         if self.data is None:
             return history
         cfg = DataConfig.model_validate({**self.data, "path": self.data.get("path") or "<request>"})
-        frame = frame_from_dataframe(history, cfg, source="history")
+        inputs = self.input_columns()
+        frame = frame_from_dataframe(history, cfg, source="model input", audience="model", expected=inputs)
+        check_value_columns(frame, inputs, self.data, "model input")
         frame, _ = regularise(frame, cfg.frequency or self.frequency_, cfg.aggregate, cfg.max_gap)
         return frame
+
+    def input_columns(self) -> list[str]:
+        """The raw history columns :meth:`forecast` reads (timestamp, series, value inputs)."""
+        check_is_fitted(self, "preprocessor_")
+        return input_columns(self.data, self.feature_names_, self.features)
 
     # ------------------------------------------------------------ persistence
     def to_state(self) -> dict[str, Any]:
@@ -409,7 +414,9 @@ class WindowForecaster(BaseEstimator):
         with atomic_directory(target) as tmp:
             header = {"kind": self.kind, "class": type(self).__name__, "target": list(self.target),
                       "lookback": self.lookback, "horizon": self.horizon, "frequency": self.frequency_,
-                      "features": self.feature_names_}
+                      "features": self.feature_names_,
+                      # What forecast() needs, readable without loading the model (forecasting.py).
+                      "data": self.data, "inputs": self.input_columns()}
             write_state(tmp, header, self.to_state())
             self._save_model(tmp)
         return target

@@ -115,6 +115,11 @@ class BlendForecaster(BaseEstimator):
         check_is_fitted(self, "members_")
         return self.members_[0].window_settings()
 
+    def input_columns(self) -> list[str]:
+        """The raw history columns :meth:`forecast` reads: those of the members."""
+        check_is_fitted(self, "members_")
+        return list(dict.fromkeys(c for m in self.members_ for c in m.input_columns()))
+
     def interval_scales(self, preds: WindowPredictions) -> np.ndarray:
         """Per-window scale ``s`` of the conformal intervals ``ŷ ± q * s`` (``(n, 1, n_targets)``)."""
         return interval_scales(self.interval_scale, preds.spread, preds.scale)
@@ -189,7 +194,9 @@ class BlendForecaster(BaseEstimator):
                 member.save(tmp / f"member{i}")
             write_state(tmp, {"kind": self.kind, "class": type(self).__name__, "target": list(settings.target),
                               "lookback": settings.lookback, "horizon": settings.horizon,
-                              "frequency": self.frequency_}, self.to_state())
+                              "frequency": self.frequency_,
+                              # What forecast() needs, readable without loading the model.
+                              "data": settings.data, "inputs": self.input_columns()}, self.to_state())
         return target
 
     @classmethod
