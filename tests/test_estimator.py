@@ -106,7 +106,9 @@ def test_fit_predict_shapes_and_future_timestamps():
         expected = pd.date_range(last[sid] + pd.Timedelta("1h"), periods=3, freq="h")
         assert (pd.DatetimeIndex(group["timestamp"]) == expected).all()
     assert (out["lower"] <= out["forecast"]).all() and (out["forecast"] <= out["upper"]).all()
-    assert set(est.history_) == {"train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction"}
+    assert set(est.history_) == {"train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction",
+                                 "memory_lag", "grad_far_near_ratio"}
+    assert est.input_grad_by_lag_.shape == (est.lookback,)  # the final lag profile, lag 1 first
 
 
 def test_baselines_and_rnn_share_windows():
