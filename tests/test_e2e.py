@@ -62,7 +62,9 @@ def test_smoke_run_succeeds_and_leaves_everything(smoke_run):
     import mlflow
     from mlflow import MlflowClient
 
-    mlflow.set_tracking_uri(f"sqlite:///{cwd / 'mlflow.db'}")
+    store = f"sqlite:///{cwd / 'mlflow.db'}"
+    mlflow.set_tracking_uri(store)
+    mlflow.set_registry_uri(store)
     runs = mlflow.search_runs(experiment_names=["smoke"])
     roles = runs["tags.forecaster.role"].value_counts().to_dict()
     # 2 candidates (model x clipping) + the blend of the best with linear (tagged ensemble)
