@@ -283,6 +283,7 @@ def _abandon(state_dir, record: Commit, exc: BaseException) -> None:
 def _backtest_best(cfg, comparison, frame, workdir, progress, executor=None) -> BacktestResult:
     """Walk-forward folds of the best candidate's architecture and the baselines."""
     from forecaster.backtest import backtest_summary, run_backtest
+
     best = comparison.best_candidate
     plans = [best.plan] if best.plan is not None else []  # a blend carries its network's plan, rebuilt per fold
     folds = cfg.evaluation.backtest_folds
