@@ -162,8 +162,10 @@ def test_smoke_pipeline_on_ray_equals_sequential(ray_head, tmp_path):
     for cwd in (seq_dir, ray_dir):
         import mlflow
 
-        mlflow.set_tracking_uri(f"sqlite:///{cwd / 'mlflow.db'}")
-        decisions.append(MlflowClient().get_model_version_by_alias("smoke", "champion").tags["forecaster.gate_decision"])
+        uri = f"sqlite:///{cwd / 'mlflow.db'}"  # explicit: another test module may have moved the registry URI
+        mlflow.set_tracking_uri(uri)
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        decisions.append(client.get_model_version_by_alias("smoke", "champion").tags["forecaster.gate_decision"])
     assert decisions == ["promoted", "promoted"]
     fa = pd.read_csv(seq_dir / "forecasts" / "smoke.csv")
     fb = pd.read_csv(ray_dir / "forecasts" / "smoke.csv")
