@@ -88,52 +88,6 @@ def champion_of(outcome):
 
 
 # --------------------------------------------------------------------------- temperature
-def ensemble_prototype(cfg, comparison) -> list[dict]:
-    """PROPOSALS, not what the pipeline serves: blends of the best candidate's and the linear
-    baseline's forecasts on the same windows, each with its own split-conformal intervals from its
-    validation residuals. Computed from the comparison's stored forecasts (no retraining).
-
-    - ``mean``: the plain average;
-    - ``per-step blend``: for each horizon step ``h`` the weight ``w_h`` in {0, 0.1, .., 1} of
-      ``w_h * rnn + (1 - w_h) * linear`` with the lowest validation MAE at that step (so its
-      validation MAE is never above either model's; a validation-only rule would always pick it).
-    """
-    from forecaster.comparison import _common_params
-    from forecaster.estimator import BaselineForecaster
-    from forecaster.evaluation import conformal_quantiles, coverage, coverage_by_step, point_metrics
-    from forecaster.pipeline import load_data, split_frame
-
-    best, linear = comparison.best_candidate, comparison.baseline("linear")
-    if best is None or linear is None or best.val_forecast is None or linear.val_forecast is None:
-        return []
-    frame = split_frame(cfg, load_data(cfg).frame)
-    truth = BaselineForecaster(kind="persistence", **_common_params(cfg)).fit(frame).evaluate_windows(frame)
-    y_val, y_test = truth["val"].y_true, truth["test"].y_true  # -> (n_windows, horizon, n_targets)
-    rnn_val, rnn_test = best.val_forecast.astype(float), best.test_forecast.astype(float)
-    grid = np.linspace(0.0, 1.0, 11)
-    val_by_w = np.stack([np.abs(w * rnn_val + (1 - w) * linear.val_forecast - y_val).mean(axis=(0, 2))
-                         for w in grid])  # -> (n_weights, horizon)
-    weights = grid[val_by_w.argmin(axis=0)][None, :, None]  # -> (1, horizon, 1)
-    others = [r.val_mae for r in [*comparison.candidates, *comparison.baselines] if not math.isnan(r.val_mae)]
-    out = []
-    for label, w in (("mean", 0.5), ("per-step blend", weights)):
-        val_pred = w * rnn_val + (1 - w) * linear.val_forecast
-        test_pred = w * rnn_test + (1 - w) * linear.test_forecast
-        q = conformal_quantiles(np.abs(val_pred - y_val), cfg.evaluation.interval_level)
-        val_mae = float(np.abs(val_pred - y_val).mean())
-        out.append({
-            "name": f"{label}({best.name}, linear)",
-            "weights": np.broadcast_to(np.asarray(w, dtype=float).ravel(), (cfg.window.horizon,)).tolist(),
-            "val_mae": val_mae,
-            "selected_by_validation": val_mae < min(others),
-            "test_mae": point_metrics(y_test, test_pred)["mae"],
-            "mae_by_step": point_metrics(y_test, test_pred)["mae_by_step"].tolist(),
-            "coverage": float(coverage(y_test, test_pred - q, test_pred + q)),
-            "coverage_by_step": np.asarray(coverage_by_step(y_test, test_pred - q, test_pred + q)).tolist(),
-        })
-    return out
-
-
 def temperature_figures(name: str, cfg, outcome, seconds: float) -> dict:
     comparison = outcome.comparison
     champion = champion_of(outcome)
@@ -173,7 +127,6 @@ def temperature_figures(name: str, cfg, outcome, seconds: float) -> dict:
             for r in comparison.all_results
         ],
         "persistence_test_mae": persistence.metrics.get("test_mae", math.nan),
-        "ensemble_prototype": ensemble_prototype(cfg, comparison),
     }
 
 
@@ -195,56 +148,18 @@ def _intervals_of(figures: dict) -> str:
 
 
 # --------------------------------------------------------------------------- stocks
-def _errors_by_series(est, fold_frame) -> pd.DataFrame:
-    """One row per test window: series, first label time, mean |error|, mean scaled |error|, and
-    whether each horizon step's label fell inside the model's conformal interval (``inside_k``)."""
-    both = est.evaluate_windows(fold_frame, splits=("val", "test"))
-    preds = both["test"]
-    abs_err = np.abs(preds.y_pred - preds.y_true)  # -> (n_samples, horizon, n_targets)
-    inside = (abs_err <= est.half_widths(preds, history=both["val"])).mean(axis=2)  # -> (n_samples, horizon)
-    return pd.DataFrame({
-        "series_id": preds.series_ids.astype(str),
-        "time": preds.timestamps[:, 0],
-        "abs_error": abs_err.mean(axis=(1, 2)),
-        "scaled_error": (abs_err / preds.scale).mean(axis=(1, 2)),
-        **{f"inside_{k + 1}": inside[:, k] for k in range(inside.shape[1])},
-    })
+#: Labels of the walk-forward models in the ticker table, by result role (baselines keep their kind).
+ROLE_LABELS = {"candidate": "best_rnn", "ensemble": "blend"}
 
 
 def walk_forward_by_ticker(cfg, frame: pd.DataFrame, plan, folds: int) -> pd.DataFrame:
-    """Per-window test errors of the best RNN's architecture, every baseline and (with
-    ``training.blend``) the blend of the two over ``folds`` expanding walk-forward folds (the layout
-    of :func:`forecaster.backtest.run_backtest`: everything, preprocessing included, refit inside
-    each fold)."""
-    from forecaster.backtest import fold_sizes
-    from forecaster.comparison import _common_params, rnn_params
-    from forecaster.estimator import BaselineForecaster, BlendForecaster, RNNForecaster
-    from forecaster.evaluation import fold_split_labels
+    """Per-window test errors of the best RNN's architecture (``best_rnn``), every baseline and
+    (with ``training.blend``) their blend (``blend``) over ``folds`` expanding walk-forward folds:
+    :func:`forecaster.backtest.backtest_window_errors`, everything refit inside each fold."""
+    from forecaster.backtest import backtest_window_errors
 
-    val, test = fold_sizes(cfg, folds)
-    rows = []
-    for fold in range(folds):
-        labels = fold_split_labels(frame, folds, fold, val, test,
-                                   min_train_rows=cfg.window.lookback + cfg.window.horizon)
-        fold_frame = frame.assign(split=labels.to_numpy())
-        fold_frame = fold_frame[fold_frame["split"] != "unused"].reset_index(drop=True)
-        models = {kind: BaselineForecaster(kind=kind, season=cfg.evaluation.season,
-                                           center_targets=cfg.training.center_targets, **_common_params(cfg))
-                  for kind in cfg.baselines}
-        models["best_rnn"] = RNNForecaster(**rnn_params(cfg, plan))
-        for label, est in models.items():
-            est.fit(fold_frame)
-            errors = _errors_by_series(est, fold_frame)
-            rows.append(errors.assign(fold=fold, model=label))
-        if cfg.training.blend and "linear" in models:
-            blend = BlendForecaster([models["best_rnn"], models["linear"]],
-                                    interval_level=cfg.evaluation.interval_level,
-                                    interval_scale=cfg.evaluation.interval_scale,
-                                    calibration_window=cfg.evaluation.calibration_window)
-            blend.fit(fold_frame)
-            rows.append(_errors_by_series(blend, fold_frame).assign(fold=fold, model="blend"))
-        logger.info("stocks walk-forward fold %d/%d done", fold + 1, folds)
-    return pd.concat(rows, ignore_index=True)
+    errors = backtest_window_errors(cfg, frame, folds, plans=[plan])
+    return errors.assign(model=[ROLE_LABELS.get(role, name) for role, name in zip(errors["role"], errors["model"])])
 
 
 def ticker_table(errors: pd.DataFrame, champion_label: str, horizon: int) -> pd.DataFrame:
@@ -272,17 +187,16 @@ def ticker_table(errors: pd.DataFrame, champion_label: str, horizon: int) -> pd.
 
 
 def stocks_figures(cfg, outcome, seconds: float) -> dict:
-    from forecaster.comparison import plan_candidates
     from forecaster.pipeline import load_data
 
     comparison = outcome.comparison
     best = comparison.best_candidate
     champion = champion_of(outcome)
     folds = cfg.evaluation.backtest_folds or 3
-    plan = next(p for p in plan_candidates(cfg) if p.name == best.name)
+    plan = best.plan
     frame = load_data(cfg).frame
     errors = walk_forward_by_ticker(cfg, frame, plan, folds)
-    champion_label = {"candidate": "best_rnn", "ensemble": "blend"}.get(champion.role, champion.name)
+    champion_label = ROLE_LABELS.get(champion.role, champion.name)
     table = ticker_table(errors, champion_label, cfg.window.horizon)
     pooled = {m: g["abs_error"].mean() for m, g in errors.groupby("model")}
     champ_rows = errors[errors["model"] == champion_label]
@@ -390,21 +304,6 @@ def render(figures: dict, started: str, seconds: float, overrides: list[str] | N
                 lines.append(f"| {i + 1} | " + " | ".join(_f(steps[c][i]) for c in cols)
                              + f" | {_f(t['coverage_by_step'][i])} |")
             lines.append("")
-            protos = t.get("ensemble_prototype") or []
-            if isinstance(protos, dict):
-                protos = [protos]
-            if t["champion_role"] == "ensemble":
-                protos = []  # the pipeline already serves the validation-chosen blend
-            for e in protos:
-                s24 = e["mae_by_step"][-1]
-                lines += [
-                    f"Proposal (not served by the pipeline today): {_code(e['name'])} has validation MAE "
-                    f"{_f(e['val_mae'])} ({'lowest of all, so a validation-only rule would pick it' if e['selected_by_validation'] else 'not the lowest, so a validation-only rule would not pick it'}); "
-                    f"test MAE {_f(e['test_mae'])}, step 24 {_f(s24)} "
-                    f"({_pct(s24 / t['step_last']['persistence'] - 1)} vs persistence, "
-                    f"{_pct(s24 / t['step_last']['linear'] - 1)} vs linear), 90% coverage {_f(e['coverage'])} "
-                    f"(step 1 {_f(e['coverage_by_step'][0])}, step 24 {_f(e['coverage_by_step'][-1])}); "
-                    f"RNN weight per step: {' '.join(_f(w, 1) for w in e.get('weights', []))}.", ""]
     if STOCKS in figures:
         s = figures[STOCKS]
         lines += [

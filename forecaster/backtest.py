@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,15 @@ def fold_sizes(cfg: PipelineConfig, folds: int) -> tuple[float, float]:
     return val, test
 
 
+@dataclass
+class FoldOutcome:
+    """What one walk-forward fold returns (data only: a fold may run as a cluster task)."""
+
+    rows: pd.DataFrame  # tidy rows ``fold, model, step, metric, value``
+    line: str  # a one-line summary for the log
+    windows: pd.DataFrame  # per-window test errors ``fold, model, role, series_id, time, abs_error, ...``
+
+
 def run_backtest(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, *,
                  plans: list[CandidatePlan] | None = None, progress: Progress | None = None,
                  workdir: str | os.PathLike | None = None, executor=None) -> pd.DataFrame:
@@ -67,19 +77,39 @@ def run_backtest(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, *,
 
     With a distributed ``executor`` (:mod:`forecaster.execution`), every fold is one of its tasks.
     """
+    outcomes = run_folds(cfg, frame, folds, plans=plans, progress=progress, workdir=workdir, executor=executor)
+    return pd.concat([o.rows for o in outcomes], ignore_index=True)
+
+
+def backtest_window_errors(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, *,
+                           plans: list[CandidatePlan] | None = None, progress: Progress | None = None,
+                           workdir: str | os.PathLike | None = None, executor=None) -> pd.DataFrame:
+    """The same walk-forward folds as :func:`run_backtest`, as per-window test errors.
+
+    Returns one row per model, fold and test window: ``fold, model, role`` then the columns of
+    :func:`forecaster.evaluation.windows.window_errors` (``series_id, time, abs_error,
+    scaled_error, inside_1..inside_<horizon>``). Failed models have no rows.
+    """
+    outcomes = run_folds(cfg, frame, folds, plans=plans, progress=progress, workdir=workdir, executor=executor)
+    return pd.concat([o.windows for o in outcomes], ignore_index=True)
+
+
+def run_folds(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, *,
+              plans: list[CandidatePlan] | None = None, progress: Progress | None = None,
+              workdir: str | os.PathLike | None = None, executor=None) -> list[FoldOutcome]:
+    """Every fold's :class:`FoldOutcome`, in fold order (here, or one executor task per fold)."""
     if folds < 1:
         raise ValueError(f"`folds` must be >= 1. Received: folds={folds}")
     progress = progress or NullProgress()
     check_baselines(cfg, frame)
     plans = plan_candidates(cfg) if plans is None else plans
-    rows = []
     progress.start("folds", total=folds)
     if executor is not None and executor.distributed:
         from forecaster.execution.tasks import fold_task
 
         def _done(outcome) -> None:
             if not outcome.failed:
-                logger.info("%s", outcome.value[1])
+                logger.info("%s", outcome.value.line)
             progress.advance("folds")
 
         cfg_dict = cfg.model_dump(mode="json")
@@ -88,21 +118,21 @@ def run_backtest(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, *,
         failed = [o for o in outcomes if o.failed]
         if failed:
             raise RuntimeError(f"backtest {failed[0].name} failed: {failed[0].error}")
-        rows = [o.value[0] for o in outcomes]
+        results = [o.value for o in outcomes]
     else:
+        results = []
         with tempfile.TemporaryDirectory(prefix="forecaster-backtest-", dir=workdir) as tmp:
             for fold in range(folds):
-                fold_rows, line = backtest_fold(cfg, plans, frame, folds, fold, workdir=tmp)
-                rows.append(fold_rows)
-                logger.info("%s", line)
+                results.append(backtest_fold(cfg, plans, frame, folds, fold, workdir=tmp))
+                logger.info("%s", results[-1].line)
                 progress.advance("folds")
     progress.finish("folds")
-    return pd.concat(rows, ignore_index=True)
+    return results
 
 
 def backtest_fold(cfg: PipelineConfig, plans: list[CandidatePlan], frame: pd.DataFrame, folds: int, fold: int,
-                  workdir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, str]:
-    """Fold ``fold`` of ``folds``: baselines and ``plans`` refit on the fold, tidy rows and a log line.
+                  workdir: str | os.PathLike | None = None) -> FoldOutcome:
+    """Fold ``fold`` of ``folds``: baselines and ``plans`` refit on the fold, as a :class:`FoldOutcome`.
 
     A plain function of its arguments: the unit of distribution of a backtest (one task per fold).
     """
@@ -132,10 +162,13 @@ def backtest_fold(cfg: PipelineConfig, plans: list[CandidatePlan], frame: pd.Dat
         if r.failed:
             metrics = {"mae": math.nan, "rel_mae": math.nan}
         rows.append(tidy_metrics(fold, r.name, metrics))
+    windows = [r.window_errors.assign(fold=fold, model=r.name, role=r.role)
+               for r in results if not r.failed and r.window_errors is not None]
     line = "backtest fold %d/%d: %s" % (fold + 1, folds, ", ".join(
         f"{r.name} rel_mae={r.metrics.get('test_mae', math.nan) / persistence.metrics['test_mae']:.3f}"
         for r in results if not r.failed))
-    return pd.concat(rows, ignore_index=True), line
+    return FoldOutcome(rows=pd.concat(rows, ignore_index=True), line=line,
+                       windows=pd.concat(windows, ignore_index=True) if windows else pd.DataFrame())
 
 
 def series_rel_mae(tidy: pd.DataFrame) -> pd.DataFrame:

@@ -13,7 +13,6 @@ import os
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,43 +25,12 @@ from forecaster.config import PipelineConfig
 from forecaster.errors import ConfigError
 from forecaster.estimator import BaselineForecaster, RNNForecaster, WindowForecaster
 from forecaster.evaluation import coverage, coverage_by_step, diebold_mariano, point_metrics
+from forecaster.evaluation.windows import window_errors
+from forecaster.plans import CandidatePlan, bptt_param, contract_params, plan_candidates  # noqa: F401 - re-exported
 from forecaster.progress import NullProgress, Progress
 from forecaster.results import ROLE_BASELINE, ROLE_CANDIDATE, ROLE_ENSEMBLE, CandidateResult, ComparisonResult
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CandidatePlan:
-    """One cell of the comparison grid: an architecture, a clipping setting and a bptt setting."""
-
-    name: str
-    model: dict[str, Any]
-    clipping: dict[str, Any]
-    bptt: dict[str, Any] = field(default_factory=lambda: {"truncate": None})
-
-
-def plan_candidates(cfg: PipelineConfig) -> list[CandidatePlan]:
-    """Every model of the pipeline file crossed with every clipping and bptt setting, in file order.
-
-    Names are ``<model> | <clipping>``, plus ``| truncate=K`` for a truncated-BPTT setting (full
-    BPTT adds nothing, so names of pipelines without ``bptt`` are unchanged).
-    """
-    from forecaster.models.spec import ModelSpec
-
-    plans = []
-    for model_cfg in cfg.models:
-        spec = ModelSpec.from_config(model_cfg)
-        for clip in cfg.clipping:
-            for bptt in cfg.bptt:
-                suffix = "" if bptt.truncate is None else f" | {bptt.label}"
-                plans.append(CandidatePlan(name=f"{spec.name} | {clip.label}{suffix}", model=model_cfg.model_dump(),
-                                           clipping=clip.model_dump(), bptt=bptt.model_dump()))
-    names = [p.name for p in plans]
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"the pipeline lists the same candidate twice: {dupes}")
-    return plans
 
 
 def _common_params(cfg: PipelineConfig) -> dict[str, Any]:
@@ -94,41 +62,6 @@ def rnn_params(cfg: PipelineConfig, plan: CandidatePlan) -> dict[str, Any]:
         "center_targets": t.center_targets, "scale_targets": t.scale_targets,
         "truncate": plan.bptt["truncate"],
     }
-
-
-def contract_params(cfg: PipelineConfig, est: WindowForecaster, *, cell: str, plan: CandidatePlan | None) -> dict[str, Any]:
-    """The MLflow parameter names every child run carries (a contract)."""
-    model = plan.model if plan else {}
-    clip = plan.clipping if plan else {"kind": "none", "threshold": None}
-    units = model.get("units", 0)
-    return {
-        "cell": cell,
-        "layers": model.get("layers", 0),
-        "units": ",".join(str(u) for u in units) if isinstance(units, list) else units,
-        "bidirectional": model.get("bidirectional", False),
-        "dropout": model.get("dropout", 0.0),
-        "recurrent_dropout": model.get("recurrent_dropout", 0.0),
-        "head": model.get("head", "none"),
-        "clipping": clip["kind"],
-        "clip_threshold": clip["threshold"] if clip["threshold"] is not None else 0.0,
-        "bptt": bptt_param(plan),
-        "learning_rate": cfg.training.learning_rate if plan else 0.0,
-        "batch_size": cfg.training.batch_size if plan else 0,
-        "lookback": cfg.window.lookback,
-        "horizon": cfg.window.horizon,
-        "n_features": getattr(est, "n_features_", 0),
-        "n_params": getattr(est, "n_params_", 0),
-        "seed": cfg.training.seed,
-        "warm_start": bool(getattr(est, "warm_started_", False)),
-    }
-
-
-def bptt_param(plan: CandidatePlan | None) -> str | int:
-    """The contract param ``bptt``: ``full``, the integer K of ``{truncate: K}``, or ``none`` (baselines)."""
-    if plan is None:
-        return "none"
-    k = plan.bptt.get("truncate")
-    return "full" if k is None else int(k)
 
 
 def slug(name: str) -> str:
@@ -168,6 +101,7 @@ def summarise(est: WindowForecaster, frame: pd.DataFrame, cfg: PipelineConfig, *
         result.test_mae_by_series = {str(sid): float(window_mae[test.series_ids == sid].mean())
                                      for sid in pd.unique(test.series_ids)}
         result.test_forecast = test.y_pred.astype(np.float32)
+        result.window_errors = window_errors(test, half)
         result.plot_data = _plot_slice(test, lower, upper, cfg.evaluation.plot_steps)
     if out_dir is not None:
         result.model_dir = str(est.save(Path(out_dir) / slug(name)))
@@ -209,8 +143,9 @@ def train_candidate(cfg: PipelineConfig | dict[str, Any], plan: CandidatePlan,
     if warm_start_from:
         logger.info("%s start: candidate %s (%s)", "warm" if est.warm_started_ else "cold", plan.name,
                     est.warm_start_note_)
-    params = contract_params(cfg, est, cell=plan.model["cell"], plan=plan)
+    params = contract_params(cfg, plan, est)
     result = summarise(est, frame, cfg, name=plan.name, role=ROLE_CANDIDATE, params=params, out_dir=out_dir)
+    result.plan = plan
     result.started_at, result.finished_at = started, finished
     return result
 
@@ -223,33 +158,38 @@ def evaluate_baseline(cfg: PipelineConfig, kind: str, frame: pd.DataFrame,
     started = time.time()
     est.fit(frame)
     finished = time.time()
-    params = contract_params(cfg, est, cell=kind, plan=None)
+    params = contract_params(cfg, None, est, baseline=kind)
     result = summarise(est, frame, cfg, name=kind, role=ROLE_BASELINE, params=params, out_dir=out_dir)
     result.started_at, result.finished_at = started, finished
     return result
 
 
 def check_baselines(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
-    """Fail before any training when a baseline cannot run with this window (exit 2, naming keys)."""
+    """Fail before any training when a baseline cannot run with this window (exit 2, naming keys).
+
+    The rule is :func:`forecaster.models.baselines.resolve_season`'s; this maps its error to the
+    pipeline's keys.
+    """
     if "seasonal_naive" not in cfg.baselines:
         return
     from forecaster.data import infer_frequency
-    from forecaster.models.baselines import season_from_frequency
+    from forecaster.models.baselines import SeasonError, resolve_season
 
     first = frame[frame["series_id"] == frame["series_id"].iloc[0]]
     frequency = cfg.data.frequency or infer_frequency(first["timestamp"].to_numpy())
-    season = cfg.evaluation.season or season_from_frequency(frequency or "")
-    if not season:
+    try:
+        resolve_season(cfg.evaluation.season, frequency, cfg.window.lookback)
+    except SeasonError as err:
+        if err.season is None:
+            raise ConfigError(
+                f"baselines: seasonal_naive needs a season, and frequency {frequency!r} has none known; "
+                "set evaluation.season or remove seasonal_naive from baselines"
+            ) from None
         raise ConfigError(
-            f"baselines: seasonal_naive needs a season, and frequency {frequency!r} has none known; "
-            "set evaluation.season or remove seasonal_naive from baselines"
-        )
-    if season > cfg.window.lookback:
-        raise ConfigError(
-            f"baselines: seasonal_naive needs window.lookback >= the season ({season} steps at frequency "
+            f"baselines: seasonal_naive needs window.lookback >= the season ({err.season} steps at frequency "
             f"{frequency!r}); received window.lookback={cfg.window.lookback}. Raise the lookback, set "
             "evaluation.season, or remove seasonal_naive from baselines"
-        )
+        ) from None
 
 
 def epoch_progress_callback(progress: Progress, name: str, epochs: int):
@@ -355,13 +295,6 @@ def blend_name(network: str) -> str:
     return f"blend({network} + linear)"
 
 
-def blend_base(name: str) -> str | None:
-    """The network a blend candidate was built on, or None when ``name`` is not a blend."""
-    if name.startswith("blend(") and name.endswith(" + linear)"):
-        return name[len("blend("):-len(" + linear)")]
-    return None
-
-
 def blend_candidate(cfg: PipelineConfig, frame: pd.DataFrame, candidates: list[CandidateResult],
                      baselines: list[CandidateResult], models_dir: Path) -> CandidateResult | None:
     """The best network blended with the linear baseline, weights per step chosen on validation."""
@@ -382,6 +315,7 @@ def blend_candidate(cfg: PipelineConfig, frame: pd.DataFrame, candidates: list[C
     name = blend_name(best.name)
     result = summarise(blend, frame, cfg, name=name, role=ROLE_ENSEMBLE, params=params, out_dir=models_dir)
     result.history = {}
+    result.plan = best.plan  # the network the blend was built on (rebuilt inside each backtest fold)
     result.started_at, result.finished_at = started, finished  # the blend's own fit (weights)
     result.metrics["train_seconds"] = best.metrics.get("train_seconds", 0.0)
     result.metrics["epochs_run"] = best.metrics.get("epochs_run", 0.0)

@@ -283,11 +283,9 @@ def _abandon(state_dir, record: Commit, exc: BaseException) -> None:
 def _backtest_best(cfg, comparison, frame, workdir, progress, executor=None) -> BacktestResult:
     """Walk-forward folds of the best candidate's architecture and the baselines."""
     from forecaster.backtest import backtest_summary, run_backtest
-    from forecaster.comparison import blend_base, plan_candidates
 
     best = comparison.best_candidate
-    network = blend_base(best.name) or best.name  # a blend is rebuilt inside each fold
-    plans = [p for p in plan_candidates(cfg) if p.name == network]
+    plans = [best.plan] if best.plan is not None else []  # a blend carries its network's plan, rebuilt per fold
     folds = cfg.evaluation.backtest_folds
     tidy = run_backtest(cfg, frame, folds, plans=plans, progress=progress, workdir=workdir, executor=executor)
     summary = backtest_summary(tidy)

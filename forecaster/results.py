@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from forecaster.gate import GateDecision  # noqa: F401 - owned by forecaster.gate, re-exported
+from forecaster.plans import CandidatePlan
 
 ROLE_CANDIDATE = "candidate"
 ROLE_BASELINE = "baseline"
@@ -32,7 +33,8 @@ class CandidateResult:
     params:
         The contract parameters (``cell``, ``layers``, ``units``, ``bidirectional``, ``dropout``,
         ``recurrent_dropout``, ``head``, ``clipping``, ``clip_threshold``, ``learning_rate``,
-        ``batch_size``, ``lookback``, ``horizon``, ``n_features``, ``n_params``, ``seed``).
+        ``batch_size``, ``lookback``, ``horizon``, ``n_features``, ``n_params``, ``seed``,
+        ``warm_start``, ``bptt``), written by :func:`forecaster.plans.contract_params`.
     history:
         Per-epoch lists: ``train_loss``, ``val_loss``, ``grad_norm_mean``, ``grad_norm_max``,
         ``clipped_fraction`` (empty for baselines).
@@ -84,6 +86,10 @@ class CandidateResult:
     finished_at: float | None = None
     #: Where a distributed task ran (``pid``, ``node_id``, ``worker_id``); empty when trained here.
     worker: dict[str, Any] = field(default_factory=dict)
+    #: The plan the run was trained from (a blend: its network's plan); None for baselines.
+    plan: CandidatePlan | None = None
+    #: One row per test window (:func:`forecaster.evaluation.windows.window_errors`); None without test windows.
+    window_errors: Any = None
 
     @property
     def val_mae(self) -> float:

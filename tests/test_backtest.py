@@ -78,3 +78,26 @@ def test_baselines_only_backtest_has_every_fold_and_step_and_consistent_ratios()
         lin, pers = wide.loc[(fold, "linear")], wide.loc[(fold, "persistence")]
         assert np.isfinite(lin["mae"]) and lin["mae"] > 0
         assert lin["rel_mae"] == pytest.approx(lin["mae"] / pers["mae"])
+
+
+def test_window_errors_are_the_same_folds_as_the_tidy_rows():
+    from forecaster.backtest import backtest_window_errors
+
+    n = 400
+    t = pd.date_range("2024-01-01", periods=n, freq="h")
+    y = np.where(np.arange(n) < 300, 0.0, 10.0) + np.sin(np.arange(n))
+    frame = pd.DataFrame({"series_id": "s", "timestamp": t, "segment": 0, "y": y})
+    cfg = config(0.2, 0.3).model_copy(update={"baselines": ["persistence", "linear"]})
+    windows = backtest_window_errors(cfg, frame, 3, plans=[])
+    assert list(windows.columns[:6]) == ["series_id", "time", "abs_error", "scaled_error", "inside_1", "inside_2"]
+    assert set(windows["role"]) == {"baseline"} and set(windows["model"]) == {"persistence", "linear"}
+    tidy_rows = run_backtest(cfg, frame, 3, plans=[])
+    mae = tidy_rows[(tidy_rows["metric"] == "mae") & (tidy_rows["step"] == 0)].set_index(["fold", "model"])["value"]
+    pooled = windows.groupby(["fold", "model"])["abs_error"].mean()
+    assert sorted(pooled.index) == sorted(mae.index)  # every fold and model, nothing else
+    np.testing.assert_allclose(pooled.sort_index().to_numpy(), mae.sort_index().to_numpy(), rtol=1e-5)
+    # test windows move forward fold by fold and never overlap
+    first = windows.groupby("fold")["time"].min()
+    assert first.is_monotonic_increasing and first.nunique() == 3
+    inside = windows.filter(like="inside_").to_numpy()
+    assert ((inside == 0) | (inside == 1)).all() and 0 < inside.mean() <= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -69,6 +70,27 @@ def test_seasonal_naive_rejects_a_season_longer_than_the_window():
     X = np.zeros((2, 12, 1))
     with pytest.raises(ValueError, match=r"Received: season=24, lookback=12"):
         seasonal_naive(X, [0], horizon=3, season=24)
+
+
+def test_the_season_rule_has_one_owner_shared_by_the_pipeline_check():
+    from forecaster.comparison import check_baselines
+    from forecaster.config import PipelineConfig
+    from forecaster.errors import ConfigError
+    from forecaster.models.baselines import SeasonError, resolve_season
+
+    assert resolve_season(None, "30min", 48) == 48 and resolve_season(5, "1h", 5) == 5  # explicit wins
+    with pytest.raises(SeasonError, match="frequency 'YS' has no known season") as unknown:
+        resolve_season(None, "YS", 48)
+    assert unknown.value.season is None
+    with pytest.raises(SeasonError, match=r"season=24, lookback=12") as long:
+        resolve_season(None, "h", 12)
+    assert long.value.season == 24
+    cfg = PipelineConfig.model_validate({"name": "s", "data": {"path": "x.csv", "target": "y", "frequency": "YS"},
+                                         "window": {"lookback": 4, "horizon": 1}, "models": [{"cell": "gru"}]})
+    frame = pd.DataFrame({"series_id": "a", "timestamp": pd.date_range("2000", periods=30, freq="YS"), "y": 1.0})
+    with pytest.raises(ConfigError, match="set evaluation.season or remove seasonal_naive from baselines"):
+        check_baselines(cfg, frame)
+    check_baselines(cfg.model_copy(update={"baselines": ["persistence"]}), frame)  # no seasonal_naive: no rule
 
 
 @pytest.mark.parametrize(

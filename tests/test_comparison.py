@@ -51,12 +51,19 @@ def test_parallel_jobs_equal_sequential(tmp_path):
         assert a.metrics["val_mae"] == b.metrics["val_mae"], a.name
         assert a.metrics["test_mae"] == b.metrics["test_mae"], a.name
         np.testing.assert_array_equal(a.history.get("grad_norm_max", []), b.history.get("grad_norm_max", []))
-    # contract: relative MAE against persistence on the same windows, persistence itself exactly 1
+    # contract: relative MAE against persistence on the same windows, for baselines and candidates
     persistence = seq.baseline("persistence")
-    assert persistence.metrics["val_rel_mae"] == 1.0
-    assert seq.candidates[-1].role == "ensemble"  # the blend of the best network with linear
+    assert persistence.val_mae > 0 and not math.isclose(seq.baseline("linear").metrics["val_rel_mae"], 1.0)
+    blend = seq.candidates[-1]
+    assert blend.role == "ensemble"  # the blend of the best network with linear, carrying its network's plan
+    best_network = min(seq.candidates[:-1], key=lambda c: c.val_mae)
+    assert blend.plan == best_network.plan and blend.name == f"blend({best_network.plan.name} + linear)"
+    assert [c.plan for c in seq.candidates[:-1]] == plan_candidates(cfg)
+    assert all(b.plan is None for b in seq.baselines)
+    for c in [*seq.candidates, *seq.baselines]:
+        for split in ("val", "test"):
+            assert math.isclose(c.metrics[f"{split}_rel_mae"], c.metrics[f"{split}_mae"] / persistence.metrics[f"{split}_mae"])
     for c in seq.candidates:
-        assert math.isclose(c.metrics["val_rel_mae"], c.metrics["val_mae"] / persistence.metrics["val_mae"])
         assert c.params["clipping"] in {"none", "clipnorm"} and c.params["n_params"] > 0
         assert len(c.test_mae_by_step) == 4 and 0 <= c.metrics["interval_coverage"] <= 1
     assert set(seq.significance) >= {c.name for c in seq.candidates}
@@ -71,6 +78,7 @@ def test_failed_candidate_is_reported_not_raised(tmp_path):
     result = run_comparison(cfg, frame, tmp_path, jobs=1)
     (candidate,) = result.candidates
     assert candidate.failed and candidate.failed_epoch == 1
+    assert candidate.plan == plan_candidates(cfg)[0]
     assert "nan" in candidate.failure_reason.lower() or "inf" in candidate.failure_reason.lower()
     assert result.best_candidate is None and result.best_baseline is not None
 

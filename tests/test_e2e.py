@@ -73,7 +73,8 @@ def test_smoke_run_succeeds_and_leaves_everything(smoke_run):
     assert parent["params.evaluation.calibration_window"] == "365"
     assert parent["params.evaluation.interval_scale"] == "absolute"
     assert (runs["tags.forecaster.ensemble"] == "true").sum() == 1
-    version = MlflowClient().get_model_version_by_alias("smoke", "champion")
+    uri = f"sqlite:///{cwd / 'mlflow.db'}"  # explicit: another test module may have moved the registry URI
+    version = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias("smoke", "champion")
     assert version.tags["forecaster.gate_decision"] == "promoted"
 
 

@@ -8,9 +8,11 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
+import forecaster.runstate as forecaster_runstate
 from forecaster.errors import LockHeldError
 from forecaster.runstate import (
     STATE_DIR_ENV,
@@ -137,7 +139,10 @@ def test_code_version_keys_and_stability():
     code = code_version()
     assert set(code) == {"package_version", "git_commit", "git_dirty", "source_sha256"}
     assert len(code["source_sha256"]) == 64
-    assert code["git_commit"] is None or len(code["git_commit"]) == 40
+    # the commit of the checkout the package runs from (None only outside a git checkout)
+    package_dir = Path(forecaster_runstate.__file__).resolve().parent
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=package_dir, capture_output=True, text=True)
+    assert code["git_commit"] == (head.stdout.strip() if head.returncode == 0 else None)
     assert code is code_version()  # cached
 
 

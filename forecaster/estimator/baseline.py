@@ -65,7 +65,7 @@ class BaselineForecaster(WindowForecaster):
         self.data = data
 
     def _fit_windows(self, values, starts, scaled) -> None:
-        from forecaster.models.baselines import LinearBaseline, season_from_frequency
+        from forecaster.models.baselines import LinearBaseline, resolve_season
 
         if self.kind not in BASELINE_KINDS:
             raise ValueError(f"baseline kind must be one of {BASELINE_KINDS}; received {self.kind!r}")
@@ -73,15 +73,7 @@ class BaselineForecaster(WindowForecaster):
         self.history_ = {}
         self.failed_ = False
         if self.kind == "seasonal_naive":
-            season = self.season or season_from_frequency(self.frequency_ or "")
-            if not season:
-                raise ValueError(
-                    f"seasonal_naive needs a season: the frequency {self.frequency_!r} has no known "
-                    "season; set evaluation.season"
-                )
-            if season > self.lookback:
-                raise ValueError(f"seasonal_naive: season={season} is longer than lookback={self.lookback}")
-            self.season_ = int(season)
+            self.season_ = resolve_season(self.season, self.frequency_, self.lookback)
         if self.kind == "linear":
             targets = list(self.preprocessor_.target_indices_)
             X, y = gather_windows(values, starts["train"], self.lookback, self.horizon, targets)

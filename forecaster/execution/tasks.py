@@ -61,7 +61,7 @@ def candidate_task(shared: pd.DataFrame | tuple[pd.DataFrame, bytes | None], ite
 def fold_task(frame: pd.DataFrame, item: tuple[dict[str, Any], list, int, int]):
     """One walk-forward fold ``item = (config dict, plans, folds, fold)`` on the whole ``frame``.
 
-    Returns :func:`forecaster.backtest.backtest_fold`'s ``(tidy rows, summary line)``.
+    Returns :func:`forecaster.backtest.backtest_fold`'s :class:`~forecaster.backtest.FoldOutcome` (data only).
     """
     from forecaster.backtest import backtest_fold
     from forecaster.config import PipelineConfig
@@ -72,12 +72,12 @@ def fold_task(frame: pd.DataFrame, item: tuple[dict[str, Any], list, int, int]):
 
 def failed_candidate(cfg, plan, reason: str):
     """The record of a candidate whose task failed for good (after the executor's retries)."""
-    from forecaster.comparison import contract_params
+    from forecaster.plans import contract_params
     from forecaster.results import ROLE_CANDIDATE, CandidateResult
 
-    params = contract_params(cfg, object(), cell=plan.model["cell"], plan=plan)
+    params = contract_params(cfg, plan)
     result = CandidateResult(name=plan.name, role=ROLE_CANDIDATE, params=params, failed=True,
-                             failure_reason=f"task failed: {reason}")
+                             failure_reason=f"task failed: {reason}", plan=plan)
     result.metrics.update(train_seconds=0.0, epochs_run=0.0)
     return result
 

@@ -4,7 +4,8 @@
 - :mod:`forecaster.models.builders`: :func:`build_model`, :func:`expected_param_count`;
 - :mod:`forecaster.models.layers`: :class:`LastValueResidual` (registered for safe-mode loading);
 - :mod:`forecaster.models.baselines`: :func:`persistence`, :func:`seasonal_naive`,
-  :func:`season_from_frequency`, :class:`LinearBaseline`.
+  :func:`season_from_frequency`, :func:`resolve_season` (the seasonal-naive rule),
+  :class:`LinearBaseline`.
 
 The names are importable from this package too; Keras is imported only when a Keras-backed
 name is first used, so ``from forecaster.models import ModelSpec`` stays cheap.
@@ -22,6 +23,8 @@ _EXPORTS = {
     "persistence": "baselines",
     "seasonal_naive": "baselines",
     "season_from_frequency": "baselines",
+    "resolve_season": "baselines",
+    "SeasonError": "baselines",
     "LinearBaseline": "baselines",
 }
 

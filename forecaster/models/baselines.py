@@ -108,13 +108,8 @@ def seasonal_naive(X, targets: Sequence[int], horizon: int, season: int) -> np.n
     X = _check_windows(X)
     targets = _check_targets(targets, X.shape[2])
     horizon = _check_positive("horizon", horizon)
-    season = _check_positive("season", season)
     lookback = X.shape[1]
-    if season > lookback:
-        raise ValueError(
-            f"`season` must be <= lookback to look one season back inside the window. "
-            f"Received: season={season}, lookback={lookback}"
-        )
+    season = resolve_season(_check_positive("season", season), None, lookback)
     steps = np.arange(1, horizon + 1)
     index = lookback - 1 + steps - season * np.ceil(steps / season).astype(int)
     return X[:, index][:, :, targets]  # -> (n_samples, horizon, n_targets)
@@ -170,6 +165,35 @@ def season_from_frequency(freq: str | None) -> int | None:
     if isinstance(offset, (offsets.QuarterBegin, offsets.QuarterEnd)):
         return 4
     return None
+
+
+class SeasonError(ValueError):
+    """The seasonal-naive baseline cannot run: no season known (``season`` is None) or it is too long."""
+
+    def __init__(self, message: str, *, season: int | None, frequency: str | None, lookback: int):
+        super().__init__(message)
+        self.season, self.frequency, self.lookback = season, frequency, lookback
+
+
+def resolve_season(season: int | None, frequency: str | None, lookback: int) -> int:
+    """The seasonal-naive rule, its one owner: ``season`` when given, else the frequency's natural
+    season (:func:`season_from_frequency`), and it must fit in the window (``season <= lookback``).
+
+    Raises :class:`SeasonError` (a ValueError naming the values) otherwise; callers map it to
+    their own keys (the pipeline names ``evaluation.season`` and ``window.lookback``).
+
+    >>> resolve_season(None, "1h", 48), resolve_season(3, None, 4)
+    (24, 3)
+    """
+    resolved = season or season_from_frequency(frequency)
+    if not resolved:
+        raise SeasonError(f"seasonal_naive needs a season: the frequency {frequency!r} has no known season",
+                          season=None, frequency=frequency, lookback=lookback)
+    if resolved > lookback:
+        raise SeasonError(f"`season` must be <= lookback to look one season back inside the window. "
+                          f"Received: season={resolved}, lookback={lookback}",
+                          season=int(resolved), frequency=frequency, lookback=lookback)
+    return int(resolved)
 
 
 class LinearBaseline(BaseEstimator):

@@ -31,6 +31,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.tracking.context.registry import resolve_tags
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
 
+from forecaster.plans import CONTRACT_PARAMS, contract_params
 from forecaster.results import ROLE_BASELINE, ROLE_CANDIDATE, ROLE_ENSEMBLE, CandidateResult, ComparisonResult
 from forecaster.tracking.artifacts import (
     comparison_table,
@@ -59,12 +60,8 @@ TAG_BEST_CANDIDATE = "forecaster.best_candidate"
 TAG_FAILURE_REASON = "forecaster.failure_reason"
 TAG_FAILED_EPOCH = "forecaster.failed_epoch"
 ROLE_COMPARISON = "comparison"
+# CONTRACT_PARAMS (every child run's parameter names) and their values are owned by forecaster.plans.
 
-CONTRACT_PARAMS = (
-    "cell", "layers", "units", "bidirectional", "dropout", "recurrent_dropout", "head", "clipping",
-    "clip_threshold", "learning_rate", "batch_size", "lookback", "horizon", "n_features", "n_params",
-    "seed", "warm_start", "bptt",
-)
 EPOCH_METRICS = ("train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction")
 LAG_EPOCH_METRICS = ("memory_lag", "grad_far_near_ratio")  # networks only; NaN epochs (not measured) skipped
 FINAL_METRICS = (
@@ -74,13 +71,6 @@ FINAL_METRICS = (
 STEP_METRIC = "test_mae_by_step"
 COVERAGE_STEP_METRIC = "interval_coverage_by_step"
 LAG_METRIC = "input_grad_by_lag"  # step = lag (1 = the last observed step)
-
-#: What a baseline logs for the parameters that do not apply to it (so UI columns compare cleanly).
-NEUTRAL_PARAMS: dict[str, Any] = {
-    "layers": 0, "units": 0, "bidirectional": False, "dropout": 0.0, "recurrent_dropout": 0.0,
-    "head": "none", "clipping": "none", "clip_threshold": 0.0, "learning_rate": 0.0, "batch_size": 0,
-    "n_features": 0, "n_params": 0, "bptt": "none",
-}
 
 _BATCH = 1000  # MLflow's limit on metrics per log_batch call
 _PARAM_BATCH = 100  # ... and on params/tags per call
@@ -122,19 +112,14 @@ def child_params(result: CandidateResult, cfg: Any) -> dict[str, str]:
     """The contract parameters of one run as strings, neutral values where they do not apply.
 
     Candidates take every name from ``result.params`` (a missing name is logged as ``none``
-    with a warning); baselines use their own name as ``cell`` and :data:`NEUTRAL_PARAMS`.
-    ``lookback``, ``horizon`` and ``seed`` fall back to the pipeline's settings.
+    with a warning); baselines fall back to :func:`forecaster.plans.contract_params`' neutral
+    values with their own name as ``cell``. ``lookback``, ``horizon`` and ``seed`` fall back to
+    the pipeline's settings.
     """
-    fallback = {
-        "lookback": cfg.window.lookback,
-        "horizon": cfg.window.horizon,
-        "seed": cfg.training.seed,
-    }
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {"lookback": cfg.window.lookback, "horizon": cfg.window.horizon,
+                              "seed": cfg.training.seed}
     if result.role == ROLE_BASELINE:
-        values.update(NEUTRAL_PARAMS)
-        values["cell"] = result.name
-    values.update(fallback)
+        values = contract_params(cfg, None, baseline=result.name)
     values.update({k: v for k, v in result.params.items() if k in CONTRACT_PARAMS})
     missing = [k for k in CONTRACT_PARAMS if k not in values]
     if missing:

@@ -59,6 +59,16 @@ def _check_length(n_timesteps: int, lookback: int, horizon: int) -> None:
         )
 
 
+def check_window_inputs(values: Any, lookback: Any, horizon: Any,
+                        targets: Sequence[int] | None) -> tuple[np.ndarray, int, int, np.ndarray]:
+    """The checks every window builder starts with: ``(array, lookback, horizon, target_index)``."""
+    lookback = _check_int_at_least("lookback", lookback)
+    horizon = _check_int_at_least("horizon", horizon)
+    array = _check_values(values)
+    _check_length(array.shape[0], lookback, horizon)
+    return array, lookback, horizon, _check_targets(targets, array.shape[1])
+
+
 def _check_starts(starts: Any, n_timesteps: int, lookback: int, horizon: int) -> np.ndarray:
     index = np.asarray(starts)
     if index.size == 0:

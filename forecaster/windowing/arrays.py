@@ -13,13 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from forecaster.windowing._checks import (
-    _check_int_at_least,
-    _check_length,
-    _check_starts,
-    _check_targets,
-    _check_values,
-)
+from forecaster.windowing._checks import _check_int_at_least, _check_starts, check_window_inputs
 
 
 def _windows_view(values: np.ndarray, length: int) -> np.ndarray:
@@ -85,13 +79,9 @@ def make_windows(
     >>> y[:, :, 0].tolist()                    # column 1 of rows 2 and 4
     [[5.0], [9.0]]
     """
-    lookback = _check_int_at_least("lookback", lookback)
-    horizon = _check_int_at_least("horizon", horizon)
+    array, lookback, horizon, target_index = check_window_inputs(values, lookback, horizon, targets)
     stride = _check_int_at_least("stride", stride)
-    array = _check_values(values)
-    n_timesteps, n_features = array.shape
-    _check_length(n_timesteps, lookback, horizon)
-    target_index = _check_targets(targets, n_features)
+    n_timesteps = array.shape[0]
 
     n_samples = (n_timesteps - lookback - horizon) // stride + 1
     last_start = (n_samples - 1) * stride
@@ -138,12 +128,8 @@ def gather_windows(
     >>> y[:, 0, 0].tolist()                     # column 0 of rows 5 and 2
     [10.0, 4.0]
     """
-    lookback = _check_int_at_least("lookback", lookback)
-    horizon = _check_int_at_least("horizon", horizon)
-    array = _check_values(values)
-    n_timesteps, n_features = array.shape
-    _check_length(n_timesteps, lookback, horizon)
-    target_index = _check_targets(targets, n_features)
+    array, lookback, horizon, target_index = check_window_inputs(values, lookback, horizon, targets)
+    n_timesteps = array.shape[0]
     index = _check_starts(starts, n_timesteps, lookback, horizon)
 
     # Fancy indexing on the zero-copy window views copies only the requested windows.

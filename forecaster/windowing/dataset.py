@@ -11,13 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from forecaster.windowing._checks import (
-    _check_int_at_least,
-    _check_length,
-    _check_starts,
-    _check_targets,
-    _check_values,
-)
+from forecaster.windowing._checks import _check_int_at_least, _check_starts, check_window_inputs
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import tensorflow as tf
@@ -78,13 +72,9 @@ def make_dataset(
     # for (or require) it.
     import tensorflow as tf
 
-    lookback = _check_int_at_least("lookback", lookback)
-    horizon = _check_int_at_least("horizon", horizon)
+    array, lookback, horizon, target_index = check_window_inputs(values, lookback, horizon, targets)
     batch_size = _check_int_at_least("batch_size", batch_size)
-    array = _check_values(values)
     n_timesteps, n_features = array.shape
-    _check_length(n_timesteps, lookback, horizon)
-    target_index = _check_targets(targets, n_features)
     index = _check_starts(starts, n_timesteps, lookback, horizon)
 
     base = tf.constant(np.asarray(array, dtype=np.float32))  # -> (n_timesteps, n_features)
