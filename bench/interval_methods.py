@@ -43,7 +43,7 @@ logger = logging.getLogger("bench.interval_methods")
 def measure(name: str) -> tuple[dict, list[dict]]:
     """Coverage and width of every interval method on one dataset's test windows."""
     sys.path.insert(0, str(REPO))
-    from forecaster.comparison import _common_params
+    from forecaster.comparison import baseline_params
     from forecaster.config import load_config
     from forecaster.estimator import BaselineForecaster
     from forecaster.pipeline import load_data, split_frame
@@ -52,8 +52,7 @@ def measure(name: str) -> tuple[dict, list[dict]]:
     cfg.data.path = str(DATA / Path(cfg.data.path).name)
     frame = split_frame(cfg, load_data(cfg).frame)
     window = cfg.evaluation.calibration_window or 250
-    est = BaselineForecaster(kind="linear", season=cfg.evaluation.season,
-                             center_targets=cfg.training.center_targets, **_common_params(cfg))
+    est = BaselineForecaster(**baseline_params(cfg, "linear"))  # exactly as a run fits it
     rows = []
     for scale in SCALES:
         for calibration in (None, window):

@@ -26,7 +26,14 @@ from forecaster.errors import ConfigError
 from forecaster.estimator import BaselineForecaster, RNNForecaster, WindowForecaster
 from forecaster.evaluation import coverage, coverage_by_step, diebold_mariano, point_metrics
 from forecaster.evaluation.windows import window_errors
-from forecaster.plans import CandidatePlan, bptt_param, contract_params, plan_candidates  # noqa: F401 - re-exported
+from forecaster.plans import (  # noqa: F401 - bptt_param, plan_candidates, blend_name re-exported
+    BLEND_PARTNER,
+    CandidatePlan,
+    blend_name,
+    bptt_param,
+    contract_params,
+    plan_candidates,
+)
 from forecaster.progress import NullProgress, Progress
 from forecaster.results import ROLE_BASELINE, ROLE_CANDIDATE, ROLE_ENSEMBLE, CandidateResult, ComparisonResult
 
@@ -150,11 +157,15 @@ def train_candidate(cfg: PipelineConfig | dict[str, Any], plan: CandidatePlan,
     return result
 
 
+def baseline_params(cfg: PipelineConfig, kind: str) -> dict[str, Any]:
+    """Keyword arguments of :class:`BaselineForecaster` for the baseline ``kind``, as a run fits it."""
+    return {"kind": kind, "season": cfg.evaluation.season, "center_targets": cfg.training.center_targets,
+            "scale_targets": cfg.training.scale_targets, **_common_params(cfg)}
+
+
 def evaluate_baseline(cfg: PipelineConfig, kind: str, frame: pd.DataFrame,
                       out_dir: str | os.PathLike | None = None) -> CandidateResult:
-    est = BaselineForecaster(kind=kind, season=cfg.evaluation.season,
-                             center_targets=cfg.training.center_targets,
-                             scale_targets=cfg.training.scale_targets, **_common_params(cfg))
+    est = BaselineForecaster(**baseline_params(cfg, kind))
     started = time.time()
     est.fit(frame)
     finished = time.time()
@@ -291,16 +302,12 @@ def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.P
     return comparison
 
 
-def blend_name(network: str) -> str:
-    return f"blend({network} + linear)"
-
-
 def blend_candidate(cfg: PipelineConfig, frame: pd.DataFrame, candidates: list[CandidateResult],
                      baselines: list[CandidateResult], models_dir: Path) -> CandidateResult | None:
     """The best network blended with the linear baseline, weights per step chosen on validation."""
     from forecaster.estimator import BlendForecaster, load_forecaster
 
-    linear = next((b for b in baselines if b.name == "linear" and b.model_dir), None)
+    linear = next((b for b in baselines if b.name == BLEND_PARTNER and b.model_dir), None)
     ok = [c for c in candidates if not c.failed and c.model_dir and not math.isnan(c.val_mae)]
     if not cfg.training.blend or linear is None or not ok:
         return None

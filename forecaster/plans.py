@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from forecaster.config import PipelineConfig
+from forecaster.config import BpttConfig, ClippingConfig, PipelineConfig
 from forecaster.models.spec import ModelSpec
 
 #: The MLflow parameter names every child run carries, in logging order (a contract).
@@ -23,6 +23,9 @@ CONTRACT_PARAMS = (
     "clip_threshold", "learning_rate", "batch_size", "lookback", "horizon", "n_features", "n_params",
     "seed", "warm_start", "bptt",
 )
+
+#: The baseline every blend candidate mixes with its network (``blend(<network> + linear)``).
+BLEND_PARTNER = "linear"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,22 @@ class CandidatePlan:
     model: dict[str, Any]
     clipping: dict[str, Any]
     bptt: dict[str, Any] = field(default_factory=lambda: {"truncate": None})
+
+    @property
+    def architecture(self) -> str:
+        """The architecture's short name, e.g. ``gru-2x32-do0.1`` (:attr:`ModelSpec.name`)."""
+        return ModelSpec.from_dict(self.model).name
+
+    @property
+    def clipping_label(self) -> str:
+        """``none`` or ``<kind>=<threshold>``, e.g. ``clipnorm=1`` (:attr:`ClippingConfig.label`)."""
+        return ClippingConfig.model_validate(self.clipping).label
+
+    @property
+    def bptt_label(self) -> str | None:
+        """``truncate=K`` for truncated BPTT; None for full BPTT (it adds nothing to names)."""
+        setting = BpttConfig.model_validate(self.bptt)
+        return None if setting.truncate is None else setting.label
 
 
 def plan_candidates(cfg: PipelineConfig) -> list[CandidatePlan]:
@@ -54,6 +73,15 @@ def plan_candidates(cfg: PipelineConfig) -> list[CandidatePlan]:
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"the pipeline lists the same candidate twice: {dupes}")
     return plans
+
+
+def blend_name(network: str) -> str:
+    """The name of the blend of the candidate ``network`` with :data:`BLEND_PARTNER`.
+
+    >>> blend_name("lstm-1x32 | none")
+    'blend(lstm-1x32 | none + linear)'
+    """
+    return f"blend({network} + {BLEND_PARTNER})"
 
 
 def bptt_param(plan: CandidatePlan | None) -> str | int:
@@ -100,4 +128,5 @@ def contract_params(cfg: PipelineConfig, plan: CandidatePlan | None, est: Any = 
     return values
 
 
-__all__ = ["CONTRACT_PARAMS", "CandidatePlan", "bptt_param", "contract_params", "plan_candidates"]
+__all__ = ["BLEND_PARTNER", "CONTRACT_PARAMS", "CandidatePlan", "blend_name", "bptt_param", "contract_params",
+           "plan_candidates"]

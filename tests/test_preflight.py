@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,16 +41,60 @@ def test_a_parent_that_is_a_file_is_rejected(tmp_path):
         check_outputs({KEYS[1]: str(tmp_path / "blocker" / "sub" / "p.png")})
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only directories")
-def test_a_read_only_directory_is_rejected(tmp_path):
+READ_ONLY = r"output.forecast_path: its directory .*ro is not writable"
+
+
+def _as_unprivileged_user(check) -> tuple[int, str]:
+    """Run ``check()`` in a forked child as uid/gid 65534 (no root): its exit code and message.
+
+    Root may write into any directory, so as root (CI) the read-only check is run the way a
+    normal user meets it: the same kernel permission check, in a child that gave up root for good.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code, message = 1, "no error"
+        try:
+            try:
+                os.setgroups([])
+                os.setresgid(65534, 65534, 65534)
+                os.setresuid(65534, 65534, 65534)
+            except PermissionError as exc:  # root without CAP_SETUID (a locked-down container)
+                code, message = 3, str(exc)
+            else:
+                check()
+        except ConfigError as exc:
+            code, message = 0, str(exc)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            message = f"{type(exc).__name__}: {exc}"
+        finally:
+            os.write(write_end, message.encode()[:4000])
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        message = pipe.read().decode()
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), message
+
+
+def test_a_read_only_directory_is_rejected(tmp_path, monkeypatch):
     ro = tmp_path / "ro"
     ro.mkdir()
-    ro.chmod(0o500)
-    try:
-        with pytest.raises(ConfigError, match=r"output.forecast_path: its directory .* is not writable"):
+    ro.chmod(0o555)
+    if os.geteuid() != 0:
+        with pytest.raises(ConfigError, match=READ_ONLY):
             check_outputs({KEYS[0]: str(ro / "f.csv")})
-    finally:
-        ro.chmod(0o700)
+        return
+    if not hasattr(os, "setresuid"):
+        pytest.skip("running as root where processes cannot give up root (no setresuid)")
+    tmp_path.chmod(0o711)  # the unprivileged child may look up names here, not list or write
+    monkeypatch.chdir(tmp_path)  # a relative path: the child need not traverse pytest's private base
+    code, message = _as_unprivileged_user(lambda: check_outputs({KEYS[0]: "ro/f.csv"}))
+    if code == 3:
+        pytest.skip(f"root here cannot give up root ({message})")
+    assert code == 0, message
+    assert re.search(READ_ONLY, message), message
+    assert list(ro.iterdir()) == []
 
 
 def test_run_exits_2_before_loading_when_outputs_collide(tmp_path):

@@ -12,6 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from forecaster.config import PipelineConfig, TrackingConfig
+from forecaster.plans import CandidatePlan, blend_name, plan_candidates
 from forecaster.results import CandidateResult, ComparisonResult
 from forecaster.tracking import comparison_table, log_comparison, resolve_tracking_uri, ui_command
 from forecaster.tracking.artifacts import clipping_study, persistence_verdict
@@ -61,8 +62,9 @@ def _rnn_params(clipping: str, threshold: float | None) -> dict:
 
 
 def _comparison(best_val_mae: float = 0.8) -> ComparisonResult:
+    noclip, clipnorm = plan_candidates(_config(Path("unused.db")))  # every result carries its plan
     ok = CandidateResult(
-        name="lstm-1x4 | none", role="candidate", params=_rnn_params("none", None),
+        name="lstm-1x4 | none", role="candidate", params=_rnn_params("none", None), plan=noclip,
         history={"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.6, 0.5],
                  "grad_norm_mean": [2.0, 1.0, 0.5], "grad_norm_max": [5.0, 3.0, 1.0],
                  "clipped_fraction": [0.0, 0.0, 0.0]},
@@ -76,10 +78,10 @@ def _comparison(best_val_mae: float = 0.8) -> ComparisonResult:
                  "grad_norm_mean": [40.0, 1e6], "grad_norm_max": [90.0, 1e9],
                  "clipped_fraction": [1.0, 1.0]},
         metrics={"val_mae": math.nan, "train_seconds": 0.7, "epochs_run": 2.0},
-        failed=True, failure_reason="loss became nan at epoch 2", failed_epoch=2,
+        failed=True, failure_reason="loss became nan at epoch 2", failed_epoch=2, plan=clipnorm,
     )
     ensemble = CandidateResult(
-        name="ensemble", role="ensemble", params={**_rnn_params("none", None), "cell": "ensemble"},
+        name="ensemble", role="ensemble", params={**_rnn_params("none", None), "cell": "ensemble"}, plan=noclip,
         metrics=_metrics(best_val_mae + 0.05), test_mae_by_step=np.array([0.75, 0.85, 0.95]),
     )
     baselines = [
@@ -347,12 +349,62 @@ def test_child_runs_have_short_names_full_name_tag_and_training_times(logged):
     assert (trained.start_time, trained.end_time) == (1_700_000_000_000, 1_700_000_042_500)
 
 
-def test_short_run_names_keep_cell_size_and_clipping():
+# The run names users see in the MLflow UI, as they were when they were parsed out of candidate names
+# (2026-11-30, before issue 11): full name -> (run name, its blend's run name). Now read from the plan.
+RUN_NAMES = {
+    "lstm-1x16 | none": ("lstm-1x16 noclip", "lstm-1x16 noclip+lin"),
+    "lstm-1x16 | none | truncate=4": ("lstm-1x16 none | truncate4", "lstm-1x16 none | truncate4+lin"),
+    "lstm-1x16 | clipnorm=1": ("lstm-1x16 norm1", "lstm-1x16 norm1+lin"),
+    "lstm-1x16 | clipnorm=1 | truncate=4": ("lstm-1x16 norm1 | truncate=4", "lstm-1x16 norm1 | truncate=4+lin"),
+    "lstm-1x16 | clipvalue=0.5": ("lstm-1x16 value0.5", "lstm-1x16 value0.5+lin"),
+    "lstm-1x16 | global_clipnorm=0.25": ("lstm-1x16 gnorm0.25", "lstm-1x16 gnorm0.25+lin"),
+    "gru-2x64,32-do0.1-rdo0.2-seq2seq | none": ("gru-2x64,32-do0.1-rdo0.2-seq2seq noclip",
+                                                "gru-2x64,32-do0.1-rdo0.2-seq2seq noclip~"),
+    "gru-2x64,32-do0.1-rdo0.2-seq2seq | none | truncate=4": ("gru-2x64,32-do0.1-rdo0.2-seq2seq none |~",) * 2,
+    "gru-2x64,32-do0.1-rdo0.2-seq2seq | clipnorm=1": ("gru-2x64,32-do0.1-rdo0.2-seq2seq norm1",
+                                                      "gru-2x64,32-do0.1-rdo0.2-seq2seq norm1+~"),
+    "gru-2x64,32-do0.1-rdo0.2-seq2seq | global_clipnorm=0.25": ("gru-2x64,32-do0.1-rdo0.2-seq2seq gnorm0~",) * 2,
+    "rnn-1x32-bi | clipvalue=0.5": ("rnn-1x32-bi value0.5", "rnn-1x32-bi value0.5+lin"),
+}
+
+
+def _grid_plans() -> dict[str, CandidatePlan]:
+    grid = [PipelineConfig.model_validate({
+        "name": "names", "data": {"path": "x.csv", "target": "y"}, "window": {"lookback": 12, "horizon": 3},
+        "models": [{"cell": "lstm", "units": 16},
+                   {"cell": "gru", "layers": 2, "units": [64, 32], "dropout": 0.1, "recurrent_dropout": 0.2,
+                    "head": "seq2seq"}],
+        "clipping": ["none", {"clipnorm": 1.0}, {"clipvalue": 0.5}, {"global_clipnorm": 0.25}],
+        "bptt": ["full", {"truncate": 4}]}),
+        PipelineConfig.model_validate({
+            "name": "names", "data": {"path": "x.csv", "target": "y"}, "window": {"lookback": 12, "horizon": 3},
+            "models": [{"cell": "rnn", "units": 32, "bidirectional": True}], "clipping": [{"clipvalue": 0.5}]})]
+    return {plan.name: plan for cfg in grid for plan in plan_candidates(cfg)}
+
+
+def test_run_names_are_read_from_the_plan_and_unchanged():
     from forecaster.tracking.runnames import short_run_name
 
-    assert short_run_name("gru-2x64,32-do0.1-rdo0.2 | global_clipnorm=0.5") == "gru-2x64,32-do0.1-rdo0.2 gnorm0.5"
-    assert short_run_name("rnn-1x32-bi | clipvalue=0.5") == "rnn-1x32-bi value0.5"
-    assert short_run_name("blend(lstm-1x32 | none + linear)") == "lstm-1x32 noclip+lin"
+    plans = _grid_plans()
+    assert set(RUN_NAMES) <= set(plans)
+    for name, (run_name, blend_run_name) in RUN_NAMES.items():
+        plan = plans[name]
+        assert short_run_name(CandidateResult(name, "candidate", {}, plan=plan)) == run_name
+        assert short_run_name(CandidateResult(blend_name(name), "ensemble", {}, plan=plan)) == blend_run_name
+    # The plan, not the name, decides: a result renamed by hand keeps its plan's run name.
+    assert short_run_name(CandidateResult("my favourite", "candidate", {}, plan=plans["lstm-1x16 | none"])) == (
+        "lstm-1x16 noclip")
+    assert short_run_name(CandidateResult("seasonal_naive", "baseline", {})) == "seasonal_naive"
+
+
+def test_what_was_compared_is_read_from_the_plans():
+    from forecaster.tracking.headline import compared_sentence
+
+    comparison = _comparison()
+    for result in comparison.candidates:
+        result.name = f"run {result.name}"  # names are labels; the plan says what was trained
+    assert compared_sentence(comparison).startswith(
+        "Compared 2 network run(s) (lstm-1x4 x clipping none, clipnorm=1), 1 blend(s), 3 baseline(s)")
 
 
 def test_mark_champion_tags_parent_and_child_and_says_so(logged):

@@ -23,30 +23,12 @@ from typing import Any, Sequence
 from forecaster.cli.bars import TqdmProgress, _progress_for
 from forecaster.cli.commands import PIPELINE_SUFFIXES
 from forecaster.cli.csvsource import infer_data_config
-from forecaster.cli.exitcodes import (
-    EXIT_CODES_HELP,
-    EXIT_DATA,
-    EXIT_ERROR,
-    EXIT_INTERRUPTED,
-    EXIT_LOCKED,
-    EXIT_OK,
-    EXIT_QUALITY_GATE,
-    EXIT_TERMINATED,
-    EXIT_USAGE,
-)
+from forecaster.cli.exitcodes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED
 from forecaster.cli.parser import build_parser
 from forecaster.errors import ForecasterError, Terminated
 
+# The exit codes are owned by forecaster.exitcodes (the CLI's view: forecaster.cli.exitcodes).
 __all__ = [
-    "EXIT_CODES_HELP",
-    "EXIT_DATA",
-    "EXIT_ERROR",
-    "EXIT_INTERRUPTED",
-    "EXIT_LOCKED",
-    "EXIT_OK",
-    "EXIT_QUALITY_GATE",
-    "EXIT_TERMINATED",
-    "EXIT_USAGE",
     "PIPELINE_SUFFIXES",
     "TqdmProgress",
     "build_parser",

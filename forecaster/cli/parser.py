@@ -64,6 +64,13 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                        "over the pipeline file's tracking.tracking_uri and MLFLOW_TRACKING_URI")
 
 
+def _set_option(parser: argparse.ArgumentParser,
+                help: str = "override one setting of the pipeline file (repeatable)") -> None:
+    # --set key.path=value, repeatable: read by forecaster.config.apply_overrides.
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                        help=help)
+
+
 def _executor_options(parser: argparse.ArgumentParser) -> None:
     # Where the work runs is not part of the pipeline file (nor of the idempotence key).
     group = parser.add_argument_group("execution (not part of the pipeline file)")
@@ -102,9 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
               "unchanged since the last successful run is skipped (exit 0) unless --force. "
               "Only one run per pipeline at a time (exit 5 otherwise).")
     run.add_argument("pipeline", metavar="PIPELINE", help="pipeline file (YAML)")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                     help="override one setting of the pipeline file, value read as YAML; "
-                     "repeatable (e.g. --set training.epochs=2 --set models.0.units=16)")
+    _set_option(run, help="override one setting of the pipeline file, value read as YAML; "
+                "repeatable (e.g. --set training.epochs=2 --set models.0.units=16)")
     run.add_argument("--force", action="store_true",
                      help="run even if nothing changed since the last successful run")
     run.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
@@ -144,8 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="number of folds (default: evaluation.backtest_folds of the pipeline "
                     "file, or 3 when that is 0)")
     bt.add_argument("--output", metavar="CSV", help="write the tidy table to this CSV file")
-    bt.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                    help="override one setting of the pipeline file (repeatable)")
+    _set_option(bt)
     _executor_options(bt)
     bt.set_defaults(handler=_cmd_backtest)
 
@@ -156,8 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
               "table. Exit 6 when the champion is degraded (see monitoring.* in the pipeline file). "
               "Cheap enough to run hourly: no training, no TensorFlow.")
     mon.add_argument("pipeline", metavar="PIPELINE", help="pipeline file (YAML)")
-    mon.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                     help="override one setting of the pipeline file (repeatable)")
+    _set_option(mon)
     mon.set_defaults(handler=_cmd_monitor)
 
     data = add("data", "data commands", "Commands about input data.")
@@ -183,8 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     bare.add_argument("--max-gap", type=int, default=3, metavar="STEPS",
                       help="longest gap interpolated, in steps; longer gaps split segments (default: 3)")
     bare.add_argument("--separator", default=",", metavar="CHAR", help="CSV separator (default: ,)")
-    check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                       help="override one setting of the pipeline file (repeatable)")
+    _set_option(check)
     check.set_defaults(handler=_cmd_data_check)
 
     ui = add("ui", "open the MLflow UI on the tracking store",

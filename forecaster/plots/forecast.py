@@ -99,10 +99,7 @@ def forecast_figure(
             ax.plot(forecast_ts, true[:, j], color="tab:orange", marker=".", linewidth=1.0,
                     label="actual")
         ax.axvline(history_ts[-1], color="gray", linestyle=":", linewidth=1)
-        ax.set_ylabel(_ylabel(names[j], units))
-        _date_axis(ax)
-        ax.grid(True, alpha=0.3)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0.0)
+        _finish_axis(ax, _ylabel(names[j], units))
     axes[0].set_title(title or "Forecast")
     axes[-1].set_xlabel("date (dotted line: last observation)")
     return fig
@@ -150,10 +147,7 @@ def plot_forecast_vs_actual(
                             label=band_label)
         ax.plot(timestamps, true[:, j], color="black", linewidth=1.2, label="actual")
         ax.plot(timestamps, pred[:, j], color=MODEL_COLOUR, linewidth=1.2, label="forecast")
-        ax.set_ylabel(_ylabel(names[j], units))
-        _date_axis(ax)
-        ax.grid(True, alpha=0.3)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0.0)
+        _finish_axis(ax, _ylabel(names[j], units))
     axes[0].set_title(title or "Forecast vs actual")
     axes[-1].set_xlabel("date of the forecast target")
     return _save(fig, path)
@@ -165,6 +159,14 @@ def plot_forecast_vs_actual(
 def band_legend(level: float | None) -> str:
     """The interval's legend label: ``90% interval`` for level 0.9, ``interval`` when unknown."""
     return "interval" if level is None else f"{level:.0%} interval"
+
+
+def _finish_axis(ax, ylabel: str) -> None:
+    """The y label, a readable date axis, a light grid and the legend outside on the right."""
+    ax.set_ylabel(ylabel)
+    _date_axis(ax)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0.0)
 
 
 def _date_axis(ax) -> None:

@@ -67,7 +67,7 @@ def headline_metrics(comparison: ComparisonResult) -> dict[str, float]:
 def compared_sentence(comparison: ComparisonResult) -> str:
     """One line: which networks, clipping settings, ensembles and baselines were compared."""
     networks = [c for c in comparison.candidates if c.role != ROLE_ENSEMBLE]
-    specs = list(dict.fromkeys(c.name.split(" | ", 1)[0] for c in networks))
+    specs = list(dict.fromkeys(c.plan.architecture if c.plan is not None else c.name for c in networks))
     clippings = list(dict.fromkeys(clipping_label(c.params) for c in networks))
     ensembles = [c for c in comparison.candidates if c.role == ROLE_ENSEMBLE]
     failed = [c for c in comparison.candidates if c.failed]
@@ -88,16 +88,23 @@ def winner_sentence(comparison: ComparisonResult) -> str:
     if best is None:
         return "**No winner**: every candidate failed."
     persistence = comparison.baseline("persistence")
-    text = f"**Winner: {best.name}**: val MAE {best.val_mae:.4g}"
-    rel = _number(best.metrics.get("val_rel_mae"))
+    text = f"**Winner: {best.name}**: {_mae_figures(best)}"
+    persistence_test = _number(persistence.metrics.get("test_mae")) if persistence is not None else math.nan
+    if math.isfinite(_number(best.metrics.get("test_mae"))) and math.isfinite(persistence_test):
+        text += f" (persistence {persistence_test:.4g})"
+    return text + "."
+
+
+def _mae_figures(result: Any) -> str:
+    """``val MAE v (r x persistence), test MAE t``; the parts that are not finite are left out."""
+    text = f"val MAE {_number(result.val_mae):.4g}"
+    rel = _number(result.metrics.get("val_rel_mae"))
     if math.isfinite(rel):
         text += f" ({rel:.3f}x persistence)"
-    test = _number(best.metrics.get("test_mae"))
+    test = _number(result.metrics.get("test_mae"))
     if math.isfinite(test):
         text += f", test MAE {test:.4g}"
-        if persistence is not None and math.isfinite(_number(persistence.metrics.get("test_mae"))):
-            text += f" (persistence {_number(persistence.metrics.get('test_mae')):.4g})"
-    return text + "."
+    return text
 
 
 def parent_note(comparison: ComparisonResult, table: pd.DataFrame, champion_line: str | None = None) -> str:
@@ -131,13 +138,7 @@ def child_note(result: Any, comparison: ComparisonResult) -> str:
     text = f"{result.name}: "
     if result.name in ranked:
         text += f"rank {ranked.index(result.name) + 1} of {len(ranked)} by validation MAE; "
-    text += f"val MAE {_number(result.val_mae):.4g}"
-    rel = _number(result.metrics.get("val_rel_mae"))
-    if math.isfinite(rel):
-        text += f" ({rel:.3f}x persistence)"
-    test = _number(result.metrics.get("test_mae"))
-    if math.isfinite(test):
-        text += f", test MAE {test:.4g}"
+    text += _mae_figures(result)
     epochs, seconds = _number(result.metrics.get("epochs_run")), _number(result.metrics.get("train_seconds"))
     if result.role != ROLE_BASELINE and math.isfinite(epochs) and epochs > 0:
         text += f"; trained {epochs:.0f} epoch(s) in {seconds:.1f} s"
@@ -190,7 +191,7 @@ def mark_champion(
         client.set_tag(run_id, MLFLOW_RUN_NOTE,
                        f"**Champion**: registered as {registered_model} v{version} and promoted to "
                        f"`@champion` by this comparison. Full name: {best.name}.")
-        client.update_run(run_id, name=champion_run_name(short_run_name(best.name)))
+        client.update_run(run_id, name=champion_run_name(short_run_name(best)))
         logger.debug("marked run %s (%s) as champion %s v%s", run_id, best.name, registered_model, version)
         # Redraw the comparison charts with the champion marked (they were drawn before the gate).
         with tempfile.TemporaryDirectory(prefix="forecaster-charts-") as scratch:

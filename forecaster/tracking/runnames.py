@@ -18,25 +18,34 @@ The champion's run is renamed ``★ <short name>`` once the gate promotes it (th
 in its description and its ``forecaster.champion`` tag): the runs list's default column shows about
 22 characters, so the mark goes first and stays short.
 
+The names are read from the result's plan (:class:`forecaster.plans.CandidatePlan`: architecture,
+clipping, bptt), never parsed back out of the full name.
+
 Example
 -------
->>> short_run_name("gru-2x32-do0.1 | clipnorm=1")
+>>> from forecaster.plans import CandidatePlan
+>>> from forecaster.results import CandidateResult
+>>> plan = CandidatePlan("gru-2x32-do0.1 | clipnorm=1", {"cell": "gru", "layers": 2, "units": 32, "dropout": 0.1},
+...                      {"kind": "clipnorm", "threshold": 1.0})
+>>> short_run_name(CandidateResult(plan.name, "candidate", {}, plan=plan))
 'gru-2x32-do0.1 norm1'
->>> short_run_name("blend(lstm-1x32 | none + linear)")
-'lstm-1x32 noclip+lin'
+>>> short_run_name(CandidateResult("blend(gru-2x32-do0.1 | clipnorm=1 + linear)", "ensemble", {}, plan=plan))
+'gru-2x32-do0.1 norm1+lin'
 >>> champion_run_name("lstm-1x32 noclip")
 '★ lstm-1x32 noclip'
 """
 
 from __future__ import annotations
 
-import re
+from typing import Any
+
+from forecaster.plans import BLEND_PARTNER
+from forecaster.results import ROLE_ENSEMBLE
 
 MAX_RUN_NAME = 40
 CHAMPION_PREFIX = "★ "
 
 _CLIP_WORDS = (("global_clipnorm", "gnorm"), ("clipnorm", "norm"), ("clipvalue", "value"))
-_BLEND = re.compile(r"^blend\((?P<inner>.+) \+ (?P<other>\w+)\)$")
 
 
 def short_clipping(label: str) -> str:
@@ -50,17 +59,21 @@ def short_clipping(label: str) -> str:
     return label.replace("=", "")
 
 
-def short_run_name(name: str) -> str:
-    """The run name shown in the MLflow runs list for the candidate or baseline ``name``."""
-    blend = _BLEND.match(name)
-    if blend:
-        inner = short_run_name(blend.group("inner"))
-        other = blend.group("other")
-        return _cut(f"{inner}+{other[:3]}")
-    if " | " in name:
-        spec, clipping = name.split(" | ", 1)
-        return _cut(f"{spec} {short_clipping(clipping)}")
-    return _cut(name)
+def short_run_name(result: Any) -> str:
+    """The run name shown in the MLflow runs list for a candidate or baseline result.
+
+    A network: ``<architecture> <short clipping>`` (a truncated-BPTT setting adds
+    `` | truncate=K`` before shortening); a blend: its network's name then ``+lin``; a run
+    without a plan (a baseline): its name.
+    """
+    plan = getattr(result, "plan", None)
+    if plan is None:
+        return _cut(result.name)
+    setting = plan.clipping_label if plan.bptt_label is None else f"{plan.clipping_label} | {plan.bptt_label}"
+    name = _cut(f"{plan.architecture} {short_clipping(setting)}")
+    if result.role == ROLE_ENSEMBLE:
+        name = _cut(f"{name}+{BLEND_PARTNER[:3]}")
+    return name
 
 
 def champion_run_name(short_name: str) -> str:

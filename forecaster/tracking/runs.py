@@ -1,6 +1,7 @@
 """Log one comparison to MLflow: a parent run with one nested child run per candidate and baseline.
 
-The tag, parameter and metric names below are a contract (dashboards and checks rely on them).
+The tag names below are a contract (dashboards and checks rely on them); so are the parameter and
+metric names each run carries (:mod:`forecaster.tracking.runparams`, re-exported here).
 Every run is created RUNNING and ended explicitly: FINISHED, FAILED (a failed candidate, or an
 exception while logging) or KILLED (interrupted), so a run never looks successful by accident.
 
@@ -15,7 +16,6 @@ Example
 from __future__ import annotations
 
 import logging
-import math
 import tempfile
 import time
 import warnings
@@ -24,14 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.context.registry import resolve_tags
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
 
-from forecaster.plans import CONTRACT_PARAMS, contract_params
+from forecaster.plans import CONTRACT_PARAMS  # noqa: F401 - re-exported (owned by forecaster.plans)
 from forecaster.results import ROLE_BASELINE, ROLE_CANDIDATE, ROLE_ENSEMBLE, CandidateResult, ComparisonResult
 from forecaster.tracking.artifacts import (
     comparison_table,
@@ -40,6 +39,15 @@ from forecaster.tracking.artifacts import (
 )
 from forecaster.tracking.headline import child_note, headline_metrics, parent_note
 from forecaster.tracking.runnames import short_run_name
+from forecaster.tracking.runparams import (  # noqa: F401 - the metric names re-exported
+    EPOCH_METRICS,
+    FINAL_METRICS,
+    STEP_METRIC,
+    child_metrics,
+    child_params,
+    finite,
+    parent_params,
+)
 from forecaster.tracking.store import artifact_root_for, configure, get_or_create_experiment
 from forecaster.tracking.wrapper import link_wrapper_run
 
@@ -60,17 +68,8 @@ TAG_BEST_CANDIDATE = "forecaster.best_candidate"
 TAG_FAILURE_REASON = "forecaster.failure_reason"
 TAG_FAILED_EPOCH = "forecaster.failed_epoch"
 ROLE_COMPARISON = "comparison"
-# CONTRACT_PARAMS (every child run's parameter names) and their values are owned by forecaster.plans.
-
-EPOCH_METRICS = ("train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction")
-LAG_EPOCH_METRICS = ("memory_lag", "grad_far_near_ratio")  # networks only; NaN epochs (not measured) skipped
-FINAL_METRICS = (
-    "val_mae", "val_rmse", "test_mae", "test_rmse", "test_smape", "test_mase", "interval_coverage",
-    "train_seconds", "epochs_run", "val_rel_mae", "test_rel_mae",
-)
-STEP_METRIC = "test_mae_by_step"
-COVERAGE_STEP_METRIC = "interval_coverage_by_step"
-LAG_METRIC = "input_grad_by_lag"  # step = lag (1 = the last observed step)
+# CONTRACT_PARAMS (every child run's parameter names) and their values are owned by forecaster.plans;
+# the metric names and the values each run carries are in forecaster.tracking.runparams.
 
 _BATCH = 1000  # MLflow's limit on metrics per log_batch call
 _PARAM_BATCH = 100  # ... and on params/tags per call
@@ -87,106 +86,10 @@ class ComparisonRunInfo:
     best_run_id: str | None = None
 
 
-# --- values -----------------------------------------------------------------------------------
-def _param_value(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_param_value(v) for v in value) + "]"
-    if isinstance(value, np.generic):
-        return _param_value(value.item())
-    return str(value)
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def child_params(result: CandidateResult, cfg: Any) -> dict[str, str]:
-    """The contract parameters of one run as strings, neutral values where they do not apply.
-
-    Candidates take every name from ``result.params`` (a missing name is logged as ``none``
-    with a warning); baselines fall back to :func:`forecaster.plans.contract_params`' neutral
-    values with their own name as ``cell``. ``lookback``, ``horizon`` and ``seed`` fall back to
-    the pipeline's settings.
-    """
-    values: dict[str, Any] = {"lookback": cfg.window.lookback, "horizon": cfg.window.horizon,
-                              "seed": cfg.training.seed}
-    if result.role == ROLE_BASELINE:
-        values = contract_params(cfg, None, baseline=result.name)
-    values.update({k: v for k, v in result.params.items() if k in CONTRACT_PARAMS})
-    missing = [k for k in CONTRACT_PARAMS if k not in values]
-    if missing:
-        logger.warning("run %r has no value for contract parameter(s) %s; logging 'none'", result.name, missing)
-    return {k: _param_value(values.get(k)) for k in CONTRACT_PARAMS}
-
-
-def child_metrics(result: CandidateResult, timestamp: int) -> list[Metric]:
-    """Per-epoch (``step=epoch``, 1-based), final (``step=0``) and per-horizon-step metrics.
-
-    Non-finite values (a diverged epoch, a metric that does not apply) are skipped.
-    """
-    metrics: list[Metric] = []
-    for key in (*EPOCH_METRICS, *LAG_EPOCH_METRICS):
-        for epoch, value in enumerate(result.history.get(key) or (), start=1):
-            number = _finite(value)
-            if number is not None:
-                metrics.append(Metric(key, number, timestamp, epoch))
-    for key, value in result.metrics.items():
-        number = _finite(value)
-        if number is not None:
-            metrics.append(Metric(str(key), number, timestamp, 0))
-    for key, values in ((STEP_METRIC, result.test_mae_by_step), (COVERAGE_STEP_METRIC, result.coverage_by_step),
-                        (LAG_METRIC, result.input_grad_by_lag)):
-        for step, value in enumerate(np.asarray(values, dtype=np.float64).ravel(), start=1):
-            number = _finite(value)
-            if number is not None:
-                metrics.append(Metric(key, number, timestamp, step))
-    return metrics
-
-
-def parent_params(cfg: Any, data_path: str | Path) -> dict[str, str]:
-    """The pipeline's data/window/split/training settings as ``section.key`` parameters."""
-    params: dict[str, Any] = {
-        "data.path": str(data_path),
-        "data.target": ", ".join(cfg.data.target),
-        "data.frequency": cfg.data.frequency,
-        "window.lookback": cfg.window.lookback,
-        "window.horizon": cfg.window.horizon,
-        "window.stride": cfg.window.stride,
-        "split.val": cfg.split.val,
-        "split.test": cfg.split.test,
-        "evaluation.interval_level": cfg.evaluation.interval_level,
-        "evaluation.interval_scale": cfg.evaluation.interval_scale,
-        "evaluation.calibration_window": cfg.evaluation.calibration_window,
-        "models": _model_names(cfg),
-        "n_candidates": len(cfg.models) * len(cfg.clipping) * len(getattr(cfg, "bptt", None) or [None]),
-        "clipping": [c.label for c in cfg.clipping],
-        "bptt": [b.label for b in getattr(cfg, "bptt", ())],
-        "baselines": list(cfg.baselines),
-    }
-    for key, value in cfg.training.model_dump(mode="json").items():
-        params[f"training.{key}"] = value
-    return {k: _param_value(v)[:6000] for k, v in params.items()}
-
-
-def _model_names(cfg: Any) -> list[str]:
-    """The architectures compared, e.g. ``[lstm-1x16, gru-2x32-do0.1]`` (the ``models`` param; it
-    was a count before, now ``n_candidates`` counts the model x clipping runs)."""
-    from forecaster.models.spec import ModelSpec
-
-    return [ModelSpec.from_config(model).name for model in cfg.models]
-
 
 def _millis(seconds: Any) -> int | None:
     """Unix seconds (float) -> MLflow's milliseconds; None when unknown."""
-    number = _finite(seconds)
+    number = finite(seconds)
     return None if number is None else int(number * 1000)
 
 
@@ -371,7 +274,7 @@ def log_comparison(
                 child = client.create_run(
                     experiment_id,
                     tags=resolve_tags(child_tags),
-                    run_name=short_run_name(result.name),
+                    run_name=short_run_name(result),
                     start_time=_millis(getattr(result, "started_at", None)),
                 )
                 open_child = child.info.run_id

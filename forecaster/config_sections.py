@@ -1,0 +1,247 @@
+"""The sections of a pipeline file other than ``data``: features, window, split, models, clipping,
+bptt, training, evaluation, monitoring, tracking and output (pydantic, unknown keys forbidden).
+
+Each section validates itself; rules that span sections live on
+:class:`forecaster.config.PipelineConfig`. Import these names from :mod:`forecaster.config`.
+
+Example
+-------
+>>> ClippingConfig.model_validate({"clipnorm": 1.0}).label
+'clipnorm=1'
+>>> BpttConfig.model_validate("full").label
+'full'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CELLS = ("rnn", "gru", "lstm")
+HEADS = ("dense", "seq2seq")
+CLIPPING_KINDS = ("none", "clipnorm", "clipvalue", "global_clipnorm")
+BASELINES = ("persistence", "seasonal_naive", "linear")
+CALENDAR_SIGNALS = ("hour_of_day", "day_of_week", "day_of_year")
+
+
+class StrictSection(BaseModel):
+    """A pipeline-file section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class WindConfig(StrictSection):
+    speed: str
+    direction: str
+
+
+class FeaturesConfig(StrictSection):
+    """Derived input features (scikit-learn transformers in :mod:`forecaster.features`)."""
+
+    calendar: list[Literal["hour_of_day", "day_of_week", "day_of_year"]] = Field(default_factory=list)
+    log_returns: list[str] = Field(default_factory=list)
+    wind: WindConfig | None = None
+
+
+class WindowConfig(StrictSection):
+    lookback: int = Field(ge=1)
+    horizon: int = Field(ge=1)
+    stride: int = Field(default=1, ge=1)
+
+
+class SplitConfig(StrictSection):
+    val: float = Field(default=0.25, gt=0, lt=1)
+    test: float = Field(default=0.25, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _leaves_training_data(self) -> "SplitConfig":
+        if self.val + self.test >= 1:
+            raise ValueError(
+                f"val + test must be below 1 to leave training data; received val={self.val}, test={self.test}"
+            )
+        return self
+
+
+class ModelConfig(StrictSection):
+    """One candidate architecture. Mirrors :class:`forecaster.models.spec.ModelSpec`."""
+
+    cell: Literal["rnn", "gru", "lstm"]
+    layers: int = Field(default=1, ge=1)
+    units: int | list[int] = 32
+    bidirectional: bool = False
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    recurrent_dropout: float = Field(default=0.0, ge=0, lt=1)
+    head: Literal["dense", "seq2seq"] = "dense"
+
+    @model_validator(mode="after")
+    def _units_match_layers(self) -> "ModelConfig":
+        if isinstance(self.units, list):
+            if len(self.units) != self.layers:
+                raise ValueError(
+                    f"units lists one size per layer: layers={self.layers} but units={self.units}"
+                )
+            if any(u < 1 for u in self.units):
+                raise ValueError(f"units must be >= 1, received {self.units}")
+        elif self.units < 1:
+            raise ValueError(f"units must be >= 1, received {self.units}")
+        return self
+
+
+class ClippingConfig(StrictSection):
+    """A gradient-clipping setting: ``none`` or one Keras optimizer argument with its threshold."""
+
+    kind: Literal["none", "clipnorm", "clipvalue", "global_clipnorm"] = "none"
+    threshold: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_short_form(cls, value: Any) -> Any:
+        # Accepts "none", {clipnorm: 1.0}, or the long form {kind: clipnorm, threshold: 1.0}.
+        if value is None or value == "none" or value == {}:
+            return {"kind": "none"}
+        if isinstance(value, str):
+            raise ValueError(
+                f"a clipping setting is 'none' or a mapping like {{clipnorm: 1.0}}; received {value!r}"
+            )
+        if isinstance(value, dict) and "kind" not in value:
+            if len(value) != 1:
+                raise ValueError(
+                    f"a clipping setting names exactly one of clipnorm, clipvalue, global_clipnorm; received {value}"
+                )
+            ((kind, threshold),) = value.items()
+            return {"kind": kind, "threshold": threshold}
+        return value
+
+    @model_validator(mode="after")
+    def _threshold_when_clipping(self) -> "ClippingConfig":
+        if self.kind == "none":
+            if self.threshold is not None:
+                raise ValueError(f"clipping 'none' takes no threshold; received {self.threshold}")
+        elif self.threshold is None or self.threshold <= 0:
+            raise ValueError(f"{self.kind} needs a threshold > 0; received {self.threshold}")
+        return self
+
+    @property
+    def label(self) -> str:
+        return "none" if self.kind == "none" else f"{self.kind}={self.threshold:g}"
+
+
+class BpttConfig(StrictSection):
+    """A backpropagation-through-time setting: ``full`` or ``{truncate: K}`` (K >= 1 steps)."""
+
+    truncate: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_short_form(cls, value: Any) -> Any:
+        # Accepts "full" or {truncate: K}.
+        if value is None or value == "full" or value == {}:
+            return {"truncate": None}
+        if not isinstance(value, dict):
+            raise ValueError("a bptt setting is 'full' or a mapping like {truncate: 20}")
+        return value
+
+    @property
+    def label(self) -> str:
+        return "full" if self.truncate is None else f"truncate={self.truncate}"
+
+
+class TrainingConfig(StrictSection):
+    epochs: int = Field(default=20, ge=1)
+    batch_size: int = Field(default=256, ge=1)
+    learning_rate: float = Field(default=1e-3, gt=0)
+    patience: int = Field(default=3, ge=0)
+    seed: int = 42
+    loss: Literal["mse", "mae", "huber"] = "mse"
+    residual: bool = Field(
+        default=True,
+        description="Train the network on the change from the last observed target value "
+        "(persistence is the zero output), not on the level.",
+    )
+    center_targets: bool = Field(
+        default=True,
+        description="Feed each target's history relative to its last observed value (networks and "
+        "the linear baseline), so models are invariant to the target's level and do not "
+        "extrapolate a level-dependent drift into a warmer season or a higher price regime.",
+    )
+    blend: bool = Field(
+        default=True,
+        description="Add a candidate that blends the best network with the linear baseline, one "
+        "weight per horizon step chosen on validation (never worse than either on validation).",
+    )
+    scale_targets: bool = Field(
+        default=False,
+        description="With center_targets: also express each target's history and forecast change in "
+        "units of the window's own step volatility (instance normalisation), for series whose "
+        "volatility changes between seasons or regimes.",
+    )
+    warm_start: bool = Field(
+        default=False,
+        description="Start each candidate whose architecture, features and window match the current "
+        "champion's from the champion's weights (others start cold; the log says which did which).",
+    )
+
+
+class EvaluationConfig(StrictSection):
+    interval_level: float = Field(default=0.9, gt=0, lt=1)
+    interval_scale: Literal["absolute", "local"] = Field(
+        default="absolute",
+        description="Conformal interval scores in target units ('absolute': stable error scale, "
+        "e.g. temperatures over several years), or divided by each window's mean absolute one-step "
+        "change ('local': intervals follow each series' level and volatility; use it for prices and "
+        "for several series of different scales).",
+    )
+    calibration_window: int | None = Field(
+        default=None,
+        ge=10,
+        description="Rolling conformal calibration: each forecast's interval comes from the N most "
+        "recent windows of its series whose outcomes are known (adapts to seasons and volatility "
+        "regimes; at forecast time from the history given). null: calibrated once on the "
+        "validation windows.",
+    )
+    backtest_folds: int = Field(default=0, ge=0)
+    season: int | None = Field(
+        default=None, ge=1, description="Season length in steps; inferred from the frequency when absent."
+    )
+    plot_steps: int = Field(default=168, ge=1)
+
+
+class MonitoringConfig(StrictSection):
+    """Live accuracy of the forecasts in the ledger and the drift alert (``forecaster monitor``)."""
+
+    window: int = Field(
+        default=100, ge=1,
+        description="The drift rules look at the last `window` scored forecast values (one value = one "
+        "series, target and step of one forecast); fewer scored values: no verdict yet.",
+    )
+    coverage_tolerance: float = Field(
+        default=0.1, ge=0, lt=1,
+        description="Degraded when live interval coverage < evaluation.interval_level - coverage_tolerance.",
+    )
+    mae_tolerance: float = Field(
+        default=1.5, gt=0,
+        description="Degraded when live MAE > mae_tolerance x the model's test MAE.",
+    )
+
+
+class TrackingConfig(StrictSection):
+    experiment: str | None = None
+    registered_model: str | None = None
+    tracking_uri: str | None = None
+
+
+class OutputConfig(StrictSection):
+    forecast_path: str | None = None
+    plot_path: str | None = None
+    fallback_to_baseline: bool = Field(
+        default=True,
+        description="When no candidate beats the baselines, still write the forecast of the best baseline.",
+    )
+
+
+__all__ = [
+    "BASELINES", "CALENDAR_SIGNALS", "CELLS", "CLIPPING_KINDS", "HEADS", "BpttConfig", "ClippingConfig",
+    "EvaluationConfig", "FeaturesConfig", "ModelConfig", "MonitoringConfig", "OutputConfig", "SplitConfig",
+    "StrictSection", "TrackingConfig", "TrainingConfig", "WindConfig", "WindowConfig",
+]
