@@ -125,3 +125,40 @@ def test_the_signature_declares_step_long_without_mlflows_integer_hint():
     with pytest.warns(UserWarning, match="integer column"):
         inferred = infer_signature(request, output)
     assert declared == inferred  # the served signature is unchanged
+
+
+@pytest.mark.parametrize("frequency, stamps", [
+    ("1h", pd.date_range("2024-01-01 03:00", periods=50, freq="h")),
+    ("D", pd.date_range("2024-01-01", periods=50, freq="D")),
+    ("B", pd.bdate_range("2024-01-01", periods=50)),
+    ("1h", pd.date_range("2024-01-01 03:00", periods=50, freq="h").delete(7)),  # a gap: regularise fills it
+    ("1h", pd.date_range("2024-01-01 03:10", periods=50, freq="h")),  # off the bins: regularise bins it
+    ("2D", pd.date_range("2024-01-01", periods=50, freq="D")),  # coarser: regularise aggregates
+])
+def test_a_request_already_on_the_grid_skips_regularise_with_the_same_result(frequency, stamps):
+    from forecaster.data.regularise import regularise
+
+    schema = DataSchema.from_config({"path": "x.csv", "target": ["t"], "frequency": frequency})
+    frame = pd.DataFrame({SERIES_ID: "s", TIMESTAMP: stamps, "t": np.sin(np.arange(len(stamps))), "p": 1.0})
+    for case in (frame, frame.assign(t=frame["t"].where(frame.index != 9))):  # a missing value too
+        pd.testing.assert_frame_equal(schema.regular(case, None), regularise(case, frequency, "mean", 3)[0],
+                                      check_exact=True)
+
+
+def test_the_one_series_fast_path_forecasts_exactly_as_the_general_path(monkeypatch):
+    """A served request (one series on the grid): numpy tail, no regularise pass, no calibration pass
+    on a history too short for a window; the general path (sort, group-by, regularise) is forced by
+    switching the fast paths off, and must give the very same forecast."""
+    import forecaster.estimator.inputs as inputs
+    import forecaster.schema as schema
+
+    est, _ = fitted(calibration_window=30)
+    raw = raw_rows()
+    requests = [raw[raw["Ticker"] == "A"].tail(rows) for rows in (80, 13)]  # rolling calibration; static
+    fast = [est.forecast(request) for request in requests]
+    monkeypatch.setattr(inputs, "_one_series_tail", lambda frame, lookback: None)
+    monkeypatch.setattr(schema, "_already_regular", lambda frame, frequency: None)
+    for request, expected in zip(requests, fast):
+        pd.testing.assert_frame_equal(expected, est.forecast(request), check_exact=True)
+    rolling, static = fast
+    assert not np.allclose(rolling["upper"] - rolling["forecast"], static["upper"] - static["forecast"])

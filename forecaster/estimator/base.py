@@ -170,7 +170,7 @@ class WindowForecaster(BaseEstimator):
         each series of a canonical frame whose labels are all in the frame; None without either."""
         check_is_fitted(self, "preprocessor_")
         window = window or getattr(self, "calibration_window", None)
-        if not window:
+        if not window or len(frame) < self.lookback + self.horizon:  # no window fits: nothing to calibrate on
             return None
         frame = ensure_canonical(frame, list(self.target)).drop(columns=SPLIT, errors="ignore")
         frame = frame.sort_values([SERIES_ID, TIMESTAMP], kind="stable").reset_index(drop=True)

@@ -48,7 +48,8 @@ def last_windows(frame: pd.DataFrame, target: list[str], lookback: int, preproce
     """``(X, series_ids, last timestamps)`` of the last full window of each series.
 
     ``X``: ``(n_series, lookback, n_features)`` scaled inputs of the last ``lookback`` rows of each
-    series' last segment; ``series_ids`` sorted; ``last timestamps`` indexed by series id.
+    series' last segment; ``series_ids`` sorted; ``last timestamps`` indexed by series id. Only those
+    rows are transformed (derived features such as log returns start afresh at the window's start).
 
     Raises
     ------
@@ -56,18 +57,39 @@ def last_windows(frame: pd.DataFrame, target: list[str], lookback: int, preproce
         A series has fewer than ``lookback`` rows in its last segment.
     """
     frame = ensure_canonical(frame, target)
-    frame = frame.sort_values([SERIES_ID, TIMESTAMP], kind="stable").reset_index(drop=True)
-    # The last `lookback` rows of each series' last segment.
-    last_seg = frame.groupby(SERIES_ID)[SEGMENT].transform("max")
-    tail = frame[frame[SEGMENT] == last_seg].groupby(SERIES_ID, sort=True).tail(lookback)
-    counts = tail.groupby(SERIES_ID).size()
+    tail = _one_series_tail(frame, lookback)
+    if tail is not None:  # one series (a served request): numpy, no sort or group-by
+        index = pd.Index([tail[SERIES_ID].iloc[0]], dtype=object, name=SERIES_ID)
+        counts = pd.Series([len(tail)], index=index)
+    else:
+        frame = frame.sort_values([SERIES_ID, TIMESTAMP], kind="stable").reset_index(drop=True)
+        # The last `lookback` rows of each series' last segment.
+        last_seg = frame.groupby(SERIES_ID)[SEGMENT].transform("max")
+        tail = frame[frame[SEGMENT] == last_seg].groupby(SERIES_ID, sort=True).tail(lookback)
+        counts = tail.groupby(SERIES_ID).size()
     short = counts[counts < lookback]
     if len(short):
         raise short_history_error("model input", short.index[0], int(short.iloc[0]), lookback)
     _, values = preprocessor.transform_values(tail.reset_index(drop=True))
-    X = values.reshape(len(counts), lookback, -1)
-    last_ts = tail.groupby(SERIES_ID, sort=True)[TIMESTAMP].max()
+    X = values.reshape(len(counts), lookback, -1)  # -> (n_series, lookback, n_features)
+    if len(counts) == 1:
+        last_ts = pd.Series([tail[TIMESTAMP].to_numpy().max()], index=counts.index, name=TIMESTAMP)
+    else:
+        last_ts = tail.groupby(SERIES_ID, sort=True)[TIMESTAMP].max()
     return X, counts.index.to_numpy(), last_ts
+
+
+def _one_series_tail(frame: pd.DataFrame, lookback: int) -> pd.DataFrame | None:
+    """The last ``lookback`` rows of the last segment when ``frame`` holds one series in time order
+    (what a served request becomes), by numpy; None otherwise (the caller sorts and groups)."""
+    ids = frame[SERIES_ID].to_numpy()
+    if not len(ids) or not (ids == ids[0]).all():
+        return None
+    stamps = frame[TIMESTAMP].to_numpy()
+    if not (stamps[1:] >= stamps[:-1]).all():
+        return None
+    segment = frame[SEGMENT].to_numpy()
+    return frame.iloc[np.flatnonzero(segment == segment.max())[-lookback:]]
 
 
 def short_history_error(source: str, series_id: object, found: int, lookback: int) -> DataValidationError:
