@@ -43,7 +43,9 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 PIPELINE = REPO / "pipelines" / "skill" / "chicago.yaml"
-SHARED_DATA = REPO.parent / "shared" / "data"
+#: ``../shared/data`` beside the checkout (or beside the folder of a git worktree, /work/wt/NAME).
+SHARED_DATA = next((p for p in (REPO.parent / "shared" / "data", REPO.parents[1] / "shared" / "data") if p.exists()),
+                   REPO.parent / "shared" / "data")
 
 COLD = """
 import os, sys, time
@@ -123,7 +125,7 @@ def main() -> None:
         for name, request in requests.items():
             ms, cpu = latencies(model, request, args.repeats)
             print(f"  {name:36s} p50 {np.percentile(ms, 50):7.1f} ms   p99 {np.percentile(ms, 99):7.1f} ms   "
-                  f"(CPU p50 {np.percentile(cpu, 50):6.1f} ms)", flush=True)
+                  f"(CPU p50 {np.percentile(cpu, 50):6.1f} ms, p99 {np.percentile(cpu, 99):6.1f} ms)", flush=True)
         if args.profile:
             profiler = cProfile.Profile()
             request = list(requests.values())[-1]

@@ -11,6 +11,7 @@ import logging
 import pandas as pd
 
 from forecaster.config import PipelineConfig
+from forecaster.schema import SERIES_ID, SPLIT, TIMESTAMP
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ def advise(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
 
 def warn_interval_scale(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
     """Warn when several series share one interval width in target units."""
-    n_series = frame["series_id"].nunique() if "series_id" in frame.columns else 1
+    n_series = frame[SERIES_ID].nunique() if SERIES_ID in frame.columns else 1
     if n_series > 1 and cfg.evaluation.interval_scale == "absolute":
         logger.warning(
             "evaluation.interval_scale is 'absolute' with %d series: every series gets the same "
@@ -35,16 +36,16 @@ def warn_interval_scale(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
 
 def warn_calendar_span(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
     """Warn when ``day_of_year`` is used but the training part does not cover a whole year."""
-    if "day_of_year" not in (cfg.features.calendar or []) or "split" not in frame.columns:
+    if "day_of_year" not in (cfg.features.calendar or []) or SPLIT not in frame.columns:
         return
-    train = frame[frame["split"].to_numpy() == "train"]
+    train = frame[frame[SPLIT].to_numpy() == "train"]
     if train.empty:
         return
-    span = train["timestamp"].max() - train["timestamp"].min()
+    span = train[TIMESTAMP].max() - train[TIMESTAMP].min()
     if span < pd.Timedelta(days=365):
         logger.warning(
             "features.calendar has day_of_year but the training part spans only %.0f days "
             "(%s to %s): the models never see the annual cycle through and extrapolate it into "
             "the validation and test seasons; drop day_of_year or train on at least a year",
-            span / pd.Timedelta(days=1), train["timestamp"].min(), train["timestamp"].max(),
+            span / pd.Timedelta(days=1), train[TIMESTAMP].min(), train[TIMESTAMP].max(),
         )

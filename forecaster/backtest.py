@@ -29,6 +29,7 @@ from forecaster.comparison import (
 from forecaster.config import PipelineConfig
 from forecaster.evaluation import fold_split_labels, tidy_metrics
 from forecaster.progress import NullProgress, Progress
+from forecaster.schema import SERIES_ID, SPLIT
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def backtest_fold(cfg: PipelineConfig, plans: list[CandidatePlan], frame: pd.Dat
     labels = fold_split_labels(frame, folds, fold, val, test,
                                min_train_rows=cfg.window.lookback + cfg.window.horizon)
     fold_frame = frame.assign(split=labels.to_numpy())
-    fold_frame = fold_frame[fold_frame["split"] != "unused"].reset_index(drop=True)
+    fold_frame = fold_frame[fold_frame[SPLIT] != "unused"].reset_index(drop=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix=f"fold{fold}-", dir=workdir) as tmp:
         models_dir = Path(tmp) / f"fold{fold}-models"
@@ -181,11 +182,11 @@ def series_rel_mae(tidy: pd.DataFrame) -> pd.DataFrame:
     """
     rows = tidy[(tidy["step"] == 0) & tidy["metric"].str.startswith(SERIES_MAE)]
     if rows.empty:
-        return pd.DataFrame(columns=["model", "series_id", "rel_mae"])
+        return pd.DataFrame(columns=["model", SERIES_ID, "rel_mae"])
     rows = rows.assign(series_id=rows["metric"].str[len(SERIES_MAE):])
-    mean = rows.groupby(["model", "series_id"])["value"].mean()
+    mean = rows.groupby(["model", SERIES_ID])["value"].mean()
     base = mean.xs("persistence", level="model")
-    rel = mean / base.reindex(mean.index.get_level_values("series_id")).to_numpy()
+    rel = mean / base.reindex(mean.index.get_level_values(SERIES_ID)).to_numpy()
     return rel.rename("rel_mae").reset_index()
 
 
@@ -215,5 +216,5 @@ def backtest_summary(tidy: pd.DataFrame) -> pd.DataFrame:
         mine = by_series[by_series["model"] == model].dropna(subset=["rel_mae"])
         if len(mine):
             worst = mine.loc[mine["rel_mae"].idxmax()]
-            out[-1].update(worst_series=str(worst["series_id"]), worst_series_rel_mae=float(worst["rel_mae"]))
+            out[-1].update(worst_series=str(worst[SERIES_ID]), worst_series_rel_mae=float(worst["rel_mae"]))
     return pd.DataFrame(out).sort_values("rel_mae", kind="stable").reset_index(drop=True)

@@ -36,6 +36,7 @@ from forecaster.plans import (  # noqa: F401 - bptt_param, plan_candidates, blen
 )
 from forecaster.progress import NullProgress, Progress
 from forecaster.results import ROLE_BASELINE, ROLE_CANDIDATE, ROLE_ENSEMBLE, CandidateResult, ComparisonResult
+from forecaster.schema import SERIES_ID, TIMESTAMP
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def _plot_slice(preds, lower, upper, n_points: int) -> dict[str, Any]:
     idx = np.flatnonzero(preds.series_ids == first)[:n_points]
     step = preds.y_true.shape[1] - 1
     return {
-        "series_id": str(first),
+        SERIES_ID: str(first),
         "step": step + 1,
         "timestamps": pd.to_datetime(preds.timestamps[idx, step]).to_numpy(),
         "actual": preds.y_true[idx, step, 0],
@@ -186,8 +187,8 @@ def check_baselines(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
     from forecaster.data import infer_frequency
     from forecaster.models.baselines import SeasonError, resolve_season
 
-    first = frame[frame["series_id"] == frame["series_id"].iloc[0]]
-    frequency = cfg.data.frequency or infer_frequency(first["timestamp"].to_numpy())
+    first = frame[frame[SERIES_ID] == frame[SERIES_ID].iloc[0]]
+    frequency = cfg.data.frequency or infer_frequency(first[TIMESTAMP].to_numpy())
     try:
         resolve_season(cfg.evaluation.season, frequency, cfg.window.lookback)
     except SeasonError as err:

@@ -34,11 +34,12 @@ from sklearn.preprocessing import FunctionTransformer
 
 from forecaster.config import CALENDAR_SIGNALS, FeaturesConfig
 from forecaster.errors import DataValidationError
+from forecaster.schema import KEY_COLUMNS, SEGMENT, SERIES_ID, TIMESTAMP
 
 logger = logging.getLogger(__name__)
 
 #: Columns of the canonical frame that are never model inputs.
-NON_FEATURE_COLUMNS = ("series_id", "timestamp", "segment", "split")
+NON_FEATURE_COLUMNS = KEY_COLUMNS
 
 #: Period of each calendar signal, in the unit :func:`_calendar_position` returns.
 CALENDAR_PERIODS = {"hour_of_day": 24.0, "day_of_week": 7.0, "day_of_year": 365.2425}
@@ -118,7 +119,7 @@ class CalendarFeatures(_StatelessTransformer):
     [-1.0]
     """
 
-    def __init__(self, signals=("hour_of_day",), timestamp_column="timestamp"):
+    def __init__(self, signals=("hour_of_day",), timestamp_column=TIMESTAMP):
         self.signals = signals
         self.timestamp_column = timestamp_column
 
@@ -179,7 +180,7 @@ class LogReturns(_StatelessTransformer):
     [0.0, 0.693, 0.0, -0.693]
     """
 
-    def __init__(self, columns=(), series_column="series_id", segment_column="segment"):
+    def __init__(self, columns=(), series_column=SERIES_ID, segment_column=SEGMENT):
         self.columns = columns
         self.series_column = series_column
         self.segment_column = segment_column
@@ -196,7 +197,7 @@ class LogReturns(_StatelessTransformer):
             if bad.size:
                 row = frame.iloc[bad[0]]
                 where = f"series {row[self.series_column]!r}"
-                if "timestamp" in frame.columns:
+                if TIMESTAMP in frame.columns:
                     where += f" at timestamp {row['timestamp']}"
                 raise DataValidationError(
                     f"LogReturns: column {column!r} must be > 0 to take log returns; "

@@ -26,6 +26,7 @@ import pandas as pd
 
 from forecaster.errors import ConfigError, DataValidationError, ModelFileError
 from forecaster.estimator import load_forecaster
+from forecaster.schema import HEADER_KEY, SEGMENT, SERIES_ID, TIMESTAMP, DataSchema
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ def forecast_file(
     targets = list(model_settings["target"])
     canonical = history["canonical"]
     return FileForecast(forecaster, forecast,
-                        canonical[["series_id", "timestamp", *targets]].reset_index(drop=True))
+                        canonical[[SERIES_ID, TIMESTAMP, *targets]].reset_index(drop=True))
 
 
 def _check_horizon(horizon: int | None, model_horizon: int) -> None:
@@ -183,9 +184,9 @@ def _check_data_file(path: Path) -> None:
 def saved_settings(model: Any) -> dict[str, Any] | None:
     """The settings a saved or logged forecaster was written with, read WITHOUT loading it.
 
-    ``data`` (its data section), ``inputs`` (raw input columns), ``target``, ``lookback``,
-    ``horizon``, ``frequency``; None when they cannot be read cheaply (an older save, an
-    unreachable store: the model is then loaded first and checks the data itself).
+    ``schema`` (its :class:`~forecaster.schema.DataSchema`: data section and raw input columns),
+    ``target``, ``lookback``, ``horizon``, ``frequency``; None when they cannot be read cheaply (an
+    older save, an unreachable store: the model is then loaded first and checks the data itself).
     """
     if not isinstance(model, (str, os.PathLike)):
         return None
@@ -202,15 +203,21 @@ def saved_settings(model: Any) -> dict[str, Any] | None:
             meta = json.loads(meta_path.read_text())
         except (OSError, ValueError):
             return None
-    if not isinstance(meta, dict) or not {"inputs", "data", "lookback", "horizon"} <= set(meta):
+    if not isinstance(meta, dict) or not {"lookback", "horizon"} <= set(meta):
         return None
-    return meta
+    if HEADER_KEY not in meta and not {"inputs", "data"} <= set(meta):
+        return None
+    try:
+        schema = DataSchema.from_header(meta)
+    except (TypeError, ValueError):
+        return None  # loading the model reports what is wrong
+    return {"schema": schema, "target": list(schema.target or meta.get("target") or ()),
+            "lookback": meta["lookback"], "horizon": meta["horizon"], "frequency": meta.get("frequency")}
 
 
 def _settings_of(forecaster: Any) -> dict[str, Any]:
     settings = forecaster.window_settings()
-    inputs = forecaster.input_columns() if hasattr(forecaster, "input_columns") else None
-    return {"data": settings.data, "inputs": inputs, "target": list(settings.target),
+    return {"schema": forecaster.data_schema(), "target": list(settings.target),
             "lookback": settings.lookback, "horizon": settings.horizon, "frequency": settings.frequency}
 
 
@@ -220,40 +227,24 @@ def _read_history(settings: dict[str, Any], path: Path) -> dict[str, pd.DataFram
     Messages speak of the model's input columns (the user of ``forecast`` may never have seen
     the pipeline file). Raises when a series has fewer usable rows than the model's lookback.
     """
-    from forecaster.config import DataConfig
-    from forecaster.data import frame_from_dataframe, regularise
     from forecaster.data.reader import read_raw
     from forecaster.data.validation import expected_columns, speaking_to_model
     from forecaster.estimator.inputs import short_history_error
 
-    data = settings.get("data")
-    if data is None:
-        # A model fitted on a canonical frame directly: the file holds canonical columns.
-        values: dict[str, Any] = {"timestamp_column": "timestamp", "target": list(settings["target"])}
-    else:
-        values = dict(data)
-    values["path"] = str(path)
-    cfg = DataConfig.model_validate(values)
-    inputs = settings.get("inputs") or expected_columns(cfg)
-    with speaking_to_model(inputs):
+    schema: DataSchema = settings["schema"]
+    cfg = schema.config(str(path))
+    with speaking_to_model(schema.inputs or expected_columns(cfg)):
         raw = read_raw(path, cfg)
-    if data is None and "series_id" in raw.columns:
-        cfg = cfg.model_copy(update={"series_column": "series_id"})
-    canonical = frame_from_dataframe(raw, cfg, source=str(path), audience="model", expected=inputs)
-    if settings.get("inputs"):
-        from forecaster.estimator.inputs import check_value_columns
-
-        check_value_columns(canonical, inputs, data, str(path))
+    canonical = schema.to_canonical(raw, source=str(path), audience="model")
     lookback = int(settings["lookback"])
-    frequency = cfg.frequency or settings.get("frequency")
-    regular, _ = regularise(canonical, frequency, cfg.aggregate, cfg.max_gap)
-    last = regular.groupby("series_id")["segment"].transform("max")
-    usable = regular[regular["segment"] == last].groupby("series_id", sort=True).size()
-    for sid in canonical["series_id"].unique():
+    regular = schema.regular(canonical, settings.get("frequency"))
+    last = regular.groupby(SERIES_ID)[SEGMENT].transform("max")
+    usable = regular[regular[SEGMENT] == last].groupby(SERIES_ID, sort=True).size()
+    for sid in canonical[SERIES_ID].unique():
         found = int(usable.get(sid, 0))
         if found < lookback:
             raise short_history_error(str(path), sid, found, lookback)
-    return {"raw": raw if data is not None else canonical, "canonical": canonical}
+    return {"raw": raw if schema.data is not None else canonical, "canonical": canonical}
 
 
 def plot_forecast_frame(
@@ -294,23 +285,23 @@ def plot_forecast_frame(
     from forecaster.plots import plot_forecast
 
     targets = [str(t) for t in targets]
-    sid = str(forecast["series_id"].iloc[0])
-    if forecast["series_id"].nunique() > 1:
+    sid = str(forecast[SERIES_ID].iloc[0])
+    if forecast[SERIES_ID].nunique() > 1:
         logger.info("The plot %s shows series %r; the forecast CSV holds all series", path, sid)
-    fc = forecast[forecast["series_id"].astype(str) == sid]
+    fc = forecast[forecast[SERIES_ID].astype(str) == sid]
     if "target" in fc.columns:
-        wide = {col: fc.pivot(index="timestamp", columns="target", values=col)[targets]
+        wide = {col: fc.pivot(index=TIMESTAMP, columns="target", values=col)[targets]
                 for col in ("forecast", "lower", "upper")}
         forecast_ts = wide["forecast"].index
         values = {col: frame.to_numpy(dtype=float) for col, frame in wide.items()}
     else:
         targets = targets[:1]
-        forecast_ts = pd.DatetimeIndex(fc["timestamp"])
+        forecast_ts = pd.DatetimeIndex(fc[TIMESTAMP])
         values = {col: fc[col].to_numpy(dtype=float) for col in ("forecast", "lower", "upper")}
-    hist = history[history["series_id"].astype(str) == sid]
+    hist = history[history[SERIES_ID].astype(str) == sid]
     hist = hist.tail(n_history or max(3 * len(forecast_ts), 48))
     return plot_forecast(
-        pd.DatetimeIndex(hist["timestamp"]), hist[targets].to_numpy(dtype=float), forecast_ts,
+        pd.DatetimeIndex(hist[TIMESTAMP]), hist[targets].to_numpy(dtype=float), forecast_ts,
         values["forecast"], lower=values["lower"], upper=values["upper"],
         title=title if sid == "series" else f"{title} ({sid})",
         path=path, target_names=targets, level=level, units=units or "",

@@ -40,6 +40,7 @@ from forecaster.preflight import check_outputs
 from forecaster.progress import NullProgress, Progress
 from forecaster.results import ComparisonResult
 from forecaster.runstate import PipelineLock, RunState, code_version, run_identity, run_key
+from forecaster.schema import SERIES_ID, DataSchema
 from forecaster.storeuri import resolve_tracking_uri
 
 logger = logging.getLogger(__name__)
@@ -332,20 +333,5 @@ def _champion_val_mae(uri: str, frame: pd.DataFrame) -> float:
 
 def _input_example(cfg: PipelineConfig, frame: pd.DataFrame) -> pd.DataFrame:
     """Recent raw history in the file's own column names: what the served model accepts."""
-    n = cfg.window.lookback + 1
-    tail = frame.groupby("series_id", sort=True).tail(n)
-    cols = [c for c in tail.columns if c not in ("series_id", "timestamp", "segment", "split")]
-    out = pd.DataFrame()
-    if cfg.data.series_column:
-        out[cfg.data.series_column] = tail["series_id"].to_numpy()
-    ts = tail["timestamp"]
-    if cfg.data.timestamp_parts:
-        parts = cfg.data.timestamp_parts
-        for part, column in parts.items():
-            out[column] = getattr(ts.dt, part).to_numpy()
-    else:
-        fmt = cfg.data.timestamp_format or "%Y-%m-%d %H:%M:%S"
-        out[cfg.data.timestamp_column] = ts.dt.strftime(fmt).to_numpy()
-    for c in cols:
-        out[c] = tail[c].to_numpy()
-    return out.reset_index(drop=True)
+    tail = frame.groupby(SERIES_ID, sort=True).tail(cfg.window.lookback + 1)
+    return DataSchema.from_config(cfg.data).to_raw(tail)

@@ -17,11 +17,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from forecaster.config import FeaturesConfig
 from forecaster.features import build_feature_transformer, feature_columns
+from forecaster.schema import KEY_COLUMNS
 from forecaster.splits import SeriesScaler
 
 logger = logging.getLogger(__name__)
 
-KEY_COLUMNS = ("series_id", "timestamp", "segment", "split")
 
 
 class Preprocessor(TransformerMixin, BaseEstimator):

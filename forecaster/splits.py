@@ -18,9 +18,11 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from forecaster.schema import SEGMENT, SERIES_ID, SPLIT, TIMESTAMP
+
 logger = logging.getLogger(__name__)
 
-_EXCLUDED_BY_DEFAULT = ("segment",)
+_EXCLUDED_BY_DEFAULT = (SEGMENT,)
 
 
 def _round_half_up(x: np.ndarray) -> np.ndarray:
@@ -31,8 +33,8 @@ def assign_splits(
     frame: pd.DataFrame,
     val: float,
     test: float,
-    series_column: str = "series_id",
-    time_column: str = "timestamp",
+    series_column: str = SERIES_ID,
+    time_column: str = TIMESTAMP,
 ) -> pd.Series:
     """Label each row train, val or test, chronologically within each series.
 
@@ -108,7 +110,7 @@ def assign_splits(
             val,
             test,
         )
-    return pd.Series(labels, index=frame.index, name="split", dtype="str")
+    return pd.Series(labels, index=frame.index, name=SPLIT, dtype="str")
 
 
 class SeriesScaler(TransformerMixin, BaseEstimator):
@@ -143,7 +145,7 @@ class SeriesScaler(TransformerMixin, BaseEstimator):
     [-1.0, 1.0, 0.0, 0.0]
     """
 
-    def __init__(self, columns: Sequence[str] | None = None, series_column: str = "series_id"):
+    def __init__(self, columns: Sequence[str] | None = None, series_column: str = SERIES_ID):
         self.columns = columns
         self.series_column = series_column
 

@@ -17,6 +17,7 @@ from forecaster.cli.bars import _call_with_progress
 from forecaster.cli.csvsource import infer_data_config
 from forecaster.cli.exitcodes import EXIT_OK
 from forecaster.errors import ConfigError
+from forecaster.schema import SERIES_ID, TIMESTAMP
 
 # The package's name, not this module's: log records keep the logger name "forecaster.cli"
 # (log collectors and bench/bench_pipeline.py select the CLI's messages by it).
@@ -76,11 +77,11 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         with atomic_output(args.output) as tmp:
             forecast.to_csv(tmp, index=False, float_format=float_format)
     logger.info("Wrote %d forecast rows (%d series) to %s", len(forecast),
-                forecast["series_id"].nunique(), "stdout" if args.output == "-" else args.output)
+                forecast[SERIES_ID].nunique(), "stdout" if args.output == "-" else args.output)
     if args.plot:
         from forecaster.plots import forecast_title
 
-        targets = [c for c in history.columns if c not in ("series_id", "timestamp")]
+        targets = [c for c in history.columns if c not in (SERIES_ID, TIMESTAMP)]
         title = forecast_title(pipeline_name or Path(data_path).stem, str(model_ref), targets)
         plot_forecast_frame(history, forecast, targets, args.plot, title=title,
                             level=getattr(model, "interval_level", None),

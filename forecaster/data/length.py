@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.errors import DataValidationError
+from forecaster.schema import SEGMENT, SERIES_ID
 
 def split_sizes(n: int, val: float, test: float) -> tuple[int, int, int]:
     """Rows of a series of ``n`` rows in train, val and test (in that time order).
@@ -130,7 +131,7 @@ def check_length(
     forecaster.errors.DataValidationError: x.csv: too few rows ...: series 'a' has 5 rows; ...
     """
     needed = minimum_rows(lookback, horizon, val, test)
-    counts = frame.groupby("series_id", sort=True).size() if len(frame) else pd.Series(dtype=int)
+    counts = frame.groupby(SERIES_ID, sort=True).size() if len(frame) else pd.Series(dtype=int)
     if len(counts) == 0:
         raise DataValidationError(
             f"{source}: no rows left after regularisation; each series needs at least {needed} rows "
@@ -191,10 +192,10 @@ def _check_windows(
     frame: pd.DataFrame, lookback: int, horizon: int, val: float, test: float, source: str
 ) -> None:
     """Raise when gaps leave a series without a full window in a split (counted per segment)."""
-    if "segment" not in frame.columns:
+    if SEGMENT not in frame.columns:
         return
-    for sid, rows in frame.groupby("series_id", sort=True):
-        segments = rows["segment"].to_numpy()
+    for sid, rows in frame.groupby(SERIES_ID, sort=True):
+        segments = rows[SEGMENT].to_numpy()
         counts = window_counts(len(rows), segments, lookback, horizon, val, test)
         needed = ("train", "val", "test") if test > 0 else ("train", "val")
         empty = [name for name, count in zip(("train", "val", "test"), counts) if name in needed and not count]

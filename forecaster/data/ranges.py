@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 
 from forecaster.data.length import split_sizes
+from forecaster.schema import SEGMENT, SERIES_ID, SPLIT, TIMESTAMP
 
 #: How many training ranges beyond the training minimum/maximum count as far outside.
 FAR_FACTOR = 3.0
-_KEYS = ("series_id", "timestamp", "segment", "split")
+_KEYS = (SERIES_ID, TIMESTAMP, SEGMENT, SPLIT)
 
 
 def range_flags(frame: pd.DataFrame, val: float, test: float, source: str = "<dataframe>") -> list[str]:
@@ -49,7 +50,7 @@ def range_flags(frame: pd.DataFrame, val: float, test: float, source: str = "<da
     """
     columns = [c for c in frame.columns if c not in _KEYS and pd.api.types.is_numeric_dtype(frame[c])]
     found: dict[str, list[tuple[float, float, float, float, str, pd.Timestamp, int]]] = {}
-    for sid, rows in frame.groupby("series_id", sort=True):
+    for sid, rows in frame.groupby(SERIES_ID, sort=True):
         n_train = split_sizes(len(rows), val, test)[0]
         if n_train < 2 or n_train >= len(rows):
             continue
@@ -64,7 +65,7 @@ def range_flags(frame: pd.DataFrame, val: float, test: float, source: str = "<da
             far = distance > FAR_FACTOR
             if far.any():
                 worst = int(np.argmax(distance))
-                stamp = rows["timestamp"].iloc[n_train + worst]
+                stamp = rows[TIMESTAMP].iloc[n_train + worst]
                 found.setdefault(name, []).append(
                     (float(distance[worst]), float(later[worst]), low, high, str(sid), stamp, int(far.sum()))
                 )

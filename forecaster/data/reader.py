@@ -1,8 +1,8 @@
 """Read a CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``) file into the canonical frame.
 
 Reading only gets the raw table off the disk (with the encoding, separator and missing-value
-sentinels of the ``data`` section); :func:`forecaster.data.validation.frame_from_dataframe` does
-the validation.
+sentinels of the ``data`` section); the schema (:meth:`forecaster.schema.DataSchema.to_canonical`)
+turns it into the canonical frame, validated by :func:`forecaster.data.validation.frame_from_dataframe`.
 
 Example
 -------
@@ -30,10 +30,10 @@ from forecaster.config import DataConfig
 from forecaster.data.validation import (
     _hint,
     clean_header,
-    frame_from_dataframe,
     split_missing_values,
 )
 from forecaster.errors import DataValidationError
+from forecaster.schema import DataSchema
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def read_frame(cfg: DataConfig) -> pd.DataFrame:
     """
     path = Path(cfg.path)
     raw = read_raw(path, cfg)
-    return frame_from_dataframe(raw, cfg, source=str(path))
+    return DataSchema.from_config(cfg).to_canonical(raw, source=str(path))
 
 
 def read_raw(path: Path, cfg: DataConfig) -> pd.DataFrame:

@@ -34,12 +34,12 @@ from forecaster.data.frequency import (
     infer_frequency,
     parse_frequency,
 )
-from forecaster.data.validation import SERIES, TIMESTAMP
 from forecaster.errors import DataValidationError
+from forecaster.schema import SEGMENT, TIMESTAMP
+from forecaster.schema import SERIES_ID as SERIES
 
 logger = logging.getLogger(__name__)
 
-SEGMENT = "segment"
 AGGREGATES = ("mean", "last", "sum")
 
 

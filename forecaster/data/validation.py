@@ -32,14 +32,13 @@ from pandas.tseries.api import guess_datetime_format
 
 from forecaster.config import DataConfig
 from forecaster.errors import DataValidationError
+from forecaster.schema import DEFAULT_SERIES_ID, KEY_COLUMNS, SERIES_ID, TIMESTAMP
 
 logger = logging.getLogger(__name__)
 
-SERIES = "series_id"
-TIMESTAMP = "timestamp"
-DEFAULT_SERIES_ID = "series"
+SERIES = SERIES_ID
 # Column names the pipeline adds itself; a data column under one of them would be overwritten.
-RESERVED = (SERIES, TIMESTAMP, "segment", "split")
+RESERVED = KEY_COLUMNS
 _PART_KEYS = ("year", "month", "day", "hour", "minute")
 #: The largest magnitude a value may have: larger ones overflow when scaled (squares beyond
 #: float64) or when windows are cast to float32, so they are rejected as data errors.

@@ -20,11 +20,17 @@ from sklearn.utils.validation import check_is_fitted
 
 from forecaster.atomic import atomic_directory
 from forecaster.errors import ModelFileError
+from forecaster.estimator.inputs import ensure_canonical, forecast_frame, last_windows
+from forecaster.estimator.predictions import (  # noqa: F401 - also imported from here
+    WindowPredictions,
+    calibrated_half_widths,
+    concat_predictions,
+    forecast_quantiles,
+)
 from forecaster.estimator.state_files import META_FILE, read_state, write_state
 from forecaster.evaluation import conformal_quantiles, interval_scales, naive_scale, window_spread
-from forecaster.evaluation.rolling import rolling_quantiles
-from forecaster.estimator.inputs import check_value_columns, input_columns, short_history_error
 from forecaster.preprocessing import Preprocessor
+from forecaster.schema import HEADER_KEY, SEGMENT, SERIES_ID, SPLIT, TIMESTAMP, DataSchema
 from forecaster.splits import assign_splits
 from forecaster.windowing import gather_windows, window_starts
 
@@ -35,28 +41,6 @@ PLAIN_ATTRIBUTES = (
     "n_features_", "feature_names_", "frequency_", "series_", "fitted_ok_", "n_params_", "history_", "epochs_run_",
     "train_seconds_", "failed_", "failure_reason_", "failed_epoch_", "season_",
 )
-
-
-@dataclass
-class WindowPredictions:
-    """Forecasts on one split's windows, in the data's original units.
-
-    ``y_true``, ``y_pred``: ``(n_samples, horizon, n_targets)``; ``series_ids``: ``(n_samples,)``;
-    ``timestamps``: ``(n_samples, horizon)`` label timestamps; ``scale``: the per-sample MASE scale
-    ``(n_samples, 1, n_targets)``; ``spread``: each window's mean absolute one-step change of the
-    target over its lookback ``(n_samples, 1, n_targets)`` (the ``local`` interval scale).
-    """
-
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    series_ids: np.ndarray
-    timestamps: np.ndarray
-    scale: np.ndarray
-    spread: np.ndarray
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.y_true.shape[0])
 
 
 @dataclass(frozen=True)
@@ -70,67 +54,6 @@ class WindowSettings:
     horizon: int
     data: dict[str, Any] | None
     frequency: str | None
-
-
-def concat_predictions(*parts: WindowPredictions) -> WindowPredictions:
-    """Stack the windows of several :class:`WindowPredictions` (same horizon and targets)."""
-    return WindowPredictions(**{name: np.concatenate([getattr(p, name) for p in parts])
-                                for name in ("y_true", "y_pred", "series_ids", "timestamps", "scale", "spread")})
-
-
-def calibrated_half_widths(model, preds: WindowPredictions, history: WindowPredictions | None = None) -> np.ndarray:
-    """Interval half-widths ``q * s`` of each window of ``preds``, ``(n_samples, horizon, n_targets)``.
-
-    Static (the validation quantiles) unless ``model.calibration_window`` is set and ``history``
-    (earlier windows, e.g. the validation ones) is given: then each window's quantile comes from
-    the ``calibration_window`` most recent windows of its series whose labels were known before it
-    (from ``history`` and the earlier windows of ``preds`` itself), see
-    :func:`forecaster.evaluation.rolling.rolling_quantiles`.
-    """
-    check_is_fitted(model, "quantiles_")
-    scales = model.interval_scales(preds)
-    window = getattr(model, "calibration_window", None)
-    if not window or history is None:
-        return np.asarray(model.quantiles_)[None, :, :] * scales
-    pool = concat_predictions(history, preds)
-    scores = np.abs(pool.y_pred - pool.y_true) / model.interval_scales(pool)
-    q = rolling_quantiles(scores, pool.timestamps[:, -1], pool.series_ids, preds.timestamps[:, 0], preds.series_ids,
-                          level=model.interval_level, window=window, fallback=model.quantiles_)
-    return q * scales
-
-
-def forecast_quantiles(model, recent: WindowPredictions | None, series_ids, last_ts: pd.Series) -> np.ndarray:
-    """Conformal quantiles ``(n_series, horizon, n_targets)`` of a forecast from the end of each series.
-
-    With ``model.calibration_window`` and ``recent`` (the last windows of each series, labels in
-    the data): rolling quantiles of their scores; else the static validation quantiles.
-    """
-    static = np.asarray(model.quantiles_)
-    n_series = len(series_ids)
-    window = getattr(model, "calibration_window", None)
-    if not window or recent is None or not recent.n_samples:
-        return np.broadcast_to(static, (n_series, *static.shape)).copy()
-    scores = np.abs(recent.y_pred - recent.y_true) / model.interval_scales(recent)
-    query = np.asarray([pd.Timestamp(last_ts.loc[s]) for s in series_ids], dtype="datetime64[ns]") + np.timedelta64(1, "ns")
-    return rolling_quantiles(scores, recent.timestamps[:, -1], recent.series_ids, query, series_ids,
-                             level=model.interval_level, window=window, fallback=static)
-
-
-def ensure_canonical(frame: pd.DataFrame, target: list[str]) -> pd.DataFrame:
-    """Add the optional key columns (``series_id``, ``segment``) a canonical frame may omit."""
-    if "timestamp" not in frame.columns:
-        raise ValueError(f"the frame has no 'timestamp' column; columns: {list(frame.columns)}")
-    missing = [t for t in target if t not in frame.columns]
-    if missing:
-        raise ValueError(f"target column(s) {missing} not in the frame; columns: {list(frame.columns)}")
-    out = frame
-    if "series_id" not in out.columns or "segment" not in out.columns:
-        out = out.copy()
-        if "series_id" not in out.columns:
-            out["series_id"] = "series"
-        if "segment" not in out.columns:
-            out["segment"] = 0
-    return out
 
 
 class WindowForecaster(BaseEstimator):
@@ -151,9 +74,9 @@ class WindowForecaster(BaseEstimator):
     # ----------------------------------------------------------------- fitting
     def _prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         frame = ensure_canonical(frame, list(self.target))
-        if "split" not in frame.columns:
+        if SPLIT not in frame.columns:
             frame = frame.copy()
-            frame["split"] = assign_splits(frame, self.val_fraction, 0.0).to_numpy()
+            frame[SPLIT] = assign_splits(frame, self.val_fraction, 0.0).to_numpy()
         return frame
 
     def fit(self, frame: pd.DataFrame, y: Any = None) -> "WindowForecaster":
@@ -164,7 +87,7 @@ class WindowForecaster(BaseEstimator):
         self
         """
         frame = self._prepare(frame)
-        train_rows = frame[frame["split"].to_numpy() == "train"]
+        train_rows = frame[frame[SPLIT].to_numpy() == "train"]
         if train_rows.empty:
             raise ValueError("the frame has no training rows (split == 'train')")
         self.preprocessor_ = Preprocessor(target=list(self.target), features=self.features).fit(train_rows)
@@ -179,8 +102,9 @@ class WindowForecaster(BaseEstimator):
         self.n_features_ = values.shape[1]
         self.feature_names_ = list(self.preprocessor_.feature_names_)
         self.frequency_ = _infer_frequency(frame)
-        self.series_ = sorted(frame["series_id"].astype(str).unique().tolist())
+        self.series_ = sorted(frame[SERIES_ID].astype(str).unique().tolist())
         self.naive_scale_ = _naive_scales(train_rows, list(self.target))
+        self.schema_ = DataSchema.from_config(self.data, self.target, self.feature_names_, self.features)
         self._fit_windows(values, starts, scaled)
         self.fitted_ok_ = not getattr(self, "failed_", False)
         if self.fitted_ok_:
@@ -203,11 +127,11 @@ class WindowForecaster(BaseEstimator):
     def _predict_split(self, scaled: pd.DataFrame, values: np.ndarray, starts: np.ndarray) -> WindowPredictions:
         targets = list(self.preprocessor_.target_indices_)
         X, y = gather_windows(values, starts, self.lookback, self.horizon, targets)
-        series_ids = scaled["series_id"].to_numpy()[starts]
+        series_ids = scaled[SERIES_ID].to_numpy()[starts]
         y_pred = self._predict_scaled(X) if len(starts) else np.zeros_like(y)
         y_true = self.preprocessor_.inverse_targets(y, series_ids)
         y_pred = self.preprocessor_.inverse_targets(y_pred, series_ids)
-        ts = scaled["timestamp"].to_numpy()
+        ts = scaled[TIMESTAMP].to_numpy()
         label_pos = starts[:, None] + self.lookback + np.arange(self.horizon)[None, :]
         return WindowPredictions(
             y_true=y_true,
@@ -246,13 +170,13 @@ class WindowForecaster(BaseEstimator):
         each series of a canonical frame whose labels are all in the frame; None without either."""
         check_is_fitted(self, "preprocessor_")
         window = window or getattr(self, "calibration_window", None)
-        if not window:
+        if not window or len(frame) < self.lookback + self.horizon:  # no window fits: nothing to calibrate on
             return None
-        frame = ensure_canonical(frame, list(self.target)).drop(columns="split", errors="ignore")
-        frame = frame.sort_values(["series_id", "timestamp"], kind="stable").reset_index(drop=True)
+        frame = ensure_canonical(frame, list(self.target)).drop(columns=SPLIT, errors="ignore")
+        frame = frame.sort_values([SERIES_ID, TIMESTAMP], kind="stable").reset_index(drop=True)
         scaled, values = self.preprocessor_.transform_values(frame)
         starts = window_starts(scaled, self.lookback, self.horizon, 1)["train"]  # no split column: all windows
-        ids = scaled["series_id"].to_numpy()[starts]
+        ids = scaled[SERIES_ID].to_numpy()[starts]
         keep = pd.Series(starts).groupby(ids).tail(int(window)).to_numpy()
         if not len(keep):  # history shorter than lookback + horizon: nothing to calibrate on
             return None
@@ -281,7 +205,7 @@ class WindowForecaster(BaseEstimator):
         y = self.preprocessor_.inverse_targets(self._predict_scaled(X), series_ids)[:, :horizon, :]
         q = forecast_quantiles(self, self.recent_windows(frame), series_ids, last_ts)
         half = q[:, :horizon, :] * self._tail_scales(X, series_ids)
-        return _forecast_frame(series_ids, last_ts, y, half, self.frequency_, list(self.target))
+        return forecast_frame(series_ids, last_ts, y, half, self.frequency_, list(self.target))
 
     def tail_interval_scales(self, frame: pd.DataFrame, mode: str | None = None) -> dict[str, np.ndarray]:
         """Interval scale ``(n_targets,)`` of the last window of each series of a canonical frame.
@@ -298,19 +222,7 @@ class WindowForecaster(BaseEstimator):
 
     def _last_windows(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Series]:
         """``(X, series_ids, last timestamps)`` of the last full window of each series."""
-        frame = ensure_canonical(frame, list(self.target))
-        frame = frame.sort_values(["series_id", "timestamp"], kind="stable").reset_index(drop=True)
-        # The last `lookback` rows of each series' last segment.
-        last_seg = frame.groupby("series_id")["segment"].transform("max")
-        tail = frame[frame["segment"] == last_seg].groupby("series_id", sort=True).tail(self.lookback)
-        counts = tail.groupby("series_id").size()
-        short = counts[counts < self.lookback]
-        if len(short):
-            raise short_history_error("model input", short.index[0], int(short.iloc[0]), self.lookback)
-        _, values = self.preprocessor_.transform_values(tail.reset_index(drop=True))
-        X = values.reshape(len(counts), self.lookback, -1)
-        last_ts = tail.groupby("series_id", sort=True)["timestamp"].max()
-        return X, counts.index.to_numpy(), last_ts
+        return last_windows(frame, list(self.target), self.lookback, self.preprocessor_)
 
     def forecast_origins(self, frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
         """``(series_ids, last timestamps)``: where :meth:`predict` starts each series' forecast."""
@@ -330,23 +242,17 @@ class WindowForecaster(BaseEstimator):
 
     def canonical_history(self, history: pd.DataFrame) -> pd.DataFrame:
         """RAW history (columns as in the training file) -> the canonical frame :meth:`predict` takes."""
-        check_is_fitted(self, "preprocessor_")
-        from forecaster.config import DataConfig
-        from forecaster.data import frame_from_dataframe, regularise
+        return self.data_schema().to_model_frame(history, self.frequency_)
 
-        if self.data is None:
-            return history
-        cfg = DataConfig.model_validate({**self.data, "path": self.data.get("path") or "<request>"})
-        inputs = self.input_columns()
-        frame = frame_from_dataframe(history, cfg, source="model input", audience="model", expected=inputs)
-        check_value_columns(frame, inputs, self.data, "model input")
-        frame, _ = regularise(frame, cfg.frequency or self.frequency_, cfg.aggregate, cfg.max_gap)
-        return frame
+    def data_schema(self) -> DataSchema:
+        """How this forecaster reads raw history: its data section and raw input columns."""
+        check_is_fitted(self, "preprocessor_")
+        schema = getattr(self, "schema_", None)  # set by fit and load; derived after from_state
+        return schema or DataSchema.from_config(self.data, self.target, self.feature_names_, self.features)
 
     def input_columns(self) -> list[str]:
         """The raw history columns :meth:`forecast` reads (timestamp, series, value inputs)."""
-        check_is_fitted(self, "preprocessor_")
-        return input_columns(self.data, self.feature_names_, self.features)
+        return list(self.data_schema().inputs)
 
     # ------------------------------------------------------------ persistence
     def to_state(self) -> dict[str, Any]:
@@ -416,7 +322,7 @@ class WindowForecaster(BaseEstimator):
                       "lookback": self.lookback, "horizon": self.horizon, "frequency": self.frequency_,
                       "features": self.feature_names_,
                       # What forecast() needs, readable without loading the model (forecasting.py).
-                      "data": self.data, "inputs": self.input_columns()}
+                      HEADER_KEY: self.data_schema().to_json()}
             write_state(tmp, header, self.to_state())
             self._save_model(tmp)
         return target
@@ -437,9 +343,10 @@ class WindowForecaster(BaseEstimator):
             A missing, invalid or tampered file (the message names it).
         """
         directory = Path(directory)
-        _, state = read_state(directory, known_classes=(cls.__name__,))
+        header, state = read_state(directory, known_classes=(cls.__name__,))
         try:
             obj = cls.from_state(state)
+            obj.schema_ = DataSchema.from_header(header)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelFileError(
                 f"{directory / META_FILE}: invalid saved state ({type(exc).__name__}: {exc})") from None
@@ -451,42 +358,15 @@ def _infer_frequency(frame: pd.DataFrame) -> str | None:
     """The data frequency, from the longest segment of the first series."""
     from forecaster.data import infer_frequency
 
-    first = frame[frame["series_id"] == frame["series_id"].iloc[0]]
-    sizes = first.groupby("segment").size()
-    longest = first[first["segment"] == sizes.idxmax()]
-    return infer_frequency(longest["timestamp"].to_numpy())
+    first = frame[frame[SERIES_ID] == frame[SERIES_ID].iloc[0]]
+    sizes = first.groupby(SEGMENT).size()
+    longest = first[first[SEGMENT] == sizes.idxmax()]
+    return infer_frequency(longest[TIMESTAMP].to_numpy())
 
 
 def _naive_scales(train_rows: pd.DataFrame, target: list[str]) -> dict[str, np.ndarray]:
     scales: dict[str, np.ndarray] = {}
-    for sid, group in train_rows.groupby("series_id", sort=True):
+    for sid, group in train_rows.groupby(SERIES_ID, sort=True):
         scales[str(sid)] = np.atleast_1d(np.asarray(naive_scale(group[target].to_numpy(dtype=float)), dtype=float))
     return scales
 
-
-def _future_timestamps(last: pd.Timestamp, horizon: int, frequency: str | None) -> pd.DatetimeIndex:
-    if not frequency:
-        raise ValueError("the model does not know its data frequency; cannot date the forecast")
-    offset = pd.tseries.frequencies.to_offset(frequency)
-    return pd.date_range(start=last + offset, periods=horizon, freq=offset)
-
-
-def _forecast_frame(series_ids, last_ts, y, half, frequency, target) -> pd.DataFrame:
-    """One row per series, target and step; ``half``: interval half-widths shaped like ``y``."""
-    rows = []
-    horizon = y.shape[1]
-    for i, sid in enumerate(series_ids):
-        stamps = _future_timestamps(pd.Timestamp(last_ts.loc[sid]), horizon, frequency)
-        for t_i, name in enumerate(target):
-            block = pd.DataFrame({
-                "series_id": str(sid),
-                "timestamp": stamps,
-                "step": np.arange(1, horizon + 1),
-                "forecast": y[i, :, t_i],
-                "lower": y[i, :, t_i] - half[i, :, t_i],
-                "upper": y[i, :, t_i] + half[i, :, t_i],
-            })
-            if len(target) > 1:
-                block.insert(1, "target", name)
-            rows.append(block)
-    return pd.concat(rows, ignore_index=True)

@@ -9,6 +9,7 @@ one of its members, so its validation MAE is never above either member's.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +20,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from forecaster.atomic import atomic_directory
 from forecaster.errors import ModelFileError
-from forecaster.estimator.base import (
-    WindowForecaster,
-    WindowPredictions,
-    WindowSettings,
-    calibrated_half_widths,
-    forecast_quantiles,
-)
+from forecaster.estimator.base import WindowForecaster, WindowSettings
 from forecaster.estimator.baseline import BaselineForecaster
+from forecaster.estimator.predictions import WindowPredictions, calibrated_half_widths, forecast_quantiles
 from forecaster.estimator.rnn import RNNForecaster
 from forecaster.estimator.state_files import META_FILE, read_header, read_state, write_state
 from forecaster.evaluation import conformal_quantiles, interval_scales
+from forecaster.schema import HEADER_KEY, SERIES_ID, DataSchema
 
 WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 
@@ -115,10 +112,16 @@ class BlendForecaster(BaseEstimator):
         check_is_fitted(self, "members_")
         return self.members_[0].window_settings()
 
+    def data_schema(self) -> DataSchema:
+        """How the blend reads raw history: its first member's schema, reading the inputs of both."""
+        check_is_fitted(self, "members_")
+        schemas = [m.data_schema() for m in self.members_]
+        inputs = tuple(dict.fromkeys(c for schema in schemas for c in schema.inputs))
+        return replace(schemas[0], inputs=inputs)
+
     def input_columns(self) -> list[str]:
         """The raw history columns :meth:`forecast` reads: those of the members."""
-        check_is_fitted(self, "members_")
-        return list(dict.fromkeys(c for m in self.members_ for c in m.input_columns()))
+        return list(self.data_schema().inputs)
 
     def interval_scales(self, preds: WindowPredictions) -> np.ndarray:
         """Per-window scale ``s`` of the conformal intervals ``ŷ ± q * s`` (``(n, 1, n_targets)``)."""
@@ -158,7 +161,7 @@ class BlendForecaster(BaseEstimator):
         target = list(self.window_settings().target)
         t_idx = ([target.index(t) for t in out["target"]] if "target" in out.columns
                  else np.zeros(len(out), dtype=int))
-        half = np.array([halves[str(sid)][k, t] for sid, k, t in zip(out["series_id"], steps, t_idx)], dtype=float)
+        half = np.array([halves[str(sid)][k, t] for sid, k, t in zip(out[SERIES_ID], steps, t_idx)], dtype=float)
         out["lower"], out["upper"] = out["forecast"] - half, out["forecast"] + half
         return out
 
@@ -196,7 +199,7 @@ class BlendForecaster(BaseEstimator):
                               "lookback": settings.lookback, "horizon": settings.horizon,
                               "frequency": self.frequency_,
                               # What forecast() needs, readable without loading the model.
-                              "data": settings.data, "inputs": self.input_columns()}, self.to_state())
+                              HEADER_KEY: self.data_schema().to_json()}, self.to_state())
         return target
 
     @classmethod

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.errors import DataValidationError
+from forecaster.schema import SERIES_ID, SPLIT, TIMESTAMP
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +104,8 @@ def fold_split_labels(
     val: int | float,
     test: int | float,
     min_train_rows: int = 1,
-    series_column: str = "series_id",
-    time_column: str = "timestamp",
+    series_column: str = SERIES_ID,
+    time_column: str = TIMESTAMP,
 ) -> pd.Series:
     """Label each row ``train``, ``val``, ``test`` or ``unused`` for one backtest fold.
 
@@ -161,7 +162,7 @@ def fold_split_labels(
         labels[ordered[:train_end]] = "train"
         labels[ordered[train_end:val_end]] = "val"
         labels[ordered[val_end:test_end]] = "test"
-    return pd.Series(labels, index=frame.index, name="split")
+    return pd.Series(labels, index=frame.index, name=SPLIT)
 
 
 def tidy_metrics(fold: int, model: str, metrics: Mapping[str, Any]) -> pd.DataFrame:

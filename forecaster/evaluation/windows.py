@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecaster.schema import SERIES_ID
+
 
 def window_errors(preds, half_width: np.ndarray) -> pd.DataFrame:
     """One row per window of ``preds`` (``y_true``, ``y_pred`` of shape ``(n_windows, horizon, n_targets)``,
@@ -22,7 +24,7 @@ def window_errors(preds, half_width: np.ndarray) -> pd.DataFrame:
     abs_err = np.abs(preds.y_pred - preds.y_true)  # -> (n_windows, horizon, n_targets)
     inside = (abs_err <= half_width).mean(axis=2)  # -> (n_windows, horizon)
     return pd.DataFrame({
-        "series_id": np.asarray(preds.series_ids).astype(str),
+        SERIES_ID: np.asarray(preds.series_ids).astype(str),
         "time": preds.timestamps[:, 0],
         "abs_error": abs_err.mean(axis=(1, 2)),
         "scaled_error": (abs_err / preds.scale).mean(axis=(1, 2)),

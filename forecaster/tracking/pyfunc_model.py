@@ -40,13 +40,15 @@ import mlflow
 import pandas as pd
 import yaml
 from mlflow.exceptions import MlflowException
-from mlflow.models import Model, infer_signature
+from mlflow.models import Model, ModelSignature, infer_signature
 from mlflow.models.model import MODEL_CODE_PATH, MODEL_CONFIG
 from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, Schema
 
 from forecaster._version import __version__
 from forecaster.errors import ConfigError, ModelFileError
 from forecaster.estimator import load_forecaster
+from forecaster.schema import SERIES_ID, TIMESTAMP
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +97,19 @@ class ForecasterModel(mlflow.pyfunc.PythonModel):
         if not isinstance(model_input, pd.DataFrame):
             model_input = pd.DataFrame(model_input)
         return self.forecaster_.forecast(model_input)
+
+
+#: The forecast frame's column types (the rest are ``double``): declared, not inferred, so MLflow's
+#: "Inferred schema contains integer column(s)" hint (about missing values in integer INPUT columns)
+#: is not raised for ``step``, a whole number that is never missing. Same signature as inferred.
+OUTPUT_TYPES = {SERIES_ID: "string", TIMESTAMP: "datetime", "step": "long", "target": "string"}
+
+
+def forecast_signature(input_example: pd.DataFrame, output_example: pd.DataFrame) -> ModelSignature:
+    """The logged model's signature: inputs inferred from the raw input example, outputs declared
+    (:data:`OUTPUT_TYPES`)."""
+    outputs = Schema([ColSpec(OUTPUT_TYPES.get(c, "double"), c) for c in output_example.columns])
+    return ModelSignature(inputs=infer_signature(input_example).inputs, outputs=outputs)
 
 
 def pinned_requirements() -> list[str]:
@@ -149,7 +164,7 @@ def log_forecaster_model(
         )
     forecaster = load_forecaster(model_dir)
     output_example = forecaster.forecast(input_example)
-    signature = infer_signature(input_example, output_example)
+    signature = forecast_signature(input_example, output_example)
     kwargs = dict(
         name=name,
         python_model=str(MODEL_CODE_FILE),

@@ -8,6 +8,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from forecaster.schema import SEGMENT, SERIES_ID, SPLIT, TIMESTAMP
 from forecaster.windowing._checks import _check_int_at_least
 
 # The package's name, not this module's: log records keep the logger name "forecaster.windowing".
@@ -57,7 +58,7 @@ def window_starts(
     lookback: int,
     horizon: int,
     stride: int = 1,
-    split_column: str = "split",
+    split_column: str = SPLIT,
 ) -> dict[str, np.ndarray]:
     """Row positions of the valid window starts in the canonical frame, per split.
 
@@ -111,7 +112,7 @@ def window_starts(
     lookback = _check_int_at_least("lookback", lookback)
     horizon = _check_int_at_least("horizon", horizon)
     stride = _check_int_at_least("stride", stride)
-    if "series_id" not in frame.columns:
+    if SERIES_ID not in frame.columns:
         raise ValueError(
             f"`frame` must have a `series_id` column. Received columns: {list(frame.columns)}"
         )
@@ -121,7 +122,7 @@ def window_starts(
     if n == 0:
         return empty
 
-    series_codes, _ = pd.factorize(frame["series_id"], use_na_sentinel=False)
+    series_codes, _ = pd.factorize(frame[SERIES_ID], use_na_sentinel=False)
     new_series = np.empty(n, dtype=bool)
     new_series[0] = True
     new_series[1:] = series_codes[1:] != series_codes[:-1]
@@ -132,11 +133,11 @@ def window_starts(
             f"contiguous. Received {n_series} series in {int(new_series.sum())} separate runs"
         )
     new_block = new_series.copy()
-    if "segment" in frame.columns:
-        segment, _ = pd.factorize(frame["segment"], use_na_sentinel=False)
+    if SEGMENT in frame.columns:
+        segment, _ = pd.factorize(frame[SEGMENT], use_na_sentinel=False)
         new_block[1:] |= segment[1:] != segment[:-1]
-    if "timestamp" in frame.columns:
-        stamps = frame["timestamp"].to_numpy()
+    if TIMESTAMP in frame.columns:
+        stamps = frame[TIMESTAMP].to_numpy()
         backwards = ~new_series[1:] & ~(stamps[1:] > stamps[:-1])
         if backwards.any():
             row = int(np.flatnonzero(backwards)[0]) + 1
