@@ -4,6 +4,7 @@ Usage::
 
     python bench/bench_scale.py series --series 10 100 1000        # per-stage seconds and peak memory
     python bench/bench_scale.py candidates --candidates 2 8 32      # --jobs 1, --jobs 2, --executor ray
+    python bench/bench_scale.py shuffle --starts 1200000            # memory of tf.data's shuffle buffer
 
 ``series``: N series of 2,000 hourly steps each from a seeded seasonal process (a daily cycle whose
 amplitude and level differ per series, plus AR(1) noise; seed 0), written to a CSV, then through the
@@ -96,7 +97,7 @@ def _stage(name: str, out: dict, repeats: int, fn, *args, **kwargs):
     return value
 
 
-def series_child(n_series: int, repeats: int = 3) -> dict:
+def series_child(n_series: int, repeats: int = 3, epoch: bool = True) -> dict:
     """One N, in this (fresh) process: every stage timed and its peak memory measured."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from forecaster.config import DataConfig
@@ -127,7 +128,11 @@ def series_child(n_series: int, repeats: int = 3) -> dict:
         out["all_train_windows_mib"] = round(len(starts["train"]) * (24 + 6) * 4 / 2**20, 1)
         est = RNNForecaster(target=["y"], lookback=24, horizon=6, cell="gru", units=8, epochs=1, batch_size=1024,
                             patience=1, seed=0)
-        _stage("epoch", out, 1, est.fit, frame)
+        if epoch:
+            _stage("epoch", out, 1, est.fit, frame)
+        else:  # --no-epoch: the data stages only
+            out["epoch"] = {"seconds": float("nan"), "cpu_seconds": float("nan"), "peak_mib": float("nan"),
+                            "repeats": 0}
         out["load_avg_after"] = os.getloadavg()[0]
     return out
 
@@ -137,10 +142,10 @@ def exponent(rows: list[int], values: list[float]) -> float:
     return float(np.polyfit(x, y, 1)[0])
 
 
-def bench_series(sizes: list[int], repeats: int = 3) -> list[dict]:
+def bench_series(sizes: list[int], repeats: int = 3, epoch: bool = True) -> list[dict]:
     results = []
     for n in sizes:
-        proc = subprocess.run([sys.executable, __file__, "_series_child", str(n), str(repeats)],
+        proc = subprocess.run([sys.executable, __file__, "_series_child", str(n), str(repeats), str(int(epoch))],
                               capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
         if proc.returncode:
             sys.exit(f"series={n} failed:\n{proc.stderr[-3000:]}")
@@ -157,10 +162,42 @@ def bench_series(sizes: list[int], repeats: int = 3) -> list[dict]:
         for key in ("cpu_seconds", "seconds"):
             print(f"growth exponent of {key} {a['series']}->{b['series']} series: " + "  ".join(
                 f"{s}={exponent(rows, [a[s][key], b[s][key]]):.2f}" for s in STAGES))
+        if not b["epoch"]["repeats"]:
+            continue
         slope = (b["epoch"]["peak_mib"] - a["epoch"]["peak_mib"]) / (b["data_mib"] - a["data_mib"])
         print(f"epoch peak RSS {a['series']}->{b['series']} series: +{a['epoch']['peak_mib']:.0f} -> "
               f"+{b['epoch']['peak_mib']:.0f} MiB, i.e. {slope:.2f} MiB per MiB of frame on top of a fixed part "
               f"(frame {a['data_mib']:.1f} -> {b['data_mib']:.1f} MiB)")
+    return results
+
+
+def shuffle_child(n_starts: int, shuffle: bool) -> dict:
+    """RSS growth of ``make_dataset`` over ``n_starts`` window starts, up to its first batch."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow  # noqa: F401 - imported before measuring
+
+    from forecaster.windowing import make_dataset
+
+    values = np.random.default_rng(0).normal(size=(n_starts + 30, 1)).astype("float32")
+    before = _rss_kib("VmRSS")
+    dataset = make_dataset(values, np.arange(n_starts), 24, 6, [0], 1024, shuffle=shuffle, seed=0)
+    next(iter(dataset))
+    return {"starts": n_starts, "shuffle": shuffle, "rss_growth_mib": round((_rss_kib("VmRSS") - before) / 1024, 1)}
+
+
+def bench_shuffle(n_starts: int) -> list[dict]:
+    """The memory of tf.data's shuffle buffer: make_dataset with and without ``shuffle``."""
+    results = []
+    for shuffle in (True, False):
+        proc = subprocess.run([sys.executable, __file__, "_shuffle_child", str(n_starts), str(int(shuffle))],
+                              capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        if proc.returncode:
+            sys.exit(f"shuffle={shuffle} failed:\n{proc.stderr[-3000:]}")
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        print(f"make_dataset over {n_starts:,d} starts, shuffle={shuffle}: +{results[-1]['rss_growth_mib']:.0f} MiB "
+              "RSS after the first batch", flush=True)
+    extra = results[0]["rss_growth_mib"] - results[1]["rss_growth_mib"]
+    print(f"shuffle buffer: {extra:.0f} MiB, {extra * 2**20 / n_starts:.0f} bytes per window start")
     return results
 
 
@@ -314,21 +351,29 @@ def _bench_candidates(sizes: list[int], modes: list[str], address: str | None, s
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "_series_child":
-        print(json.dumps(series_child(int(sys.argv[2]), int(sys.argv[3]))))
+    if len(sys.argv) == 4 and sys.argv[1] == "_shuffle_child":
+        print(json.dumps(shuffle_child(int(sys.argv[2]), sys.argv[3] == "1")))
+        return
+    if len(sys.argv) == 5 and sys.argv[1] == "_series_child":
+        print(json.dumps(series_child(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1")))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="part", required=True)
     s = sub.add_parser("series")
     s.add_argument("--series", nargs="+", type=int, default=[10, 100, 1000])
     s.add_argument("--repeats", type=int, default=3, help="runs of each data stage (the least time counts)")
+    s.add_argument("--no-epoch", dest="epoch", action="store_false", help="the data stages only")
+    m = sub.add_parser("shuffle")
+    m.add_argument("--starts", type=int, default=1_200_000, help="window starts (1,000 series: about 1.2 M)")
     c = sub.add_parser("candidates")
     c.add_argument("--candidates", nargs="+", type=int, default=[2, 8, 32])
     c.add_argument("--modes", nargs="+", choices=("jobs1", "jobs2", "ray"), default=["jobs1", "jobs2", "ray"])
     args = parser.parse_args()
     print(f"load before: {os.getloadavg()}", flush=True)
     if args.part == "series":
-        results = bench_series(args.series, args.repeats)
+        results = bench_series(args.series, args.repeats, args.epoch)
+    elif args.part == "shuffle":
+        results = bench_shuffle(args.starts)
     else:
         results = bench_candidates(args.candidates, args.modes)
     print(f"load after: {os.getloadavg()}", flush=True)
