@@ -25,8 +25,70 @@ logger = logging.getLogger(__name__)
 _EXCLUDED_BY_DEFAULT = (SEGMENT,)
 
 
-def _round_half_up(x: np.ndarray) -> np.ndarray:
-    return np.floor(x + 0.5).astype(np.int64)
+def split_sizes(n: Any, val: float, test: float) -> tuple[Any, Any, Any]:
+    """Rows of a series of ``n`` rows in train, val and test (in that time order): the split-size rule.
+
+    ``n_val = round(val * n)`` and ``n_test = round(test * n)``, rounding half up
+    (``floor(fraction * n + 0.5)`` in float64, each fraction alone), and
+    ``n_train = n - n_val - n_test``. It counts rows, not time. :func:`assign_splits` labels rows
+    with it and :func:`forecaster.data.length.minimum_rows` checks lengths with it.
+
+    Parameters
+    ----------
+    n : int or array-like of int
+        Rows in the series (one count, or one per series).
+    val, test : float
+        Fractions of the rows for validation and test (``test`` may be 0).
+
+    Returns
+    -------
+    tuple
+        ``(n_train, n_val, n_test)`` summing to ``n``: ints for an int ``n``, int64 arrays of
+        the shape of ``n`` otherwise.
+
+    Examples
+    --------
+    >>> split_sizes(10, 0.25, 0.25)
+    (4, 3, 3)
+    >>> [a.tolist() for a in split_sizes([9, 30], 0.25, 0.1)]
+    [[6, 19], [2, 8], [1, 3]]
+    """
+    rows = np.asarray(n, dtype=np.int64)
+    n_val = np.floor(val * rows + 0.5).astype(np.int64)
+    n_test = np.floor(test * rows + 0.5).astype(np.int64)
+    n_train = rows - n_val - n_test
+    if rows.ndim == 0:
+        return int(n_train), int(n_val), int(n_test)
+    return n_train, n_val, n_test
+
+
+def _rank_in_series(codes: np.ndarray, times: np.ndarray | None) -> np.ndarray:
+    """0-based position of each row in time order within its series (ties: row order).
+
+    ``codes``: the series of each row as integers; ``times``: sortable values, or None (row order
+    is time order). Rows already grouped by series in time order (the canonical frame) take a
+    linear path; others one stable sort, never a per-series loop.
+    """
+    n = len(codes)
+    new = np.ones(n, dtype=bool)
+    new[1:] = codes[1:] != codes[:-1]
+    grouped = int(new.sum()) == (int(codes.max()) + 1 if n else 0)
+    if grouped and (times is None or bool(np.all((times[1:] >= times[:-1]) | new[1:]))):
+        order = None
+    elif times is None:
+        order = np.argsort(codes, kind="stable")
+    else:
+        order = np.lexsort((times, codes))  # stable: equal times keep their row order
+    sorted_codes = codes if order is None else codes[order]
+    first = np.ones(n, dtype=bool)
+    first[1:] = sorted_codes[1:] != sorted_codes[:-1]
+    position = np.arange(n, dtype=np.int64)
+    rank_sorted = position - np.maximum.accumulate(np.where(first, position, 0))
+    if order is None:
+        return rank_sorted
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = rank_sorted
+    return rank
 
 
 def assign_splits(
@@ -87,22 +149,20 @@ def assign_splits(
         raise ValueError(
             f"`frame` must have a `{series_column}` column. Received columns: {list(frame.columns)}"
         )
-    n = len(frame)
-    series = frame[series_column]
-    if time_column in frame.columns:
-        # Position of each row in time order within its series, 0-based.
-        rank = frame.groupby(series, sort=False)[time_column].rank(method="first").to_numpy() - 1
-    else:
-        rank = frame.groupby(series, sort=False).cumcount().to_numpy()
-    rank = np.asarray(rank, dtype=np.int64)
-    sizes = series.map(series.value_counts()).to_numpy(dtype=np.int64)
-    n_test = _round_half_up(test * sizes)
-    n_val = _round_half_up(val * sizes)
-    from_end = sizes - 1 - rank  # 0 for the last row of its series
-    labels = np.full(n, "train", dtype=object)
-    labels[from_end < n_test + n_val] = "val"
-    labels[from_end < n_test] = "test"
-    no_train = pd.unique(series[(n_test + n_val) >= sizes])
+    # Vectorised over all rows (no groupby-apply, no per-series loop): linear in the rows for a
+    # frame sorted by series and time, one stable sort otherwise.
+    codes, uniques = pd.factorize(frame[series_column], use_na_sentinel=False)
+    codes = codes.astype(np.int64, copy=False)
+    times = frame[time_column].to_numpy() if time_column in frame.columns else None
+    rank = _rank_in_series(codes, times)  # 0-based position in time order within the series
+    counts = np.bincount(codes, minlength=len(uniques))
+    _, val_rows, test_rows = split_sizes(counts, val, test)  # per series
+    from_end = counts[codes] - 1 - rank  # 0 for the last row of its series
+    split_code = np.zeros(len(frame), dtype=np.int8)  # 0 train, 1 val, 2 test
+    split_code[from_end < (test_rows + val_rows)[codes]] = 1
+    split_code[from_end < test_rows[codes]] = 2
+    labels = np.array(["train", "val", "test"], dtype=object)[split_code]
+    no_train = np.asarray(uniques)[(test_rows + val_rows) >= counts]
     if len(no_train):
         logger.warning(
             "assign_splits: series %s have no training rows (val=%s, test=%s)",
@@ -236,11 +296,15 @@ class SeriesScaler(TransformerMixin, BaseEstimator):
 
     def _rows(self, series_ids: Any) -> np.ndarray:
         """Row of ``mean_``/``scale_`` for each series id; ValueError naming unseen series."""
-        ids = pd.Index(np.asarray(series_ids, dtype=object).ravel())
-        where = self.mean_.index.get_indexer(ids)
-        unseen = where < 0
-        if unseen.any():
-            names = list(pd.unique(ids[unseen]))
+        # Each distinct id is looked up once (one hash pass over the rows, no object array of the
+        # whole column: a canonical frame's ids are pyarrow strings).
+        if not isinstance(series_ids, (pd.Series, pd.Index)):
+            series_ids = np.asarray(series_ids, dtype=object).ravel()
+        codes, uniques = pd.factorize(series_ids, use_na_sentinel=False)
+        known = self.mean_.index.get_indexer(pd.Index(np.asarray(uniques, dtype=object)))
+        where = known[codes]
+        if (known < 0).any():
+            names = [u for u, k in zip(np.asarray(uniques, dtype=object), known) if k < 0]
             raise ValueError(
                 f"SeriesScaler: series {names[:5]} were not seen in fit "
                 f"(fitted series: {list(self.mean_.index)[:5]}{'...' if len(self.mean_) > 5 else ''})"
@@ -267,8 +331,9 @@ class SeriesScaler(TransformerMixin, BaseEstimator):
             data = data * scale[rows] + mean[rows]
         else:
             data = (data - mean[rows]) / scale[rows]
-        out = frame.copy()
-        out[self.columns_] = pd.DataFrame(data, index=frame.index, columns=self.columns_)
+        out = frame.copy(deep=False)  # the other columns are shared, not copied (copy-on-write)
+        for j, column in enumerate(self.columns_):
+            out[column] = data[:, j]
         return out
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:

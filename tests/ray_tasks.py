@@ -43,3 +43,13 @@ def sleep_long(marker_dir: str, name: str) -> int:
     time.sleep(300)
     (Path(marker_dir) / f"{name}.finished").write_text("done")
     return os.getpid()
+
+
+def warm_start_from_bytes_only(shared, item):
+    """The candidate task, refusing a champion that does not arrive as the bytes of its directory."""
+    from forecaster.execution.tasks import candidate_task
+
+    frame, warm = shared
+    if not isinstance(warm, bytes):
+        raise TypeError(f"the champion must reach the worker as bytes, not {type(warm).__name__}")
+    return candidate_task(shared, item)

@@ -403,3 +403,15 @@ def test_file_sha256_streams_large_files(tmp_path):
     payload = np.random.default_rng(0).bytes(3 * (1 << 20) + 17)
     path.write_bytes(payload)
     assert file_sha256(path) == hashlib.sha256(payload).hexdigest()
+
+
+def test_canonical_order_is_pandas_stable_sort_and_none_when_in_order():
+    from forecaster.data.validation import canonical_order
+
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame({"series_id": rng.choice(["b", "a", "c10", "c9", "C"], n),  # ties in both keys
+                          "timestamp": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 40, n), unit="h")})
+    expected = frame.sort_values(["series_id", "timestamp"], kind="stable").index.to_numpy()
+    assert canonical_order(frame).tolist() == expected.tolist()
+    assert canonical_order(frame.iloc[expected].reset_index(drop=True)) is None

@@ -215,3 +215,28 @@ def test_existing_segment_column_is_recomputed():
     frame["segment"] = 7
     out, _ = regularise(frame, "h", "mean", 3)
     assert out["segment"].tolist() == [0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("aggregate", ["mean", "last", "sum"])
+def test_series_placed_on_a_fixed_grid_at_once_equal_pandas_resample(aggregate, monkeypatch):
+    """The vectorised placement of on-grid series (no loop over series) gives what resampling gives:
+    series on the hourly grid with gaps, one off the grid (half past), one starting off midnight's
+    grid for 2h bins, unsorted input."""
+    import importlib
+
+    reg = importlib.import_module("forecaster.data.regularise")  # the module (the package exports the function)
+
+    rng = np.random.default_rng(7)
+    parts = []
+    for k, start in enumerate(["2020-01-01 00:00", "2020-01-03 05:00", "2020-01-02 00:30", "2019-12-31 23:00"]):
+        stamps = pd.date_range(start, periods=60, freq="h").delete(rng.choice(np.arange(1, 59), 9, replace=False))
+        parts.append(canonical(stamps, series=f"s{k}", y=rng.normal(size=len(stamps)), x=rng.normal(size=len(stamps))))
+    frame = pd.concat(parts[::-1], ignore_index=True)
+    for frequency in ("h", "2h"):
+        fast, fast_report = regularise(frame, frequency, aggregate, max_gap=2)
+        monkeypatch.setattr(reg, "_place_on_fixed_grid",  # every series through groupby().resample()
+                            lambda f, values, offset: (None, sorted(f["series_id"].unique().tolist())))
+        slow, slow_report = regularise(frame, frequency, aggregate, max_gap=2)
+        monkeypatch.undo()
+        pd.testing.assert_frame_equal(fast, slow)
+        assert fast_report.to_dict() == slow_report.to_dict()

@@ -281,3 +281,20 @@ def test_rolling_calibration_recovers_coverage_after_a_regime_shift(tmp_path):
     for rows in (15, 11):  # too few windows for the level; fewer rows than one window
         short = frame.tail(rows)
         pd.testing.assert_frame_equal(rolling.predict(short), static.predict(short))
+
+
+def test_split_forecasts_are_the_same_when_gathered_a_chunk_at_a_time(monkeypatch):
+    """Evaluation gathers at most PREDICT_CHUNK windows at once (memory: a chunk, not the split)."""
+    import forecaster.estimator.base as base
+
+    frame = make_frame(n=300, series=("a", "b"))
+    model = BaselineForecaster(kind="linear", target=["y"], lookback=12, horizon=3, interval_scale="local").fit(frame)
+    whole = model.evaluate_windows(frame)
+    monkeypatch.setattr(base, "PREDICT_CHUNK", 7)
+    chunked = model.evaluate_windows(frame)
+    for split in ("val", "test"):
+        assert whole[split].n_samples > 7
+        for name in ("y_true", "y_pred", "scale", "spread"):
+            np.testing.assert_allclose(getattr(chunked[split], name), getattr(whole[split], name), rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(chunked[split].series_ids, whole[split].series_ids)
+        np.testing.assert_array_equal(chunked[split].timestamps, whole[split].timestamps)

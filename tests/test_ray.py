@@ -58,34 +58,73 @@ def workspace(path: Path) -> Path:
     return path
 
 
+def _ports(*names: str) -> list[str]:
+    return [f"--{name}={free_port()}" for name in names]
+
+
+def _ray_start(args: list[str], log_path: Path) -> tuple[subprocess.Popen, object]:
+    """``ray start --block ARGS`` in its own process group (stopped by :func:`_stop_group`)."""
+    log = open(log_path, "w")
+    ray_bin = Path(sys.executable).with_name("ray")
+    process = subprocess.Popen([str(ray_bin), "start", "--block", "--node-ip-address=127.0.0.1",
+                                "--disable-usage-stats", *args], env=cli_env(), stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    return process, log
+
+
+def _alive_nodes(address: str) -> int:
+    import ray
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_AUTH_MODE", "disabled")
+        ray.init(address=address, log_to_driver=False, configure_logging=False)
+        try:
+            return sum(1 for node in ray.nodes() if node["Alive"])
+        finally:
+            ray.shutdown()
+
+
 @pytest.fixture(scope="module")
 def ray_head():
-    """A Ray head with 2 CPUs on 127.0.0.1 in its own process group; the group is stopped at the end."""
-    ray_bin = Path(sys.executable).with_name("ray")
+    """A 2-CPU Ray cluster on 127.0.0.1, as CI has 2 cores: a head with 1 CPU and a second node
+    with 1 CPU joined to it (``ray start --address``), each in its own process group and temp dir;
+    both groups are stopped at the end, even when a test fails. Yields the head's address."""
     port = free_port()
     temp_dir = tempfile.mkdtemp(prefix="rayfc-", dir="/tmp")  # short: Ray's socket paths are length-limited
-    command = [str(ray_bin), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
-               "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp_dir}",
-               f"--ray-client-server-port={free_port()}", f"--node-manager-port={free_port()}",
-               f"--object-manager-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
-               f"--dashboard-agent-listen-port={free_port()}", f"--metrics-export-port={free_port()}"]
-    log = open(Path(temp_dir) / "fixture.log", "w")
-    head = subprocess.Popen(command, env=cli_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    node_ports = ("node-manager-port", "object-manager-port", "runtime-env-agent-port",
+                  "dashboard-agent-listen-port", "metrics-export-port")
     address = f"127.0.0.1:{port}"
+    started, logs = [], []
     try:
+        head, log = _ray_start(["--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
+                                f"--temp-dir={temp_dir}", *_ports("ray-client-server-port", *node_ports)],
+                               Path(temp_dir) / "head.log")
+        started.append(head), logs.append(log)
         deadline = time.monotonic() + 90
         while True:
-            assert head.poll() is None, Path(temp_dir, "fixture.log").read_text()[-3000:]
+            assert head.poll() is None, Path(temp_dir, "head.log").read_text()[-3000:]
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
                 assert time.monotonic() < deadline, "the Ray head did not open its port in 90 s"
                 time.sleep(0.5)
+        second_dir = Path(temp_dir) / "n2"
+        second_dir.mkdir()
+        second, log = _ray_start([f"--address={address}", "--num-cpus=1", f"--temp-dir={second_dir}",
+                                  *_ports(*node_ports)], Path(temp_dir) / "second.log")
+        started.append(second), logs.append(log)
+        deadline = time.monotonic() + 90
+        while _alive_nodes(address) < 2:
+            assert second.poll() is None, Path(temp_dir, "second.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the second Ray node did not join in 90 s"
+            time.sleep(1)
         yield address
     finally:
-        _stop_group(head)
-        log.close()
+        for process in reversed(started):
+            _stop_group(process)
+        for log in logs:
+            log.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
@@ -144,7 +183,9 @@ def test_smoke_pipeline_on_ray_equals_sequential(ray_head, tmp_path):
     tasks = re.findall(r"Ray task (.+?) ran in worker pid (\d+) on node (\w+)", on_ray.stderr)
     assert sorted(t[0] for t in tasks) == ["lstm-1x16 | clipnorm=1", "lstm-1x16 | none"]
     assert all(pid != driver.group(1) for _, pid, _ in tasks)
-    assert all(len(node) == 56 for _, _, node in tasks)  # Ray node ids (hex), here the head's
+    assert all(len(node) == 56 for _, _, node in tasks)  # Ray node ids (hex)
+    # one CPU per node and two candidates at once: one ran on the head, one on the second node
+    assert len({node for _, _, node in tasks}) == 2, tasks
 
     # the MLflow runs equal the sequential run's: same children, params, metrics (1e-6)
     a, b = _runs(seq_dir), _runs(ray_dir)
@@ -211,6 +252,28 @@ def test_a_task_failing_for_good_is_a_failed_candidate(executor, tmp_path):
     from forecaster.estimator import load_forecaster
 
     assert load_forecaster(rnn.model_dir).n_params_ > 0  # the model came back whole, as bytes
+
+
+@needs_ray
+@pytest.mark.ray
+@pytest.mark.slow
+def test_warm_start_reaches_the_worker_as_bytes_not_a_driver_path(executor, tmp_path):
+    from forecaster.comparison import plan_candidates, train_candidate
+    from forecaster.execution.tasks import train_candidates
+    from tests import ray_tasks
+    from tests.test_comparison import tiny_config, tiny_frame
+
+    cfg = tiny_config(epochs=1, warm_start=True)
+    cfg.models, cfg.clipping = cfg.models[:1], cfg.clipping[:1]
+    plan, frame = plan_candidates(cfg)[0], tiny_frame()
+    champion = train_candidate(cfg, plan, frame, out_dir=tmp_path / "champion")  # on the driver
+    results = train_candidates(executor, cfg, [plan], frame, tmp_path / "models",
+                               task=ray_tasks.warm_start_from_bytes_only, warm_start_from=champion.model_dir)
+    result = results[0]
+    assert not result.failed, result.failure_reason  # the task refuses a champion given as a path
+    assert result.worker["pid"] != os.getpid()
+    assert result.params["warm_start"] is True  # the worker started from the champion's weights
+    assert not champion.params["warm_start"]
 
 
 DRIVER = """

@@ -79,6 +79,51 @@ def test_assign_splits_rejects_bad_fractions(val, test, message):
         assign_splits(make_frame({"a": 10}), val=val, test=test)
 
 
+def _groupby_rank_splits(frame, val, test, time_column="timestamp"):
+    """The former assign_splits (groupby rank, value_counts map): the vectorised one must equal it."""
+    series = frame["series_id"]
+    if time_column in frame.columns:
+        rank = frame.groupby(series, sort=False)[time_column].rank(method="first").to_numpy() - 1
+    else:
+        rank = frame.groupby(series, sort=False).cumcount().to_numpy()
+    sizes = series.map(series.value_counts()).to_numpy(dtype=np.int64)
+    n_test, n_val = np.floor(test * sizes + 0.5), np.floor(val * sizes + 0.5)
+    from_end = sizes - 1 - np.asarray(rank, dtype=np.int64)
+    labels = np.full(len(frame), "train", dtype=object)
+    labels[from_end < n_test + n_val] = "val"
+    labels[from_end < n_test] = "test"
+    return labels.tolist()
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled", "interleaved", "no_time_column"])
+def test_assign_splits_equals_the_groupby_rank_rule_with_ties(order):
+    rng = np.random.default_rng(3)
+    frame = make_frame({"a": 37, "b": 1, "c": 20, "d": 64})
+    # repeated timestamps: ties are ranked in row order, as rank(method="first") does
+    step = frame.groupby("series_id").cumcount().to_numpy()
+    frame["timestamp"] = pd.Timestamp("2024-01-01") + pd.to_timedelta((step // 3) * 3, unit="D")
+    if order == "shuffled":
+        frame = frame.iloc[rng.permutation(len(frame))]
+    elif order == "interleaved":  # each series in time order, but its rows not contiguous
+        frame = frame.iloc[np.argsort(np.arange(len(frame)) % 5, kind="stable")]
+    elif order == "no_time_column":
+        frame = frame.drop(columns="timestamp").iloc[rng.permutation(len(frame))]
+    for val, test in [(0.2, 0.3), (0.25, 0.25), (0.1, 0.0)]:
+        got = assign_splits(frame, val=val, test=test)
+        assert got.tolist() == _groupby_rank_splits(frame, val, test)
+        assert got.index.equals(frame.index)
+
+
+def test_the_split_size_rule_has_one_owner():
+    import forecaster.data
+    import forecaster.data.length
+    from forecaster.splits import split_sizes
+
+    assert forecaster.data.split_sizes is split_sizes is forecaster.data.length.split_sizes
+    train, val, test = split_sizes(np.array([9, 10, 30]), 0.25, 0.25)
+    assert train.tolist() == [5, 4, 14] and val.tolist() == [2, 3, 8] and test.tolist() == [2, 3, 8]
+
+
 # --------------------------------------------------------------------------- SeriesScaler
 
 

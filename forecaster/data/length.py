@@ -1,10 +1,10 @@
 """Is each series long enough for the window and the chronological splits?
 
 The split sizes of a series of ``n`` rows are ``n_val = round(val * n)``,
-``n_test = round(test * n)`` (half up) and ``n_train = n - n_val - n_test`` (:func:`split_sizes`,
-the rule of :func:`forecaster.splits.assign_splits`). A series can train and be evaluated when
-``n_train >= lookback + horizon``, ``n_val >= horizon`` and, when ``test > 0``,
-``n_test >= horizon``.
+``n_test = round(test * n)`` (half up) and ``n_train = n - n_val - n_test``: the rule of
+:func:`forecaster.splits.split_sizes`, which :func:`forecaster.splits.assign_splits` labels rows
+with. A series can train and be evaluated when ``n_train >= lookback + horizon``,
+``n_val >= horizon`` and, when ``test > 0``, ``n_test >= horizon``.
 
 Example
 -------
@@ -23,35 +23,16 @@ import pandas as pd
 
 from forecaster.errors import DataValidationError
 from forecaster.schema import SEGMENT, SERIES_ID
+# The split-size rule has one owner, forecaster.splits (re-exported here and in forecaster.data).
+from forecaster.splits import split_sizes
 
-def split_sizes(n: int, val: float, test: float) -> tuple[int, int, int]:
-    """Rows of a series of ``n`` rows in train, val and test (in that time order).
-
-    Parameters
-    ----------
-    n : int
-        Rows in the series.
-    val, test : float
-        Fractions of the rows for validation and test (``test`` may be 0).
-
-    Returns
-    -------
-    tuple of int
-        ``(n_train, n_val, n_test)``, summing to ``n``.
-    """
-    # Exactly as forecaster.splits: floor(fraction * n + 0.5) in float64, each fraction alone.
-    n_val = int(math.floor(val * n + 0.5))
-    n_test = int(math.floor(test * n + 0.5))
-    return n - n_val - n_test, n_val, n_test
+__all__ = ["check_length", "minimum_rows", "split_sizes", "window_counts"]
 
 
-def _fits(n: int, lookback: int, horizon: int, val: float, test: float) -> bool:
+def _fits(n, lookback: int, horizon: int, val: float, test: float):
+    """Whether a series of ``n`` rows (an int, or an array of counts) fits the window and splits."""
     n_train, n_val, n_test = split_sizes(n, val, test)
-    return (
-        n_train >= lookback + horizon
-        and n_val >= horizon
-        and (test <= 0 or n_test >= horizon)
-    )
+    return (n_train >= lookback + horizon) & (n_val >= horizon) & ((test <= 0) | (n_test >= horizon))
 
 
 def _check_arguments(lookback: int, horizon: int, val: float, test: float) -> None:
@@ -137,9 +118,8 @@ def check_length(
             f"{source}: no rows left after regularisation; each series needs at least {needed} rows "
             f"for lookback={lookback}, horizon={horizon}, val={val}, test={test}."
         )
-    short = [
-        (str(sid), int(n)) for sid, n in counts.items() if not _fits(int(n), lookback, horizon, val, test)
-    ]
+    fits = _fits(counts.to_numpy(dtype=np.int64), lookback, horizon, val, test)  # one per series
+    short = [(str(sid), int(n)) for sid, n in counts[~fits].items()]
     if not short:
         _check_windows(frame, lookback, horizon, val, test, source)
         return

@@ -34,6 +34,7 @@ from forecaster.data.frequency import (
     infer_frequency,
     parse_frequency,
 )
+from forecaster.data.validation import canonical_order
 from forecaster.errors import DataValidationError
 from forecaster.schema import SEGMENT, TIMESTAMP
 from forecaster.schema import SERIES_ID as SERIES
@@ -173,7 +174,9 @@ def regularise(
         raise DataValidationError(
             f"regularise needs numeric value columns; {not_numeric} are not numeric."
         )
-    frame = frame.sort_values([SERIES, TIMESTAMP], kind="stable")
+    order = canonical_order(frame)  # None for a frame in order already (the validated frame)
+    if order is not None:
+        frame = frame.take(order)
     frequency = _frequency(frame, frequency)
 
     grid = _resample(frame, values, frequency, aggregate)
@@ -183,8 +186,19 @@ def regularise(
     return out, report
 
 
+def _stamps_by_series(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each series' timestamps (views of one array, no per-series frame), in series order.
+
+    ``frame`` is sorted by series and time.
+    """
+    codes, uniques = pd.factorize(frame[SERIES], sort=False)  # contiguous, increasing: frame is sorted
+    starts = np.flatnonzero(np.diff(codes, prepend=-1) != 0)
+    pieces = np.split(frame[TIMESTAMP].to_numpy(), starts[1:])
+    return {str(uniques[codes[start]]): stamps for start, stamps in zip(starts, pieces)}
+
+
 def _frequency(frame: pd.DataFrame, frequency: str | None) -> str:
-    groups = {str(sid): grp[TIMESTAMP].to_numpy() for sid, grp in frame.groupby(SERIES, sort=True)}
+    groups = _stamps_by_series(frame)
     if frequency is not None:
         offset = parse_frequency(frequency)
         for sid, stamps in groups.items():
@@ -212,17 +226,23 @@ def _resample(frame: pd.DataFrame, values: list[str], frequency: str, aggregate:
     """Bins of ``frequency`` per series, first to last bin, empty bins as NaN rows.
 
     A series whose timestamps already sit on the bins (one row per bin) is placed on its grid
-    directly; the others go through ``groupby(...).resample(...)``.
+    directly (for a fixed step, all such series at once, without a loop over series); the others
+    go through ``groupby(...).resample(...)``.
     """
     offset = parse_frequency(frequency)
     pieces: list[pd.DataFrame] = []
     slow: list[str] = []
-    for sid, group in frame.groupby(SERIES, sort=True):
-        placed = _place_on_grid(str(sid), group, values, offset)
-        if placed is None:
-            slow.append(sid)
-        else:
+    if isinstance(offset, pd.offsets.Tick):
+        placed, slow = _place_on_fixed_grid(frame, values, offset)
+        if placed is not None:
             pieces.append(placed)
+    else:
+        for sid, group in frame.groupby(SERIES, sort=True):
+            placed = _place_on_grid(str(sid), group, values, offset)
+            if placed is None:
+                slow.append(sid)
+            else:
+                pieces.append(placed)
     if slow:
         subset = frame[frame[SERIES].isin(slow)].set_index(TIMESTAMP)
         resampler = subset.groupby(SERIES, sort=True)[values].resample(frequency)
@@ -236,9 +256,59 @@ def _resample(frame: pd.DataFrame, values: list[str], frequency: str, aggregate:
     grid = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
     grid[SERIES] = grid[SERIES].astype(str)
     grid[TIMESTAMP] = grid[TIMESTAMP].to_numpy().astype("datetime64[ns]")
-    grid = grid.sort_values([SERIES, TIMESTAMP], kind="stable").reset_index(drop=True)
+    order = canonical_order(grid)
+    grid = (grid if order is None else grid.take(order)).reset_index(drop=True)
     grid[values] = grid[values].astype("float64")
     return grid[[SERIES, TIMESTAMP, *values]]
+
+
+_DAY_NS = 86_400 * 10**9
+
+
+def _place_on_fixed_grid(
+    frame: pd.DataFrame, values: list[str], offset: pd.offsets.Tick
+) -> tuple[pd.DataFrame | None, list[str]]:
+    """:func:`_place_on_grid` for every series at once, for a fixed step (``offset`` a Tick).
+
+    ``frame`` is sorted by series and time. Returns the grid rows of the series whose timestamps
+    all sit on their bins (``None`` when there are none), and the ids of the other series.
+    """
+    n = len(frame)
+    if n == 0:
+        return None, []
+    codes, uniques = pd.factorize(frame[SERIES], sort=False)  # contiguous, increasing: frame is sorted
+    uniques = np.asarray(uniques, dtype=object)
+    stamps = frame[TIMESTAMP].to_numpy().astype("datetime64[ns]").view("int64")  # (n_rows,)
+    first_row = np.ones(n, dtype=bool)
+    first_row[1:] = codes[1:] != codes[:-1]
+    starts = np.flatnonzero(first_row)  # (n_series,)
+    lengths = np.diff(np.append(starts, n))
+    series_of_row = np.repeat(np.arange(len(starts)), lengths)
+    first, last = stamps[starts], stamps[starts + lengths - 1]
+    step = int(offset.nanos)
+    # resample bins fixed steps from midnight of the first day (origin="start_day")
+    on_grid = (first % _DAY_NS) % step == 0
+    since_first = stamps - first[series_of_row]
+    off = (since_first % step) != 0
+    on_grid &= np.bincount(series_of_row[off], minlength=len(starts)) == 0
+    slow = [str(u) for u in uniques[codes[starts[~on_grid]]]]
+    fast = np.flatnonzero(on_grid)
+    if len(fast) == 0:
+        return None, slow
+    grid_lengths = (last[fast] - first[fast]) // step + 1  # first to last bin
+    grid_starts = np.cumsum(grid_lengths) - grid_lengths
+    grid_series = np.repeat(fast, grid_lengths)  # (n_steps,)
+    local = np.arange(int(grid_lengths.sum()), dtype=np.int64) - np.repeat(grid_starts, grid_lengths)
+    where = np.zeros(len(starts), dtype=np.int64)
+    where[fast] = grid_starts
+    rows = on_grid[series_of_row]
+    position = where[series_of_row[rows]] + since_first[rows] // step
+    data = np.full((len(local), len(values)), np.nan)  # (n_steps, n_values)
+    data[position] = frame[values].to_numpy(dtype="float64")[rows]
+    placed = pd.DataFrame(data, columns=values)
+    placed.insert(0, TIMESTAMP, (first[grid_series] + local * step).view("datetime64[ns]"))
+    placed.insert(0, SERIES, uniques[codes[starts[grid_series]]])
+    return placed, slow
 
 
 def _place_on_grid(

@@ -634,10 +634,37 @@ def _check_duplicates(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return frame.loc[~identical].reset_index(drop=True)
 
 
+def canonical_order(frame: pd.DataFrame) -> np.ndarray | None:
+    """None when the rows are in ``series_id, timestamp`` order already; else the stable sorting
+    permutation (what ``frame.sort_values([series_id, timestamp], kind="stable")`` would take).
+
+    Linear for a sorted frame (one hash factorisation of the ids and a pass over the rows), one
+    integer ``lexsort`` otherwise: never a sort of the string ids row by row, nor of a frame that
+    is in order already.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"series_id": ["b", "a", "a"],
+    ...                       "timestamp": pd.to_datetime(["2020-01-01", "2020-01-02", "2020-01-01"])})
+    >>> canonical_order(frame).tolist(), canonical_order(frame.iloc[[2, 1, 0]]) is None
+    ([2, 1, 0], True)
+    """
+    codes, _ = pd.factorize(frame[SERIES], sort=True)  # codes in sorted id order
+    stamps = frame[TIMESTAMP].to_numpy()
+    if (codes < 0).any() or (stamps.dtype.kind == "M" and np.isnat(stamps).any()):
+        # missing keys (not in a validated frame): pandas' own order, missing last
+        return frame.reset_index(drop=True).sort_values([SERIES, TIMESTAMP], kind="stable").index.to_numpy()
+    same = codes[1:] == codes[:-1]
+    if bool(np.all((codes[1:] > codes[:-1]) | (same & (stamps[1:] >= stamps[:-1])))):
+        return None
+    return np.lexsort((stamps, codes))  # stable: rows with equal keys keep their order
+
+
 def _sorted(frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    index = pd.MultiIndex.from_arrays([frame[SERIES].to_numpy(), frame[TIMESTAMP].to_numpy()])
-    if not index.is_monotonic_increasing:
+    order = canonical_order(frame)
+    if order is not None:
         logger.info("%s: rows were not in (series, timestamp) order; sorted them", source)
-        frame = frame.sort_values([SERIES, TIMESTAMP], kind="stable").reset_index(drop=True)
+        frame = frame.take(order).reset_index(drop=True)
     frame[SERIES] = frame[SERIES].astype(str)
     return frame

@@ -36,6 +36,10 @@ from forecaster.windowing import gather_windows, window_starts
 
 logger = logging.getLogger(__name__)
 
+#: Windows gathered and predicted at a time when evaluating a split (a multiple of
+#: ``inference.CHUNK``, so the predict calls see the same batches as in one piece).
+PREDICT_CHUNK = 16 * 4096
+
 #: The learned attributes saved as JSON values (the arrays and the preprocessor are saved apart).
 PLAIN_ATTRIBUTES = (
     "n_features_", "feature_names_", "frequency_", "series_", "fitted_ok_", "n_params_", "history_", "epochs_run_",
@@ -125,9 +129,12 @@ class WindowForecaster(BaseEstimator):
 
     # -------------------------------------------------------------- evaluation
     def _predict_split(self, scaled: pd.DataFrame, values: np.ndarray, starts: np.ndarray) -> WindowPredictions:
+        if len(starts) > PREDICT_CHUNK:  # windows gathered a chunk at a time, never all at once
+            return concat_predictions(*(self._predict_split(scaled, values, starts[i:i + PREDICT_CHUNK])
+                                        for i in range(0, len(starts), PREDICT_CHUNK)))
         targets = list(self.preprocessor_.target_indices_)
         X, y = gather_windows(values, starts, self.lookback, self.horizon, targets)
-        series_ids = scaled[SERIES_ID].to_numpy()[starts]
+        series_ids = scaled[SERIES_ID].iloc[starts].to_numpy()  # the chunk's ids, not the whole column
         y_pred = self._predict_scaled(X) if len(starts) else np.zeros_like(y)
         y_true = self.preprocessor_.inverse_targets(y, series_ids)
         y_pred = self.preprocessor_.inverse_targets(y_pred, series_ids)

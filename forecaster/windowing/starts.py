@@ -39,13 +39,15 @@ def _split_codes(frame: pd.DataFrame, split_column: str) -> np.ndarray:
     n = len(frame)
     if split_column not in frame.columns:
         return np.zeros(n, dtype=np.int8)
-    labels = frame[split_column].to_numpy(dtype=object)
-    codes = np.full(n, -1, dtype=np.int8)
-    for code, name in enumerate(SPLITS):
-        codes[labels == name] = code
+    # One hash pass over the labels (no string comparison per row and split).
+    raw, uniques = pd.factorize(frame[split_column], use_na_sentinel=False)
+    uniques = list(uniques)
+    lookup = np.array([SPLITS.index(u) if isinstance(u, str) and u in SPLITS else -1 for u in uniques],
+                      dtype=np.int8)
+    codes = lookup[raw] if n else np.zeros(0, dtype=np.int8)
     unknown = codes < 0
     if unknown.any():
-        found = sorted({repr(v) for v in pd.unique(labels[unknown])})[:5]
+        found = sorted({repr(u) for u, code in zip(uniques, lookup) if code < 0})[:5]
         raise ValueError(
             f"column `{split_column}` must hold only {list(SPLITS)}. "
             f"Received: {', '.join(found)} (first at row {int(np.flatnonzero(unknown)[0])})"
