@@ -17,7 +17,6 @@ from forecaster.cli.bars import _call_with_progress
 from forecaster.cli.csvsource import infer_data_config
 from forecaster.cli.exitcodes import EXIT_OK
 from forecaster.errors import ConfigError
-from forecaster.schema import SERIES_ID, TIMESTAMP
 
 # The package's name, not this module's: log records keep the logger name "forecaster.cli"
 # (log collectors and bench/bench_pipeline.py select the CLI's messages by it).
@@ -65,6 +64,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     from forecaster.atomic import atomic_output
     from forecaster.cli.forecastopts import forecast_defaults, write_csv_stdout
     from forecaster.forecasting import forecast_file, plot_forecast_frame
+    from forecaster.schema import SERIES_ID, TIMESTAMP  # lazy: pandas only when a command runs
 
     model_ref, data_path, pipeline_name = forecast_defaults(args, _load_config)
     # The data file is checked before the model is loaded (forecast_file).
