@@ -64,3 +64,23 @@ def test_non_finite_inputs_name_the_column():
 def test_missing_target_names_it():
     with pytest.raises(ValueError, match=r"\['nope'\]"):
         Preprocessor(target=["nope"]).fit(two_series())
+
+
+@pytest.mark.parametrize("one_series", [True, False])
+def test_last_window_features_equal_the_training_frames(one_series):
+    """The forecast's input window carries the same derived features as the same rows had in
+    training: a log return at the window's first step looks at the row before the window."""
+    from forecaster.estimator.inputs import last_windows
+
+    frame = two_series()
+    frame["y"] = frame["y"] + 5.0  # strictly positive for log returns
+    if one_series:
+        frame = frame[frame["series_id"] == "a"].reset_index(drop=True)
+    pre = Preprocessor(target=["y"], features={"log_returns": ["y"]}).fit(frame)
+    _, whole = pre.transform_values(frame)
+    lookback = 12
+    X, series_ids, _ = last_windows(frame, ["y"], lookback, pre)
+    for k, sid in enumerate(series_ids):
+        rows = np.flatnonzero(frame["series_id"].to_numpy() == sid)[-lookback:]
+        np.testing.assert_array_equal(X[k], whole[rows])
+    assert np.all(X[:, 0, pre.feature_names_.index("y_logret")] != 0.0)

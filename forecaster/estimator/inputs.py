@@ -48,8 +48,9 @@ def last_windows(frame: pd.DataFrame, target: list[str], lookback: int, preproce
     """``(X, series_ids, last timestamps)`` of the last full window of each series.
 
     ``X``: ``(n_series, lookback, n_features)`` scaled inputs of the last ``lookback`` rows of each
-    series' last segment; ``series_ids`` sorted; ``last timestamps`` indexed by series id. Only those
-    rows are transformed (derived features such as log returns start afresh at the window's start).
+    series' last segment; ``series_ids`` sorted; ``last timestamps`` indexed by series id. The row
+    before the window (when the segment has one) is transformed with it, so a derived feature that
+    looks one row back (log returns) has at the window's first step the value it had in training.
 
     Raises
     ------
@@ -57,21 +58,26 @@ def last_windows(frame: pd.DataFrame, target: list[str], lookback: int, preproce
         A series has fewer than ``lookback`` rows in its last segment.
     """
     frame = ensure_canonical(frame, target)
-    tail = _one_series_tail(frame, lookback)
+    tail = _one_series_tail(frame, lookback + 1)
     if tail is not None:  # one series (a served request): numpy, no sort or group-by
         index = pd.Index([tail[SERIES_ID].iloc[0]], dtype=object, name=SERIES_ID)
         counts = pd.Series([len(tail)], index=index)
     else:
         frame = frame.sort_values([SERIES_ID, TIMESTAMP], kind="stable").reset_index(drop=True)
-        # The last `lookback` rows of each series' last segment.
+        # The last `lookback` rows of each series' last segment, and the row before them.
         last_seg = frame.groupby(SERIES_ID)[SEGMENT].transform("max")
-        tail = frame[frame[SEGMENT] == last_seg].groupby(SERIES_ID, sort=True).tail(lookback)
+        tail = frame[frame[SEGMENT] == last_seg].groupby(SERIES_ID, sort=True).tail(lookback + 1)
         counts = tail.groupby(SERIES_ID).size()
     short = counts[counts < lookback]
     if len(short):
         raise short_history_error("model input", short.index[0], int(short.iloc[0]), lookback)
-    _, values = preprocessor.transform_values(tail.reset_index(drop=True))
-    X = values.reshape(len(counts), lookback, -1)  # -> (n_series, lookback, n_features)
+    tail = tail.reset_index(drop=True)
+    _, values = preprocessor.transform_values(tail)
+    # Drop each series' extra leading row: keep the last `lookback` rows of each.
+    keep = tail.groupby(SERIES_ID, sort=False).cumcount(ascending=False).to_numpy() < lookback
+    tail = tail[keep]
+    counts = counts.clip(upper=lookback)
+    X = values[keep].reshape(len(counts), lookback, -1)  # -> (n_series, lookback, n_features)
     if len(counts) == 1:
         last_ts = pd.Series([tail[TIMESTAMP].to_numpy().max()], index=counts.index, name=TIMESTAMP)
     else:
