@@ -93,6 +93,8 @@ def test_make_optimizer_rejects_bad_arguments(args, message):
         ({"epochs": 0}, "`epochs` must be an integer >= 1. Received: epochs=0"),
         ({"batch_size": 2.5}, "`batch_size` must be an integer >= 1. Received: batch_size=2.5"),
         ({"patience": -1}, "`patience` must be an integer >= 0. Received: patience=-1"),
+        ({"steps_per_execution": 0}, "`steps_per_execution` must be an integer >= 1. Received: steps_per_execution=0"),
+        ({"validation_batch_size": 0}, "`validation_batch_size` must be an integer >= 1. Received: validation_batch_size=0"),
         ({"loss": "rmse"}, "`loss` must be one of ('mse', 'mae', 'huber'). Received: loss='rmse'"),
         ({"clipping": "global_clipnorm"}, "needs a number `clip_threshold` > 0. Received: clip_threshold=None"),
         ({"clip_threshold": 1.0}, "`clipping='none'` takes no `clip_threshold`"),
@@ -305,3 +307,31 @@ def test_model_compiled_with_telemetry_adam_saves_and_loads_in_safe_mode(tmp_pat
     assert isinstance(loaded.optimizer, TelemetryAdam)
     assert loaded.optimizer.global_clipnorm == 2.0
     np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), rtol=1e-6)
+
+
+# --- speed levers (issue 12): they change the speed, not the numbers ----------------------------
+
+
+def test_validation_batch_defaults_to_the_training_batch_unless_set():
+    assert TrainSettings(batch_size=32, validation_batch_size=None).eval_batch_size == 32
+    assert TrainSettings(batch_size=32, validation_batch_size=512).eval_batch_size == 512
+
+
+def _train_levers(**levers):
+    X, y = _data(96)
+    model = _model(keras.layers.LSTM, seed=1)
+    settings = TrainSettings(epochs=2, batch_size=16, seed=3, jit_compile=True, patience=2, **levers)
+    result = train_model(model, (X, y), (X[:40], y[:40]), settings)
+    return model.get_weights(), result.history
+
+
+def test_steps_per_execution_and_validation_batch_change_no_result():
+    # Several train steps per call run the same compiled step: bit-identical weights. A larger
+    # validation batch changes only how the mean validation loss is summed: equal to 1e-6.
+    weights, history = _train_levers(steps_per_execution=1, validation_batch_size=16)
+    fast_weights, fast_history = _train_levers(steps_per_execution=4, validation_batch_size=40)
+    for a, b in zip(weights, fast_weights):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(history["train_loss"], fast_history["train_loss"])
+    np.testing.assert_allclose(history["val_loss"], fast_history["val_loss"], rtol=1e-6)
+    assert history["val_loss"][0] != history["val_loss"][1]  # the comparison can fail: the loss moves

@@ -94,6 +94,15 @@ class TrainSettings:
         op determinism, so training with XLA runs without it: the guarantee is then "same seed,
         same machine, same versions -> same metrics" (tested to 1e-6 in ``tests/test_training.py``),
         not bit-identity across machines or library versions. ``False`` restores op determinism.
+    steps_per_execution : int, default 1
+        Training batches run per call of the compiled train function (Keras ``compile`` argument):
+        fewer Python round trips per epoch. Batch callbacks (the NaN guard) then see every
+        ``steps_per_execution``-th batch. Measured in ``bench/bench_levers.py``.
+    validation_batch_size : int or None, default None
+        Windows per batch of the validation pass (forward only, every epoch); None: ``batch_size``.
+        The validation loss is the same mean over the windows whatever the batch.
+        Used for arrays here and by the estimators when they batch their validation dataset
+        (:attr:`eval_batch_size`). Measured in ``bench/bench_levers.py``.
     verbose : {0, 1, 2}, default 0
         Passed to ``model.fit``.
 
@@ -112,12 +121,17 @@ class TrainSettings:
     clip_threshold: float | None = None
     seed: int = 42
     jit_compile: bool | str = "auto"
+    steps_per_execution: int = 1
+    validation_batch_size: int | None = None
     verbose: int = 0
 
     def __post_init__(self) -> None:
         _check_int("epochs", self.epochs, 1)
         _check_int("batch_size", self.batch_size, 1)
         _check_int("patience", self.patience, 0)
+        _check_int("steps_per_execution", self.steps_per_execution, 1)
+        if self.validation_batch_size is not None:
+            _check_int("validation_batch_size", self.validation_batch_size, 1)
         check_learning_rate(self.learning_rate)
         if self.loss not in LOSSES:
             raise ValueError(f"`loss` must be one of {LOSSES}. Received: loss={self.loss!r}")
@@ -130,6 +144,11 @@ class TrainSettings:
             )
         if self.verbose not in (0, 1, 2) or isinstance(self.verbose, bool):
             raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={self.verbose!r}")
+
+    @property
+    def eval_batch_size(self) -> int:
+        """Windows per batch of the validation pass: ``validation_batch_size``, else ``batch_size``."""
+        return self.validation_batch_size or self.batch_size
 
     @classmethod
     def from_config(cls, training: Any, clipping: Any, **overrides: Any) -> "TrainSettings":

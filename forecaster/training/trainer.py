@@ -174,7 +174,7 @@ def train_model(
         val_kwargs, _ = _fit_inputs(val_ds, "val_ds", settings.batch_size)
         if "y" in val_kwargs:
             fit_kwargs["validation_data"] = (val_kwargs["x"], val_kwargs["y"])
-            fit_kwargs["validation_batch_size"] = settings.batch_size
+            fit_kwargs["validation_batch_size"] = settings.eval_batch_size
         else:
             fit_kwargs["validation_data"] = val_kwargs["x"]
 
@@ -185,6 +185,7 @@ def train_model(
         optimizer=make_optimizer(settings.learning_rate, settings.clipping, settings.clip_threshold),
         loss=_make_loss(settings.loss),
         jit_compile=xla,
+        steps_per_execution=settings.steps_per_execution,
     )
     guard = NanGuard()
     own: list[keras.callbacks.Callback] = [GradientTelemetry(), guard]
