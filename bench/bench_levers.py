@@ -23,7 +23,8 @@ not timed; then the variants run one epoch each in turn, ``--rounds`` times (int
 change in the machine's load hits all of them alike). Reported per variant: the median wall and
 CPU seconds (all threads of this process) of an epoch, split into its training and validation
 parts, and the ratio to ``default``. ``--intra``/``--inter`` set TensorFlow's thread counts for
-the whole process (run the script once per setting: the threads lever).
+the whole process, ``--jit`` the XLA setting of every variant (run the script once per setting, at
+the same time, so both see the same load: the threads and XLA levers).
 
 Run:  python bench/bench_levers.py --cell gru --train 8192 --val 4608      (a subset, ~15 min busy)
       python bench/bench_levers.py --variants default,best --cell lstm     (all chicago windows)
@@ -54,8 +55,7 @@ def chicago_windows(args):
     from forecaster.windowing import window_starts
 
     cfg = load_config(PIPELINE)
-    path = Path(cfg.data.path)
-    cfg.data.path = str(path if path.is_absolute() else (REPO / path).resolve())
+    cfg.data.path = str(Path(args.shared) / Path(cfg.data.path).name)
     if args.synthetic:
         rng = np.random.default_rng(0)
         n_features, n_rows = 9, 61_300
@@ -132,7 +132,7 @@ def make_variant(name, values, starts, targets, cfg, model_seed_weights, args):
     if name == "best":
         spe, valbatch = args.best_spe, args.best_valbatch
     settings = TrainSettings(epochs=1, batch_size=t.batch_size, learning_rate=t.learning_rate, patience=t.patience,
-                             loss=t.loss, seed=t.seed, steps_per_execution=spe,
+                             loss=t.loss, seed=t.seed, steps_per_execution=spe, jit_compile=args.jit,
                              **({"validation_batch_size": valbatch} if valbatch else {}))
     tr, va = starts["train"], starts["val"]
     if name == "arrays":
@@ -156,12 +156,20 @@ def main() -> None:
     parser.add_argument("--val", type=int, default=0, help="use the first N validation windows (0: all)")
     parser.add_argument("--rounds", type=int, default=2, help="timed epochs per variant (interleaved)")
     parser.add_argument("--synthetic", action="store_true", help="random values of the same shape")
+    parser.add_argument("--shared", default=str(REPO.parent / "shared" / "data"),
+                        help="folder of the pipeline's data file (default: ../shared/data of the repository)")
     parser.add_argument("--intra", type=int, default=None, help="TensorFlow intra-op threads (default: TF's)")
     parser.add_argument("--inter", type=int, default=None, help="TensorFlow inter-op threads (default: TF's)")
+    parser.add_argument("--jit", default=None, choices=("auto", "on", "off"),
+                        help="TrainSettings.jit_compile of every variant (default: TrainSettings' default; off: op "
+                             "determinism, as train_model sets it; one process per setting: it is process-wide)")
     parser.add_argument("--best-spe", type=int, default=1, help="steps_per_execution of the 'best' variant")
     parser.add_argument("--best-valbatch", type=int, default=0,
                         help="validation batch of the 'best' variant (0: the default)")
     args = parser.parse_args()
+    from forecaster.training import TrainSettings
+
+    args.jit = {"auto": "auto", "on": True, "off": False, None: TrainSettings().jit_compile}[args.jit]
 
     import tensorflow as tf
 
@@ -182,7 +190,7 @@ def main() -> None:
     print(f"{'synthetic' if args.synthetic else 'chicago'} windows: {len(starts['train'])} train, "
           f"{len(starts['val'])} validation, ({cfg.window.lookback}, {values.shape[1]}) -> "
           f"({cfg.window.horizon}, {len(targets)}); {args.cell} {args.units}, batch {cfg.training.batch_size}, "
-          f"loss {cfg.training.loss}; threads intra={tf.config.threading.get_intra_op_parallelism_threads()} "
+          f"loss {cfg.training.loss}; jit_compile {args.jit}; threads intra={tf.config.threading.get_intra_op_parallelism_threads()} "
           f"inter={tf.config.threading.get_inter_op_parallelism_threads()} (0: TF's default); "
           f"load {os.getloadavg()[0]:.1f}", flush=True)
 
@@ -199,8 +207,13 @@ def main() -> None:
         if name == "notelemetry":
             keras.utils.set_random_seed(cfg.training.seed)
             model.compile(optimizer=keras.optimizers.Adam(cfg.training.learning_rate), loss=cfg.training.loss,
-                          jit_compile=True)
+                          jit_compile=args.jit is not False and len(starts["train"]) >= 4096)
         clock = EpochClock()
+        # One lag callback per variant, traced once (in epoch 1) as in a product training: each of the
+        # one-epoch fits below would otherwise reset it and trace its function again.
+        steady_lag = lag()
+        if steady_lag is not None:
+            steady_lag.on_train_begin = lambda logs=None: None
         fit_kwargs = {"x": train[0], "y": train[1], "batch_size": cfg.training.batch_size, "shuffle": True} \
             if isinstance(train, tuple) else {"x": train}
         if val is not None:
@@ -208,22 +221,23 @@ def main() -> None:
             if isinstance(val, tuple):
                 fit_kwargs["validation_batch_size"] = settings.eval_batch_size
 
-        def callbacks(name=name, lag=lag, clock=clock, settings=settings):
+        def callbacks(name=name, extra=steady_lag, clock=clock, settings=settings):
             own = [] if name == "notelemetry" else [GradientTelemetry(), NanGuard(), keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=settings.patience, restore_best_weights=True)]
-            extra = lag()
             return [*own, *([extra] if extra is not None else []), clock.callback]
 
         started = time.perf_counter()
         if name == "notelemetry":
-            model.fit(epochs=1, verbose=0, callbacks=[clock.callback], **fit_kwargs)
+            model.fit(epochs=1, verbose=0, callbacks=[*([steady_lag] if steady_lag else []), clock.callback],
+                      **fit_kwargs)
         else:
-            extra = lag()
             train_model(model, train, val, settings,
-                        callbacks=[*([extra] if extra is not None else []), clock.callback])
+                        callbacks=[*([steady_lag] if steady_lag is not None else []), clock.callback])
         print(f"  {name}: epoch 1 (compile + first epoch) {time.perf_counter() - started:.1f} s wall, "
               f"jit_compile={model.jit_compile}", flush=True)
         clock.times = {"train": [], "val": []}
+        if steady_lag is not None:  # a product training measures the final weights once, not per epoch
+            steady_lag.on_train_end = lambda logs=None: None
         runs[name] = (model, fit_kwargs, callbacks, clock)
 
     for r in range(args.rounds):
