@@ -1,4 +1,4 @@
-"""XLA training (the default from MIN_XLA_WINDOWS windows) under the thread counts of ``--jobs``.
+"""XLA training (`jit_compile=True`; `'auto'` for GRU/SimpleRNN from MIN_XLA_WINDOWS windows) under the thread counts of ``--jobs``.
 
 A ``--jobs 2`` worker trains with 1 intra-op and 1 inter-op thread (``comparison._worker_init``),
 the sequential run with TensorFlow's defaults (all cores). Without XLA (op determinism) the two are

@@ -41,7 +41,7 @@ def main() -> None:
         from forecaster.training import TrainSettings, train_model
         from forecaster.windowing import make_dataset
 
-        jit = {"0": False, "1": True}.get(os.environ.get("PEER_XLA", ""), "auto")  # run.py's xla=N variant
+        jit = {"0": False, "1": True}.get(os.environ.get("PEER_XLA", ""), TrainSettings().jit_compile)  # xla=N
         settings = TrainSettings(epochs=epochs, batch_size=BATCH, loss="mse", patience=0, seed=seed, jit_compile=jit)
         model = build_model(ModelSpec(cell="lstm", layers=2, units=32, head="dense"), LOOKBACK, n_features,
                             HORIZON, 1, residual_targets=[0], seed=seed, center_targets=True)

@@ -181,15 +181,15 @@ class RNNForecaster(WindowForecaster):
             from forecaster.estimator.warm import apply_warm_start
 
             self.warm_started_, self.warm_start_note_ = apply_warm_start(self, model, self.warm_start_from)
-        train_ds = make_dataset(values, starts["train"], self.lookback, self.horizon, targets,
-                                self.batch_size, shuffle=True, seed=self.seed)
-        val_ds = make_dataset(values, starts["val"], self.lookback, self.horizon, targets,
-                              self.batch_size, shuffle=False)
         settings = TrainSettings(
             epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
             patience=self.patience, loss=self.loss, clipping=self.clipping,
             clip_threshold=self.clip_threshold, seed=self.seed, verbose=self.verbose,
         )
+        train_ds = make_dataset(values, starts["train"], self.lookback, self.horizon, targets,
+                                self.batch_size, shuffle=True, seed=self.seed)
+        val_ds = make_dataset(values, starts["val"], self.lookback, self.horizon, targets,
+                              settings.eval_batch_size, shuffle=False)
         logger.info("training %s (%d params) on %d windows, validating on %d",
                     self.spec.name, model.count_params(), len(starts["train"]), len(starts["val"]))
         lag_cb = lag_gradient_callback(values, starts, self.lookback, self.horizon, targets, self.lag_gradient_every)

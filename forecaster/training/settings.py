@@ -85,15 +85,26 @@ class TrainSettings:
         Seed for :func:`forecaster.training.set_seed` (shuffling, dropout).
     jit_compile : bool or 'auto', default 'auto'
         XLA compilation of the train and predict steps. ``'auto'`` (this package's meaning, not
-        Keras's): XLA whenever every layer of the model supports it and the training set has at
-        least ``MIN_XLA_WINDOWS`` windows (tiny trainings would pay more to compile than they
-        save), which on a CPU machine is every recurrent model (faster per epoch, see
-        ``bench/bench_training.py`` and ``bench/peers/``);
-        on a GPU a cuDNN-eligible LSTM/GRU layer opts out (Keras marks it ``supports_jit=False``),
+        Keras's): XLA whenever every layer of the model supports it, none is a layer XLA made
+        slower here (``trainer.XLA_SLOWER``: LSTM, whose epochs took longer with XLA on a 2-core
+        CPU, see there; GRU(64) was 1.6x cheaper in CPU with XLA) and the training set has at least ``MIN_XLA_WINDOWS``
+        windows (tiny trainings would pay more to compile than they save).
+        On a GPU a cuDNN-eligible LSTM/GRU layer opts out (Keras marks it ``supports_jit=False``),
         so GPU users keep the cuDNN kernel and op determinism. Keras refuses XLA under TensorFlow
         op determinism, so training with XLA runs without it: the guarantee is then "same seed,
         same machine, same versions -> same metrics" (tested to 1e-6 in ``tests/test_training.py``),
-        not bit-identity across machines or library versions. ``False`` restores op determinism.
+        not bit-identity across machines, thread counts or library versions. Without XLA, op
+        determinism is on (bit-identical). ``False`` restores op determinism for every model.
+    steps_per_execution : int, default 1
+        Training batches run per call of the compiled train function (Keras ``compile`` argument):
+        fewer Python round trips per epoch. Batch callbacks (the NaN guard) then see every
+        ``steps_per_execution``-th batch. Measured in ``bench/bench_levers.py``.
+    validation_batch_size : int or None, default 1024
+        Windows per batch of the validation pass (forward only, every epoch); None: ``batch_size``.
+        The validation loss is the same mean over the windows whatever the batch (to float32
+        rounding); 1024 instead of 256 cut the validation pass's CPU time by about 18%.
+        Used for arrays here and by the estimators when they batch their validation dataset
+        (:attr:`eval_batch_size`). Measured in ``bench/bench_levers.py``.
     verbose : {0, 1, 2}, default 0
         Passed to ``model.fit``.
 
@@ -112,12 +123,17 @@ class TrainSettings:
     clip_threshold: float | None = None
     seed: int = 42
     jit_compile: bool | str = "auto"
+    steps_per_execution: int = 1
+    validation_batch_size: int | None = 1024
     verbose: int = 0
 
     def __post_init__(self) -> None:
         _check_int("epochs", self.epochs, 1)
         _check_int("batch_size", self.batch_size, 1)
         _check_int("patience", self.patience, 0)
+        _check_int("steps_per_execution", self.steps_per_execution, 1)
+        if self.validation_batch_size is not None:
+            _check_int("validation_batch_size", self.validation_batch_size, 1)
         check_learning_rate(self.learning_rate)
         if self.loss not in LOSSES:
             raise ValueError(f"`loss` must be one of {LOSSES}. Received: loss={self.loss!r}")
@@ -130,6 +146,11 @@ class TrainSettings:
             )
         if self.verbose not in (0, 1, 2) or isinstance(self.verbose, bool):
             raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={self.verbose!r}")
+
+    @property
+    def eval_batch_size(self) -> int:
+        """Windows per batch of the validation pass: ``validation_batch_size``, else ``batch_size``."""
+        return self.validation_batch_size or self.batch_size
 
     @classmethod
     def from_config(cls, training: Any, clipping: Any, **overrides: Any) -> "TrainSettings":
