@@ -242,6 +242,17 @@ def _first_bad(mask: np.ndarray) -> int:
 # --------------------------------------------------------------------------- timestamps
 
 
+def _require_every_row(raw: pd.Series, what: str, needs: str) -> None:
+    """Raise naming the first data row where ``raw`` is missing: ``"<what> at data row N. Every
+    row needs <needs>: fill it in or delete the row."``"""
+    missing = raw.isna().to_numpy()
+    if missing.any():
+        raise DataValidationError(
+            f"{what} at data row {_first_bad(missing) + 1}. "
+            f"Every row needs {needs}: fill it in or delete the row."
+        )
+
+
 def _timestamps(df: pd.DataFrame, cfg: DataConfig, source: str) -> tuple[np.ndarray, set[str]]:
     if cfg.timestamp_parts:
         return _timestamps_from_parts(df, cfg, source)
@@ -251,13 +262,7 @@ def _timestamps(df: pd.DataFrame, cfg: DataConfig, source: str) -> tuple[np.ndar
 
 
 def _parse_timestamps(raw: pd.Series, name: str, fmt: str | None, source: str) -> np.ndarray:
-    missing = raw.isna().to_numpy()
-    if missing.any():
-        row = _first_bad(missing)
-        raise DataValidationError(
-            f"{source}: column {name!r} has no timestamp at data row {row + 1}. "
-            "Every row needs a timestamp: fill it in or delete the row."
-        )
+    _require_every_row(raw, f"{source}: column {name!r} has no timestamp", "a timestamp")
     if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw.dtype):
         parsed = raw
     else:
@@ -371,13 +376,7 @@ def _series_ids(df: pd.DataFrame, cfg: DataConfig, source: str) -> np.ndarray:
         return np.full(len(df), DEFAULT_SERIES_ID, dtype=object)
     name = clean_header(cfg.series_column)
     raw = _require(df, name, "series", "data.series_column", source)
-    missing = raw.isna().to_numpy()
-    if missing.any():
-        row = _first_bad(missing)
-        raise DataValidationError(
-            f"{source}: series column {name!r} is empty at data row {row + 1}. "
-            "Every row needs a series id: fill it in or delete the row."
-        )
+    _require_every_row(raw, f"{source}: series column {name!r} is empty", "a series id")
     ids = raw.astype(str).str.strip().to_numpy(dtype=object)
     return ids
 
