@@ -126,6 +126,7 @@ def plot_memory_study(
             ax2.plot(measured + 1, values[measured], marker="o", markersize=3, label=label)
         ax2.set_xlabel("epoch")
         ax2.set_ylabel("memory_lag")
+        ax2.set_xlim(0.5, max(len(values) for values in epochs.values()) + 0.5)  # every epoch run, measured or not
         _epoch_ticks(ax2)
         ax2.grid(True, alpha=0.3)
     return _save(fig, path)

@@ -180,7 +180,9 @@ class LagGradientTelemetry(keras.callbacks.Callback):
     profile : numpy.ndarray or None
         The final weights' profile, ``(lookback,)``, lag 1 first.
     seconds : float
-        Time spent measuring (tracing included).
+        Wall time spent measuring (tracing included).
+    cpu_seconds : float
+        The process's CPU time over the same calls (all its threads).
 
     Raises
     ------
@@ -202,11 +204,11 @@ class LagGradientTelemetry(keras.callbacks.Callback):
         self.share_key = share_key
         self.history: dict[str, list[float]] = {k: [] for k in LAG_KEYS}
         self.profile: np.ndarray | None = None
-        self.seconds = 0.0
+        self.seconds = self.cpu_seconds = 0.0
         self._fn = self._template = None
 
     def _measure(self) -> np.ndarray:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         if self._fn is None:
             loss = self.loss if self.loss is not None else getattr(self.model, "loss", None)
             if self.share_key is not None and self.compiled:
@@ -218,11 +220,12 @@ class LagGradientTelemetry(keras.callbacks.Callback):
             self._template.set_weights(self.model.get_weights())
         profile = self._fn(tf.constant(self.X), tf.constant(self.y)).numpy().astype(np.float64)
         self.seconds += time.perf_counter() - start
+        self.cpu_seconds += time.process_time() - cpu
         return profile
 
     def on_train_begin(self, logs=None):
         self.history = {k: [] for k in LAG_KEYS}
-        self.profile, self.seconds, self._fn, self._template = None, 0.0, None, None
+        self.profile, self.seconds, self.cpu_seconds, self._fn, self._template = None, 0.0, 0.0, None, None
 
     def on_epoch_end(self, epoch, logs=None):
         values = {k: math.nan for k in LAG_KEYS}
