@@ -50,7 +50,7 @@ class RNNForecaster(WindowForecaster):
         Measure the input gradient by lag (:class:`~forecaster.training.lag_gradients.LagGradientTelemetry`)
         every this many epochs and after training; 0 turns it off. ``history_`` then has
         ``memory_lag`` and ``grad_far_near_ratio`` (NaN for the epochs not measured) and
-        ``input_grad_by_lag_`` the final profile. Default 5: under 5% of training time (docs/gradients.md).
+        ``input_grad_by_lag_`` the final profile. Default 5; its cost is measured in docs/gradients.md.
     val_fraction : float
         Validation share used when the frame has no ``split`` column.
     features : mapping or None

@@ -30,7 +30,7 @@ traced at the first measurement (about 0.4 s of CPU here: the fixed cost, more t
 of a short training). With a ``share_key`` the traced function is kept (on a clone of the model,
 the weights copied in before each measurement) and reused by every later callback with the same
 key and batch shapes, e.g. the candidates of a comparison that differ only in their clipping.
-Run eagerly (``compiled=False``) a pass costs no trace but 20-100 times more (Keras runs the
+Run eagerly (``compiled=False``) a pass costs no trace but 30-50 times more CPU (Keras runs the
 recurrent loop step by step in Python): more than the trace after one or two measurements.
 
 Example
