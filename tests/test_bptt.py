@@ -95,6 +95,31 @@ def test_lag_telemetry_profile_has_lookback_entries_and_obeys_memory_lag():
     assert [math.isnan(v) for v in callback.history["memory_lag"]] == [True, False]
     assert callback.history["grad_far_near_ratio"][1] == 0.0
     assert result.epochs_run == 2 and callback.seconds > 0
+    # measured eagerly (compiled=False), the profile is the traced default's on the same weights
+    traced = LagGradientTelemetry(X[:16], y[:16], compiled=False)
+    traced.set_model(model)
+    traced.on_train_begin()
+    traced.on_train_end()
+    np.testing.assert_allclose(traced.profile, profile, rtol=1e-5, atol=1e-12)
+
+
+def test_shared_trace_measures_each_models_own_weights():
+    X = windows(16, seed=5)
+    y = X[:, -2:, :1].copy()
+    callbacks = {}
+    for seed in (1, 2):  # same architecture, different weights
+        model = build_model(ModelSpec(cell="lstm", units=4), LOOKBACK, 3, 2, 1, residual_targets=[0],
+                            center_targets=True, seed=seed)
+        model.compile(loss="mse")
+        for key in ("lstm-4", None):
+            callback = callbacks[seed, key] = LagGradientTelemetry(X, y, share_key=key)
+            callback.set_model(model)
+            callback.on_train_begin()
+            callback.on_train_end()
+    assert callbacks[2, "lstm-4"]._fn is callbacks[1, "lstm-4"]._fn  # traced once, reused
+    for seed in (1, 2):
+        np.testing.assert_allclose(callbacks[seed, "lstm-4"].profile, callbacks[seed, None].profile, rtol=1e-5)
+    assert not np.allclose(callbacks[1, None].profile, callbacks[2, None].profile)
 
 
 def base_pipeline(**extra) -> dict:

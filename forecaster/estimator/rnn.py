@@ -49,7 +49,8 @@ class RNNForecaster(WindowForecaster):
     lag_gradient_every : int
         Measure the input gradient by lag (:class:`~forecaster.training.lag_gradients.LagGradientTelemetry`)
         every this many epochs and after training; 0 turns it off. ``history_`` then has
-        ``memory_lag`` and ``grad_far_near_ratio`` and ``input_grad_by_lag_`` the final profile.
+        ``memory_lag`` and ``grad_far_near_ratio`` (NaN for the epochs not measured) and
+        ``input_grad_by_lag_`` the final profile. Default 5; its cost is measured in docs/gradients.md.
     val_fraction : float
         Validation share used when the frame has no ``split`` column.
     features : mapping or None
@@ -106,7 +107,7 @@ class RNNForecaster(WindowForecaster):
         center_targets=True,
         scale_targets=False,
         truncate=None,
-        lag_gradient_every=1,
+        lag_gradient_every=5,
         val_fraction=0.25,
         features=None,
         interval_level=0.9,
@@ -192,7 +193,8 @@ class RNNForecaster(WindowForecaster):
                               settings.eval_batch_size, shuffle=False)
         logger.info("training %s (%d params) on %d windows, validating on %d",
                     self.spec.name, model.count_params(), len(starts["train"]), len(starts["val"]))
-        lag_cb = lag_gradient_callback(values, starts, self.lookback, self.horizon, targets, self.lag_gradient_every)
+        lag_cb = lag_gradient_callback(values, starts, self.lookback, self.horizon, targets, self.lag_gradient_every,
+                                       share_key=self._architecture_key(values.shape[1], len(targets)))
         extra = [lag_cb] if lag_cb is not None else []
         result = train_model(model, train_ds, val_ds, settings, callbacks=[*extra, *getattr(self, "_callbacks", ())])
         self.model_ = model
@@ -207,6 +209,13 @@ class RNNForecaster(WindowForecaster):
         self.failed_ = bool(result.failed)
         self.failure_reason_ = result.failure_reason
         self.failed_epoch_ = result.failed_epoch
+
+    def _architecture_key(self, n_features: int, n_targets: int) -> str:
+        """What decides the network's layers and weight shapes (not its clipping, seed or weights)."""
+        import json
+
+        return json.dumps([self.spec.to_dict(), self.lookback, n_features, self.horizon, n_targets, self.residual,
+                           self.center_targets, self.scale_targets, self.truncate, self.loss], sort_keys=True)
 
     def _predict_scaled(self, X: np.ndarray) -> np.ndarray:
         if len(X) == 0:
@@ -239,11 +248,15 @@ class RNNForecaster(WindowForecaster):
 
 
 #: At most this many validation windows (evenly spaced) form the fixed batch of the lag telemetry.
-LAG_WINDOWS = 256
+LAG_WINDOWS = 64
 
 
-def lag_gradient_callback(values, starts, lookback, horizon, targets, every):
-    """The input-gradient-by-lag callback on a fixed batch of validation windows (None when ``every`` is 0)."""
+def lag_gradient_callback(values, starts, lookback, horizon, targets, every, share_key=None):
+    """The input-gradient-by-lag callback on a fixed batch of validation windows (None when ``every`` is 0).
+
+    ``share_key``: the architecture key under which its traced measurement is reused (see
+    :class:`~forecaster.training.lag_gradients.LagGradientTelemetry`).
+    """
     if not every:
         return None
     from forecaster.training.lag_gradients import LagGradientTelemetry
@@ -252,4 +265,4 @@ def lag_gradient_callback(values, starts, lookback, horizon, targets, every):
     pool = starts["val"] if len(starts["val"]) else starts["train"]
     pick = pool[np.unique(np.linspace(0, len(pool) - 1, min(LAG_WINDOWS, len(pool))).astype(int))]
     X, y = gather_windows(values, pick, lookback, horizon, targets)
-    return LagGradientTelemetry(X, y, every=int(every))
+    return LagGradientTelemetry(X, y, every=int(every), share_key=share_key)

@@ -121,10 +121,12 @@ def plot_memory_study(
     ax.legend(loc="best", fontsize="x-small", ncol=2)
     if epochs:
         ax2 = axes[1]
-        for label, values in epochs.items():
-            ax2.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=3, label=label)
+        for label, values in epochs.items():  # epochs not measured (NaN) are left out, the measured ones joined
+            measured = np.flatnonzero(np.isfinite(values))
+            ax2.plot(measured + 1, values[measured], marker="o", markersize=3, label=label)
         ax2.set_xlabel("epoch")
         ax2.set_ylabel("memory_lag")
+        ax2.set_xlim(0.5, max(len(values) for values in epochs.values()) + 0.5)  # every epoch run, measured or not
         _epoch_ticks(ax2)
         ax2.grid(True, alpha=0.3)
     return _save(fig, path)
