@@ -69,6 +69,7 @@ def rnn_params(cfg: PipelineConfig, plan: CandidatePlan) -> dict[str, Any]:
         "epochs": t.epochs, "patience": t.patience, "seed": t.seed, "residual": t.residual,
         "center_targets": t.center_targets, "scale_targets": t.scale_targets,
         "truncate": plan.bptt["truncate"],
+        "warm_epochs": t.warm_epochs, "warm_patience": t.warm_patience, "warm_learning_rate": t.warm_learning_rate,
     }
 
 

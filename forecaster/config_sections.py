@@ -181,6 +181,20 @@ class TrainingConfig(StrictSection):
         description="Start each candidate whose architecture, features and window match the current "
         "champion's from the champion's weights (others start cold; the log says which did which).",
     )
+    warm_epochs: int = Field(
+        default=3, ge=1,
+        description="A warm-started candidate fine-tunes for at most this many epochs (never more than "
+        "`epochs`); cold candidates keep `epochs`.",
+    )
+    warm_patience: int = Field(
+        default=1, ge=0,
+        description="Early-stopping patience of a warm-started candidate (never more than `patience`; "
+        "0 turns early stopping off).",
+    )
+    warm_learning_rate: float | None = Field(
+        default=None, gt=0,
+        description="Learning rate of a warm-started candidate; null: a tenth of `learning_rate`.",
+    )
 
 
 class EvaluationConfig(StrictSection):

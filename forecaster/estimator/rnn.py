@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,11 @@ class RNNForecaster(WindowForecaster):
         A saved forecaster (the champion): when its network matches this one's architecture,
         window, targets and features, training starts from its weights (``warm_started_`` True,
         ``warm_start_note_`` says why or why not); see :mod:`forecaster.estimator.warm`.
+    warm_epochs, warm_patience, warm_learning_rate :
+        The fine-tuning budget of a warm-started fit (:func:`forecaster.estimator.warm.warm_budget`:
+        at most ``min(warm_epochs, epochs)`` epochs, patience ``min(warm_patience, patience)``,
+        ``warm_learning_rate`` or, when None, a tenth of ``learning_rate``); the champion's own
+        weights are kept when no epoch beats them on validation (``warm_kept_start_``).
 
     Example
     -------
@@ -116,6 +122,9 @@ class RNNForecaster(WindowForecaster):
         data=None,
         verbose=0,
         warm_start_from=None,
+        warm_epochs=3,
+        warm_patience=1,
+        warm_learning_rate=None,
     ):
         self.target = target
         self.lookback = lookback
@@ -149,6 +158,9 @@ class RNNForecaster(WindowForecaster):
         self.data = data
         self.verbose = verbose
         self.warm_start_from = warm_start_from
+        self.warm_epochs = warm_epochs
+        self.warm_patience = warm_patience
+        self.warm_learning_rate = warm_learning_rate
 
     @property
     def spec(self):
@@ -182,9 +194,18 @@ class RNNForecaster(WindowForecaster):
             from forecaster.estimator.warm import apply_warm_start
 
             self.warm_started_, self.warm_start_note_ = apply_warm_start(self, model, self.warm_start_from)
+        epochs, patience, learning_rate = self.epochs, self.patience, self.learning_rate
+        if self.warm_started_:  # fine-tune: its own budget, and the champion's weights kept unless beaten
+            from forecaster.estimator.warm import warm_budget
+
+            epochs, patience, learning_rate = astuple(warm_budget(
+                self.epochs, self.patience, self.learning_rate, self.warm_epochs, self.warm_patience,
+                self.warm_learning_rate))
+            self.warm_start_note_ += (f"; fine-tuned for at most {epochs} epoch(s), patience {patience}, "
+                                      f"learning rate {learning_rate:g}")
         settings = TrainSettings(
-            epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
-            patience=self.patience, loss=self.loss, clipping=self.clipping,
+            epochs=epochs, batch_size=self.batch_size, learning_rate=learning_rate,
+            patience=patience, loss=self.loss, clipping=self.clipping,
             clip_threshold=self.clip_threshold, seed=self.seed, verbose=self.verbose,
         )
         train_ds = make_dataset(values, starts["train"], self.lookback, self.horizon, targets,
@@ -193,11 +214,19 @@ class RNNForecaster(WindowForecaster):
                               settings.eval_batch_size, shuffle=False)
         logger.info("training %s (%d params) on %d windows, validating on %d",
                     self.spec.name, model.count_params(), len(starts["train"]), len(starts["val"]))
+        keep_start = None
+        if self.warm_started_:
+            from forecaster.estimator.warm import keep_start_callback
+
+            keep_start = keep_start_callback(val_ds)
         lag_cb = lag_gradient_callback(values, starts, self.lookback, self.horizon, targets, self.lag_gradient_every,
                                        share_key=self._architecture_key(values.shape[1], len(targets)))
-        extra = [lag_cb] if lag_cb is not None else []
+        extra = [cb for cb in (keep_start, lag_cb) if cb is not None]  # keep_start ends first: lag profile on final weights
         result = train_model(model, train_ds, val_ds, settings, callbacks=[*extra, *getattr(self, "_callbacks", ())])
         self.model_ = model
+        self.warm_kept_start_ = bool(getattr(keep_start, "kept_start", False))
+        if self.warm_kept_start_:
+            self.warm_start_note_ += "; no epoch beat the champion's weights on validation: kept them"
         self.n_params_ = int(model.count_params())
         self.history_ = {k: list(v) for k, v in result.history.items()}
         if lag_cb is not None:

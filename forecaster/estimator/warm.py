@@ -4,12 +4,18 @@ A candidate is warm-started only when the champion's network has the same archit
 whole :class:`~forecaster.models.spec.ModelSpec`), the same window (lookback, horizon), the same
 targets and input features, and the same target transforms (``residual``, ``center_targets``,
 ``scale_targets``); otherwise it starts cold and the reason is returned for the log.
+
+A warm-started candidate fine-tunes with its own budget (:func:`warm_budget`: the pipeline keys
+``training.warm_epochs``, ``warm_patience``, ``warm_learning_rate``), and keeps the champion's own
+weights when no epoch beats them on today's validation windows (:func:`keep_start_callback`), so
+early stopping chooses among the starting point and every epoch, as a cold fit chooses among epochs.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -63,3 +69,62 @@ def apply_warm_start(est: Any, model: Any, source: str | os.PathLike[str]) -> tu
     except ValueError as exc:
         return False, f"the champion's weights do not fit ({exc})"
     return True, f"from the champion's {net.spec.name} weights"
+
+
+@dataclass(frozen=True)
+class WarmBudget:
+    """How a warm-started candidate trains: at most ``epochs``, early-stopping ``patience``, ``learning_rate``."""
+
+    epochs: int
+    patience: int
+    learning_rate: float
+
+
+def warm_budget(epochs: int, patience: int, learning_rate: float, warm_epochs: int = 3,
+                warm_patience: int = 1, warm_learning_rate: float | None = None) -> WarmBudget:
+    """The fine-tuning budget of a warm-started candidate, from the cold settings and the warm keys.
+
+    ``warm_epochs`` and ``warm_patience`` never exceed the cold ``epochs`` and ``patience``;
+    ``warm_learning_rate`` None means a tenth of ``learning_rate``.
+
+    Example
+    -------
+    >>> warm_budget(epochs=20, patience=2, learning_rate=1e-3)
+    WarmBudget(epochs=3, patience=1, learning_rate=0.0001)
+    >>> warm_budget(epochs=2, patience=0, learning_rate=1e-3, warm_epochs=5, warm_learning_rate=5e-4)
+    WarmBudget(epochs=2, patience=0, learning_rate=0.0005)
+    """
+    rate = learning_rate / 10 if warm_learning_rate is None else warm_learning_rate
+    return WarmBudget(epochs=min(warm_epochs, epochs), patience=min(warm_patience, patience), learning_rate=rate)
+
+
+def keep_start_callback(val_ds: Any) -> Any:
+    """A Keras callback that restores the starting (champion's) weights when training did not beat them.
+
+    ``val_ds``: a dataset of ``(X, y)`` batches or a tuple ``(X, y)`` of arrays. It evaluates the
+    loss before the first step and after training (after early stopping restored its best epoch);
+    when the starting weights' loss is lower or equal, they are put back and ``kept_start`` is True
+    (the estimator's ``warm_start_note_`` says so in the log).
+    """
+    import keras
+
+    class KeepStart(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.kept_start = False
+            self.start_weights = self.model.get_weights()
+            self.start_loss = _val_loss(self.model, val_ds)
+
+        def on_train_end(self, logs=None):
+            self.end_loss = _val_loss(self.model, val_ds)
+            if self.start_loss <= self.end_loss:  # NaN end loss: not <=, but NanGuard already failed the fit
+                self.model.set_weights(self.start_weights)
+                self.kept_start = True
+
+    return KeepStart()
+
+
+def _val_loss(model: Any, val_ds: Any) -> float:
+    """The compiled loss over ``val_ds``: a dataset of ``(X, y)`` batches or a tuple ``(X, y)`` of arrays."""
+    data = val_ds if isinstance(val_ds, (tuple, list)) else (val_ds,)
+    result = model.evaluate(*data, verbose=0, return_dict=True)
+    return float(result["loss"])
