@@ -27,11 +27,8 @@ from pathlib import Path
 import pandas as pd
 
 from forecaster.config import DataConfig
-from forecaster.data.validation import (
-    _hint,
-    clean_header,
-    split_missing_values,
-)
+from forecaster.data.rawcolumns import _hint, clean_header
+from forecaster.data.values import split_missing_values
 from forecaster.errors import DataValidationError
 from forecaster.schema import DataSchema
 
