@@ -20,6 +20,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from forecaster._version import __version__
+from forecaster.runtime_env import apply_tensorflow_defaults
+
+# Before any module of this package imports TensorFlow: settings it reads once, at start-up.
+apply_tensorflow_defaults()
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

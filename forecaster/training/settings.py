@@ -85,10 +85,10 @@ class TrainSettings:
         Seed for :func:`forecaster.training.set_seed` (shuffling, dropout).
     jit_compile : bool or 'auto', default 'auto'
         XLA compilation of the train and predict steps. ``'auto'`` (this package's meaning, not
-        Keras's): XLA whenever every layer of the model supports it, none is a layer XLA made
-        slower here (``trainer.XLA_SLOWER``: LSTM, whose epochs took longer with XLA on a 2-core
-        CPU, see there; GRU(64) was 1.6x cheaper in CPU with XLA) and the training set has at least ``MIN_XLA_WINDOWS``
-        windows (tiny trainings would pay more to compile than they save).
+        Keras's): XLA whenever every layer of the model supports it and the training set has
+        at least ``MIN_XLA_WINDOWS`` windows (tiny trainings would pay more to compile than they
+        save). On the Chicago windows XLA cut an epoch's CPU by 1.4x (LSTM(64)) to 1.9x (GRU(64)),
+        see ``trainer.use_xla``.
         On a GPU a cuDNN-eligible LSTM/GRU layer opts out (Keras marks it ``supports_jit=False``),
         so GPU users keep the cuDNN kernel and op determinism. Keras refuses XLA under TensorFlow
         op determinism, so training with XLA runs without it: the guarantee is then "same seed,

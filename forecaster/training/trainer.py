@@ -107,30 +107,24 @@ def _count_samples(ds: tf.data.Dataset) -> int | None:
 MIN_XLA_WINDOWS = 4096
 
 
-#: Layers whose epochs XLA made slower on a 2-core CPU (``'auto'`` keeps them out of XLA): LSTM.
-#: 2 x LSTM(32) on the Chicago windows, idle machine: 14.7 s wall / 21.5 CPU s per epoch with XLA,
-#: 8.6 s / 14.8 s without (``bench/peers/``). LSTM(64) of ``pipelines/skill/chicago.yaml`` under load
-#: 14-21 (``bench/bench_levers.py --cell lstm --jit on|off``, run at the same time): 54.1 s wall /
-#: 5.6 CPU s with XLA, 41.5 s / 6.6 s without (slower in wall, 15% cheaper in CPU), and compiling
-#: took twice as long (epoch 1: 131 s vs 62 s). GRU(64), same bench: 23.0 s / 4.7 CPU s with XLA,
-#: 23.0 s / 7.5 s without, so GRU (and SimpleRNN) keep it.
-XLA_SLOWER = (keras.layers.LSTM, keras.layers.LSTMCell)
+# Every cell trains with XLA under 'auto'. LSTM used to be left out (its epochs were slower with
+# XLA), but that was the system allocator's page faults, not XLA: with TensorFlow's own CPU pool
+# (``runtime_env``), LSTM(64) on the Chicago windows, both settings at the same time under load 5:
+# 18.0 s wall / 14.7 CPU s per epoch with XLA, 21.5 s / 20.9 CPU s without, the first epoch
+# (compilation) 42 s either way (``bench/bench_levers.py --cell lstm --jit on|off``).
 
 
 def use_xla(model: keras.Model, jit_compile: bool | str, n_samples: int | None = None) -> bool:
     """Whether :func:`train_model` compiles ``model`` with XLA for ``TrainSettings.jit_compile``.
 
     ``'auto'``: when every layer supports XLA (a cuDNN-eligible recurrent layer on a GPU does not),
-    none is one that XLA made slower here (:data:`XLA_SLOWER`: LSTM) and the training set has at
-    least :data:`MIN_XLA_WINDOWS` windows (or an unknown number).
+    and the training set has at least :data:`MIN_XLA_WINDOWS` windows (or an unknown number).
     """
     if jit_compile != "auto":
         return bool(jit_compile)
     if n_samples is not None and n_samples < MIN_XLA_WINDOWS:
         return False
     layers = list(model._flatten_layers())
-    if any(isinstance(layer, XLA_SLOWER) for layer in layers):
-        return False
     return all(getattr(layer, "supports_jit", True) for layer in layers)
 
 
