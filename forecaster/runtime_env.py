@@ -11,7 +11,8 @@ of a recurrent layer over a long window (MiB-sized tensors, allocated and freed 
 returned to the kernel and faulted back in, page by page: GRU(64) on the Chicago windows took 5.2
 million page faults and 17.5 s of system time for four epochs, 18.7 CPU s per epoch. The pool keeps
 them: 0.2 million faults, 1.9 s of system time, 12.5 CPU s per epoch, peak memory unchanged
-(``bench/bench_levers.py --cell gru --variants default``, with and without the variable). The
+(``bench/bench_levers.py --cell gru --variants default --rounds 2``, as it is and with
+``TF_CPU_ALLOCATOR_USE_BFC=false`` exported; 2026-11-30, load 1.4-3). The
 values computed are the same; only where the bytes live changes. Export
 ``TF_CPU_ALLOCATOR_USE_BFC=false`` to go back to the system allocator.
 

@@ -22,6 +22,7 @@ Usage::
     python bench/peers/run.py --rounds 2 --epochs 3 --only forecaster,keras
     python bench/peers/run.py --torch-threads 2       # PyTorch threads (default 1, as issue 12)
     python bench/peers/run.py --only forecaster,forecaster:inter=1,forecaster:inter=1+intra=1
+    python bench/peers/run.py --only forecaster,forecaster:bfc=0+xla=0,keras,keras:bfc=1
 
 Without ``../shared/data`` (or ``--data DIR``) it says so and exits 0.
 """
@@ -93,15 +94,19 @@ def peer_python() -> Path:
 def parse_impl(spec: str) -> tuple[str, dict[str, str]]:
     """``forecaster`` or a variant ``forecaster:inter=1+intra=2`` (TensorFlow thread counts, via
     TF_NUM_INTEROP_THREADS / TF_NUM_INTRAOP_THREADS; ``xla=0``/``xla=1``: forecaster's
-    ``jit_compile`` False/True instead of its default) -> (implementation, extra environment)."""
+    ``jit_compile`` False/True instead of its default; ``bfc=0``/``bfc=1``: TensorFlow's CPU
+    allocator, the system's or its own pool, ``TF_CPU_ALLOCATOR_USE_BFC``, which ``import
+    forecaster`` turns on by default and bare Keras does not) -> (implementation, extra environment)."""
     impl, _, options = spec.partition(":")
     env = {}
     for option in filter(None, options.split("+")):
         key, _, value = option.partition("=")
-        names = {"inter": "TF_NUM_INTEROP_THREADS", "intra": "TF_NUM_INTRAOP_THREADS", "xla": "PEER_XLA"}
+        names = {"inter": "TF_NUM_INTEROP_THREADS", "intra": "TF_NUM_INTRAOP_THREADS", "xla": "PEER_XLA",
+                 "bfc": "TF_CPU_ALLOCATOR_USE_BFC"}
         if impl not in ("forecaster", "keras") or key not in names or not value.isdigit():
-            raise SystemExit(f"--only: a variant takes inter=N and/or intra=N (joined by +) on forecaster or keras. Received: {spec}")
-        env[names[key]] = value
+            raise SystemExit(f"--only: a variant takes inter=N, intra=N, xla=0|1 and/or bfc=0|1 (joined by +) "
+                             f"on forecaster or keras. Received: {spec}")
+        env[names[key]] = {"0": "false", "1": "true"}.get(value, value) if key == "bfc" else value
     return impl, env
 
 
@@ -110,7 +115,10 @@ def run_one(spec: str, windows: Path, args) -> dict:
     impl, extra_env = parse_impl(spec)
     if impl in ("forecaster", "keras"):
         cmd = [sys.executable, str(HERE / "keras_peer.py")]
-        env = {**os.environ, **extra_env,
+        # This process imported forecaster (which sets TF_CPU_ALLOCATOR_USE_BFC): bare Keras runs
+        # without it, as a user's own script would, unless the variant says otherwise.
+        inherited = {k: v for k, v in os.environ.items() if not (impl == "keras" and k == "TF_CPU_ALLOCATOR_USE_BFC")}
+        env = {**inherited, **extra_env,
                "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     else:
         cmd = [str(peer_python()), str(HERE / "torch_peer.py")]
