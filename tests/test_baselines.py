@@ -167,3 +167,18 @@ def test_linear_baseline_errors():
     model = LinearBaseline().fit(X, y)
     with pytest.raises(ValueError, match=r"\(n_samples, 4, 2\) as in fit. Received: X.shape=\(1, 5, 2\)"):
         model.predict(np.zeros((1, 5, 2)))
+
+
+def test_ridge_normal_equations_equal_sklearns_float64_ridge():
+    # The linear baseline's own solve (float64, chunked, one BLAS thread) is scikit-learn's Ridge.
+    from sklearn.linear_model import Ridge
+
+    from forecaster.models.blas import ridge_normal_equations
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(500, 12)).astype(np.float32) * np.linspace(0.1, 10, 12)
+    y = X @ rng.normal(size=(12, 3)) + 5.0 + rng.normal(size=(500, 3))
+    ref = Ridge(alpha=2.0).fit(X.astype(np.float64), y)
+    coef, intercept = ridge_normal_equations(X, y, 2.0, chunk=64)
+    np.testing.assert_allclose(coef, ref.coef_, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(intercept, ref.intercept_, rtol=1e-9, atol=1e-10)

@@ -28,6 +28,8 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import Ridge
 from sklearn.utils.validation import check_is_fitted
 
+from forecaster.models.blas import ridge_normal_equations, single_threaded_blas
+
 logger = logging.getLogger(__name__)
 
 
@@ -196,12 +198,21 @@ def resolve_season(season: int | None, frequency: str | None, lookback: int) -> 
     return int(resolved)
 
 
+def _ridge(alpha, coef: np.ndarray, intercept: np.ndarray) -> Ridge:
+    """A fitted :class:`~sklearn.linear_model.Ridge` holding ``coef`` and ``intercept``."""
+    ridge = Ridge(alpha=alpha)
+    ridge.coef_, ridge.intercept_, ridge.n_features_in_ = coef, intercept, coef.shape[1]
+    return ridge
+
+
 class LinearBaseline(BaseEstimator):
     """Ridge regression from the (last ``lags`` steps of the) window to the whole horizon.
 
     Fit it on training windows only (that is the caller's job): it learns from whatever it is
     given. One :class:`~sklearn.linear_model.Ridge` maps the flattened window
-    ``(n_samples, lags * n_features)`` to the flattened forecast ``(n_samples, horizon * n_targets)``.
+    ``(n_samples, lags * n_features)`` to the flattened forecast ``(n_samples, horizon * n_targets)``;
+    its coefficients are solved in float64 from the normal equations
+    (:func:`forecaster.models.blas.ridge_normal_equations`).
 
     Parameters
     ----------
@@ -249,7 +260,9 @@ class LinearBaseline(BaseEstimator):
                 )
         _, self.lookback_, self.n_features_ = X.shape
         _, self.horizon_, self.n_targets_ = y.shape
-        self.model_ = Ridge(alpha=self.alpha).fit(self._inputs(X, self.lookback_), y.reshape(len(y), -1))
+        inputs = self._inputs(X, self.lookback_)
+        coef, intercept = ridge_normal_equations(inputs, y.reshape(len(y), -1), float(self.alpha))
+        self.model_ = _ridge(self.alpha, coef, intercept)
         logger.debug("LinearBaseline fit on %d windows", len(X))
         return self
 
@@ -276,9 +289,7 @@ class LinearBaseline(BaseEstimator):
                 f"ridge coefficients must be float arrays of shape ({n_out}, {n_in}) and ({n_out},); "
                 f"received {coef.dtype} {coef.shape} and {intercept.shape}"
             )
-        ridge = Ridge(alpha=obj.alpha)
-        ridge.coef_, ridge.intercept_, ridge.n_features_in_ = coef, intercept, n_in
-        obj.model_ = ridge
+        obj.model_ = _ridge(obj.alpha, coef, intercept)
         return obj
 
     def predict(self, X) -> np.ndarray:
@@ -290,5 +301,6 @@ class LinearBaseline(BaseEstimator):
                 f"`X` must have shape (n_samples, {self.lookback_}, {self.n_features_}) as in fit. "
                 f"Received: X.shape={X.shape}"
             )
-        flat = self.model_.predict(self._inputs(X, self.lookback_))
+        with single_threaded_blas():
+            flat = self.model_.predict(self._inputs(X, self.lookback_))
         return flat.reshape(X.shape[0], self.horizon_, self.n_targets_)
