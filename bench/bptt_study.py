@@ -14,17 +14,21 @@ Three parts, all thin over the public API:
    ``log(U(1, lookback - 1))``, so the untrained cell already keeps its state over 1..lookback
    steps); with the Keras default biases (rows ``init = keras``, at ``L = 30``) the untrained
    gradient does not reach lag ``L`` and nothing is learned. Then, at ``L = 30``, one cell
-   truncated with ``K < L`` (10, 20) and ``K > L`` (35).
+   truncated with ``K < L`` (10, 20) and ``K > L`` (35), measured twice: on its untruncated twin
+   (the default: how far back the trained network's forecast reaches) and through the truncated
+   training graph (``untruncated=False``: exactly zero beyond K).
 2. **Real data**: the last ``--hours`` hours of Chicago O'Hare hourly temperature
    (``../shared/data``, pipeline ``pipelines/skill/chicago.yaml``, lookback 120, horizon 24),
    the grid rnn/gru/lstm x ``bptt: [full, {truncate: 24}]`` with ``clipnorm=1``, each candidate
    trained by :func:`forecaster.comparison.train_candidate` (the product's own path). It reports
    test MAE (persistence for reference), seconds per epoch, ``memory_lag``, the mean pre-clip
-   gradient norm and the clipped fraction, and the cost of the lag telemetry at its default cadence.
+   gradient norm and the clipped fraction, and the cost of the lag telemetry at its default cadence
+   (wall and CPU seconds, against the training's wall and CPU seconds).
 3. **Telemetry cost** (``--part cost``): the lag telemetry's share of training time for the
-   candidates of ``pipelines/smoke.yaml`` (trained by ``train_candidate``, default cadence), and
-   the seconds per measurement, eager (the default) against a traced ``tf.function`` (first call:
-   trace included), for the smoke model and for lookback-120 models.
+   candidates of ``pipelines/smoke.yaml`` (trained by ``train_candidate``, default cadence; wall
+   and CPU), and the seconds per measurement, eager against a traced ``tf.function`` (the default;
+   first call: trace included), for the smoke model and for lookback-120 models, a truncated one
+   measured on its twin and through its own truncated graph.
 
 Usage::
 
@@ -113,10 +117,12 @@ def train_synthetic(cell: str, L: int, truncate: int | None, init: str, args) ->
     if init == "chrono":
         chrono_init(model, lookback, seed=0)
     telemetry = LagGradientTelemetry(Xt[:LAG_BATCH], yt[:LAG_BATCH])  # every epoch, for the plots
+    # a truncated model: also its training gradient (the truncated graph, exactly zero beyond K)
+    cut = LagGradientTelemetry(Xt[:LAG_BATCH], yt[:LAG_BATCH], untruncated=False) if truncate else None
     settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                              patience=0, seed=0)
     cpu = time.process_time()
-    result = train_model(model, (X, y), (Xv, yv), settings, callbacks=[telemetry])
+    result = train_model(model, (X, y), (Xv, yv), settings, callbacks=[c for c in (telemetry, cut) if c])
     cpu = time.process_time() - cpu
     pred = model.predict(Xt, batch_size=1000, verbose=0)
     r2 = 1.0 - float(np.mean((pred - yt) ** 2) / np.var(yt))
@@ -126,6 +132,8 @@ def train_synthetic(cell: str, L: int, truncate: int | None, init: str, args) ->
         "r2": r2, "memory_lag": memory_lag(telemetry.profile),
         "far_near": far_near_ratio(telemetry.profile), "profile": telemetry.profile,
         "memory_lag_by_epoch": telemetry.history["memory_lag"],
+        "cut_profile": None if cut is None else cut.profile,
+        "cut_memory_lag": None if cut is None else memory_lag(cut.profile),
         "s_per_epoch": result.seconds / max(result.epochs_run, 1), "cpu_s": cpu,
         "lag_share": telemetry.seconds / result.seconds if result.seconds else math.nan,
     }
@@ -147,8 +155,9 @@ def synthetic(args) -> list[dict]:
 
 
 def _fmt_syn(r: dict) -> str:
+    cut = "-" if r.get("cut_memory_lag") is None else r["cut_memory_lag"]
     return (f"| {r['cell']} | {r['L']} | {r['init']} | {r['bptt']} | {r['r2']:.3f} | {r['memory_lag']} | "
-            f"{r['far_near']:.2g} | {r['s_per_epoch']:.2f} | {r['cpu_s']:.0f} | {r['lag_share']:.1%} |")
+            f"{r['far_near']:.2g} | {cut} | {r['s_per_epoch']:.2f} | {r['cpu_s']:.0f} | {r['lag_share']:.1%} |")
 
 
 # --- part 2: real data ------------------------------------------------------------------------
@@ -196,6 +205,8 @@ def candidate_row(cfg, plan, frame) -> dict:
         "name": res.name, "cell": plan.model["cell"], "bptt": res.params["bptt"],
         "test_mae": res.metrics.get("test_mae", math.nan), "val_mae": res.metrics.get("val_mae", math.nan),
         "epochs": epochs, "train_s": res.metrics["train_seconds"], "cpu_s": cpu,
+        "train_cpu_s": res.metrics.get("train_cpu_seconds", math.nan),
+        "lag_cpu_s": res.metrics.get("lag_gradient_cpu_seconds", math.nan),
         "s_per_epoch": res.metrics["train_seconds"] / epochs,
         "memory_lag": int(measured[-1]) if measured else 0,
         "final_memory_lag": _final_memory_lag(res.input_grad_by_lag),
@@ -205,6 +216,8 @@ def candidate_row(cfg, plan, frame) -> dict:
         "grad_norm_max": float(np.nanmax(res.history["grad_norm_max"])),
         "clipped_fraction": float(np.nanmean(res.history["clipped_fraction"])),
         "lag_share": res.metrics.get("lag_gradient_seconds", math.nan) / res.metrics["train_seconds"],
+        "lag_cpu_share": (res.metrics.get("lag_gradient_cpu_seconds", math.nan)
+                          / res.metrics.get("train_cpu_seconds", math.nan)),
         "profile": res.input_grad_by_lag, "history": res.history,
     }
 
@@ -218,7 +231,13 @@ def _final_memory_lag(profile) -> int:
 def _fmt_real(r: dict) -> str:
     return (f"| {r['cell']} | {r['bptt']} | {r['test_mae']:.3f} | {r['persistence_mae']:.3f} | {r['epochs']} | "
             f"{r['s_per_epoch']:.1f} | {r['final_memory_lag']} | {r['grad_norm_mean']:.3g} | {r['grad_norm_max']:.3g} | "
-            f"{r['clipped_fraction']:.2f} | {r['measurements']} | {r['lag_s']:.2f} | {r['lag_share']:.1%} |")
+            f"{r['clipped_fraction']:.2f} | {r['measurements']} | {_cost(r)} |")
+
+
+def _cost(r: dict) -> str:
+    """``lag s | share`` in wall and in CPU time (train_candidate's training: ``train_model``'s fit)."""
+    return (f"{r['lag_s']:.2f} / {r['lag_cpu_s']:.2f} | {r['train_s']:.1f} / {r['train_cpu_s']:.1f} | "
+            f"{r['lag_share']:.1%} / {r['lag_cpu_share']:.1%}")
 
 
 # --- part 3: the telemetry's cost ---------------------------------------------------------------
@@ -238,12 +257,16 @@ def cost(args) -> tuple[list[dict], list[dict]]:
     n_features = len({*cfg.data.target, *cfg.data.features}) + 2 * len(cfg.features.calendar)  # 4 + 2 (smoke)
     modes = [measure_modes("lstm", 16, cfg.window.lookback, n_features, cfg.window.horizon, "smoke model")]
     modes += [measure_modes(cell, 32, 120, 9, 24, "Chicago size") for cell in CELLS]
+    modes += [measure_modes("gru", 32, 120, 9, 24, "Chicago size, truncate=24, own graph", truncate=24,
+                            untruncated=False),
+              measure_modes("gru", 32, 120, 9, 24, "Chicago size, truncate=24, on its twin", truncate=24)]
     for m in modes:
         print(_fmt_mode(m), flush=True)
     return smoke, modes
 
 
-def measure_modes(cell: str, units: int, lookback: int, n_features: int, horizon: int, label: str) -> dict:
+def measure_modes(cell: str, units: int, lookback: int, n_features: int, horizon: int, label: str,
+                  truncate: int | None = None, untruncated: bool = True) -> dict:
     """Seconds of the first and the next measurements of an untrained forecaster, eager and traced."""
     from forecaster.models.builders import build_model
     from forecaster.models.spec import ModelSpec
@@ -255,9 +278,9 @@ def measure_modes(cell: str, units: int, lookback: int, n_features: int, horizon
     row = {"label": label, "cell": cell, "units": units, "lookback": lookback}
     for compiled in (False, True):
         model = build_model(ModelSpec(cell=cell, units=units), lookback, n_features, horizon, 1,
-                            residual_targets=[0], center_targets=True, seed=0)
+                            residual_targets=[0], center_targets=True, seed=0, truncate=truncate)
         model.compile(loss="mse")
-        telemetry = LagGradientTelemetry(X, y, compiled=compiled)  # the Keras callback protocol, no fit
+        telemetry = LagGradientTelemetry(X, y, compiled=compiled, untruncated=untruncated)  # the callback, no fit
         telemetry.set_model(model)
         telemetry.on_train_begin()
         times = []
@@ -271,8 +294,7 @@ def measure_modes(cell: str, units: int, lookback: int, n_features: int, horizon
 
 
 def _fmt_smoke(r: dict) -> str:
-    return (f"| {r['name']} | {r['epochs']} | {r['train_s']:.1f} | {r['cpu_s']:.1f} | {r['measurements']} | "
-            f"{r['lag_s']:.2f} | {r['lag_share']:.1%} |")
+    return f"| {r['name']} | {r['epochs']} | {r['measurements']} | {_cost(r)} |"
 
 
 def _fmt_mode(m: dict) -> str:
@@ -304,8 +326,11 @@ def figures(syn: list[dict], rl: list[dict], directory: Path) -> list[str]:
     cell = syn[-1]["cell"] if syn else ""
     runs = [r for r in syn if r["L"] == TRUNCATION_L and r["cell"] == cell and r["init"] != "keras"]
     if runs:
-        plot_memory_study({r["bptt"]: r["profile"] for r in runs},
-                          f"synthetic task, L = {TRUNCATION_L}, {cell}: full vs truncated BPTT",
+        profiles = {r["bptt"]: r["profile"] for r in runs}
+        profiles.update({f"{r['bptt']} (training graph)": r["cut_profile"] for r in runs
+                         if r.get("cut_profile") is not None})
+        plot_memory_study(profiles, f"synthetic task, L = {TRUNCATION_L}, {cell}: full vs truncated BPTT "
+                          "(truncated: on the untruncated twin, and through the training graph)",
                           directory / "synthetic_truncation.png",
                           histories={r["bptt"]: {"memory_lag": r["memory_lag_by_epoch"]} for r in runs})
         written.append("synthetic_truncation.png")
@@ -325,22 +350,23 @@ def tables(part: str, rows, args) -> tuple[str, list[str]]:
     if part == "synthetic":
         return (f"{args.epochs} epochs of {args.windows} training windows, batch {args.batch_size}, learning rate "
                 f"{args.learning_rate}, {args.units} units; the lag telemetry measures every epoch here (for the plots)", [
-            "| cell | L | init | bptt | test R^2 (dependency at lag L) | memory_lag | grad_far_near_ratio | s/epoch "
-            "| CPU s | lag telemetry share |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| cell | L | init | bptt | test R^2 (dependency at lag L) | memory_lag | grad_far_near_ratio "
+            "| memory_lag, truncated training graph | s/epoch | CPU s | lag telemetry share |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
             *[_fmt_syn(r) for r in rows]])
     if part == "real":
         return (f"{args.real_epochs} epochs, the last {args.hours} hours, the lag telemetry at its default cadence", [
             "| cell | bptt | test MAE (degC) | persistence MAE | epochs | s/epoch | memory_lag (final) | grad norm mean | "
-            "grad norm max | clipped fraction | lag measurements | lag telemetry s | lag telemetry share |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "grad norm max | clipped fraction | lag measurements | lag telemetry s (wall / CPU) | "
+            "training s (wall / CPU) | lag telemetry share (wall / CPU) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             *[_fmt_real(r) for r in rows]])
     smoke, modes = rows
     return ("`pipelines/smoke.yaml`'s candidates trained by `train_candidate`, the lag telemetry at its default "
             f"cadence on {LAG_BATCH} windows; then seconds per measurement of an untrained model", [
-        "| smoke candidate | epochs | train s (wall) | train CPU s | lag measurements | lag telemetry s | "
-        "lag telemetry share |",
-        "|---|---|---|---|---|---|---|",
+        "| smoke candidate | epochs | lag measurements | lag telemetry s (wall / CPU) | training s (wall / CPU) | "
+        "lag telemetry share (wall / CPU) |",
+        "|---|---|---|---|---|---|",
         *[_fmt_smoke(r) for r in smoke],
         "",
         "| model (seconds: wall / CPU) | eager, first | eager, next | traced, first: trace + run | traced, next |",

@@ -87,6 +87,8 @@ def summarise(est: WindowForecaster, frame: pd.DataFrame, cfg: PipelineConfig, *
     if getattr(est, "input_grad_by_lag_", None) is not None:
         result.input_grad_by_lag = np.asarray(est.input_grad_by_lag_, dtype=float)
         result.metrics["lag_gradient_seconds"] = float(est.lag_gradient_seconds_)
+        result.metrics["lag_gradient_cpu_seconds"] = float(est.lag_gradient_cpu_seconds_)
+        result.metrics["train_cpu_seconds"] = float(est.train_cpu_seconds_)
     if getattr(est, "failed_", False):
         result.failed = True
         result.failure_reason = est.failure_reason_

@@ -18,7 +18,7 @@ from forecaster.config import PipelineConfig, load_config
 from forecaster.errors import ConfigError
 from forecaster.models.builders import build_model
 from forecaster.models.spec import ModelSpec
-from forecaster.models.truncation import chunk_bounds
+from forecaster.models.truncation import chunk_bounds, untruncated_twin
 from forecaster.training import TrainSettings, train_model
 from forecaster.training.lag_gradients import (
     LagGradientTelemetry,
@@ -64,6 +64,11 @@ def test_truncation_cuts_the_gradient_at_k_and_keeps_the_forecast(cell, layers, 
     assert np.all(g_trunc[:K] > 0) and np.all(g_full[K:] > 0)
     # lags 2..K see the same gradient (lag 1 also collects the centering of the whole window)
     np.testing.assert_allclose(g_trunc[1:K], g_full[1:K], rtol=1e-4)
+    # the untruncated twin (what the lag telemetry measures by default) is the full model again
+    twin = untruncated_twin(truncated)
+    twin.set_weights(truncated.get_weights())
+    np.testing.assert_allclose(np.asarray(twin(X)), np.asarray(full(X)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(input_gradient_by_lag(twin, X), g_full, rtol=1e-4)
 
     if cell == "lstm":  # a saved truncated model loads in safe mode and forecasts the same
         truncated.save(tmp_path / "m.keras")
@@ -82,34 +87,38 @@ def test_lag_telemetry_profile_has_lookback_entries_and_obeys_memory_lag():
     X = windows(64, seed=3)
     y = (X[:, -3:, :1] + 0.5 * X[:, 2:5, :1]).astype("float32")  # depends on lags 1-3 and 8-10
     model = build_model(ModelSpec(cell="gru", units=6), LOOKBACK, 3, 3, 1, seed=4, truncate=K)
-    callback = LagGradientTelemetry(X[:16], y[:16], every=2)
+    callback = LagGradientTelemetry(X[:16], y[:16], every=2)  # the default: the untruncated twin
+    training_graph = LagGradientTelemetry(X[:16], y[:16], every=2, untruncated=False, compiled=False)
     result = train_model(model, (X, y), (X[:16], y[:16]), TrainSettings(epochs=2, batch_size=32, patience=0),
-                         callbacks=[callback])
-    profile = callback.profile
-    assert profile.shape == (LOOKBACK,)
-    assert np.all(profile[K:] == 0) and np.all(profile[:K] > 0)
+                         callbacks=[callback, training_graph])
+    profile, cut = callback.profile, training_graph.profile
+    assert profile.shape == cut.shape == (LOOKBACK,)
+    # the truncated training gradient stops at lag K; the forecast itself depends on every lag
+    assert np.all(cut[K:] == 0) and np.all(cut[:K] > 0) and 1 <= memory_lag(cut) <= K
+    assert np.all(profile > 0)
+    np.testing.assert_allclose(profile[:K], cut[:K], rtol=1e-4)
     m = memory_lag(profile)
-    assert 1 <= m <= K
     assert profile[m - 1] >= 0.01 * profile.max() and np.all(profile[m:] < 0.01 * profile.max())
     # measured after epochs 2 (every=2), NaN for the others; history entries reach the callbacks' logs
     assert [math.isnan(v) for v in callback.history["memory_lag"]] == [True, False]
-    assert callback.history["grad_far_near_ratio"][1] == 0.0
-    assert result.epochs_run == 2 and callback.seconds > 0
+    assert callback.measured_epochs == [2]
+    assert training_graph.history["grad_far_near_ratio"][1] == 0.0
+    assert result.epochs_run == 2 and callback.seconds > 0 and result.cpu_seconds > 0
     # measured eagerly (compiled=False), the profile is the traced default's on the same weights
-    traced = LagGradientTelemetry(X[:16], y[:16], compiled=False)
-    traced.set_model(model)
-    traced.on_train_begin()
-    traced.on_train_end()
-    np.testing.assert_allclose(traced.profile, profile, rtol=1e-5, atol=1e-12)
+    eager = LagGradientTelemetry(X[:16], y[:16], compiled=False)
+    eager.set_model(model)
+    eager.on_train_begin()
+    eager.on_train_end()
+    np.testing.assert_allclose(eager.profile, profile, rtol=1e-5, atol=1e-12)
 
 
 def test_shared_trace_measures_each_models_own_weights():
     X = windows(16, seed=5)
     y = X[:, -2:, :1].copy()
     callbacks = {}
-    for seed in (1, 2):  # same architecture, different weights
+    for seed, truncate in ((1, None), (2, None), (3, K)):  # one architecture, different weights and truncation
         model = build_model(ModelSpec(cell="lstm", units=4), LOOKBACK, 3, 2, 1, residual_targets=[0],
-                            center_targets=True, seed=seed)
+                            center_targets=True, seed=seed, truncate=truncate)
         model.compile(loss="mse")
         for key in ("lstm-4", None):
             callback = callbacks[seed, key] = LagGradientTelemetry(X, y, share_key=key)
@@ -117,9 +126,16 @@ def test_shared_trace_measures_each_models_own_weights():
             callback.on_train_begin()
             callback.on_train_end()
     assert callbacks[2, "lstm-4"]._fn is callbacks[1, "lstm-4"]._fn  # traced once, reused
-    for seed in (1, 2):
+    assert callbacks[3, "lstm-4"]._fn is callbacks[1, "lstm-4"]._fn  # the truncated one too (its twin)
+    for seed in (1, 2, 3):
         np.testing.assert_allclose(callbacks[seed, "lstm-4"].profile, callbacks[seed, None].profile, rtol=1e-5)
     assert not np.allclose(callbacks[1, None].profile, callbacks[2, None].profile)
+    other = build_model(ModelSpec(cell="lstm", units=5), LOOKBACK, 3, 2, 1, seed=1)
+    wrong = LagGradientTelemetry(X, y, share_key="lstm-4", loss="mse")
+    wrong.set_model(other)
+    wrong.on_train_begin()
+    with pytest.raises(ValueError, match="share_key"):
+        wrong.on_train_end()
 
 
 def base_pipeline(**extra) -> dict:
@@ -176,3 +192,22 @@ def test_gradient_plots_are_written(tmp_path):
     assert one.read_bytes()[:4] == study.read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="profile"):
         plot_gradient_by_lag([], "t", tmp_path / "x.png")
+
+
+def test_memory_study_tells_equal_runs_apart_and_draws_the_final_weights():
+    from forecaster.plots.gradients import FINAL_LABEL, memory_study_figure
+
+    same = np.geomspace(1, 0.3, 8)  # two runs reaching the whole window: equal values everywhere
+    fig = memory_study_figure({"lstm | none": same, "lstm | clipnorm=1": same}, "t",
+                              histories={"lstm | none": {"memory_lag": [math.nan, 8, math.nan, 8]},
+                                         "lstm | clipnorm=1": {"memory_lag": [math.nan, 8, math.nan, 8]}})
+    top, bottom = fig.axes[:2]
+    styles = {(line.get_marker(), line.get_linestyle()) for line in top.get_lines()[:2]}
+    assert len(styles) == 2  # each run its own marker and line style
+    epochs = [line for line in bottom.get_lines() if (line.get_gid() or "").startswith("epochs:")]
+    finals = [line for line in bottom.get_lines() if (line.get_gid() or "").startswith("final:")]
+    assert [list(line.get_ydata()) for line in epochs] == [[8, 8], [8, 8]]  # measured epochs 2 and 4 only
+    assert len({tuple(line.get_xdata()) for line in epochs}) == 2  # shifted sideways, not on top of each other
+    assert [line.get_ydata()[0] for line in finals] == [8, 8]  # the final weights' memory_lag
+    assert finals[0].get_xdata()[0] > 4 and FINAL_LABEL in [t.get_text() for t in bottom.get_xticklabels()]
+    assert "8" in [t.get_text() for t in bottom.texts]  # the final value written beside its points

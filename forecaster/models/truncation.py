@@ -15,6 +15,10 @@ Stacked layers each get their own wrapper, with the same chunk boundaries, so a 
 reaches back at most ``truncate`` steps. The layer is registered as
 ``forecaster>TruncatedRecurrent``, so a saved ``.keras`` file loads with ``safe_mode=True``.
 
+:func:`untruncated_twin` gives the same network without the cut: the same forward pass on the
+same weights, differentiable through the whole window (what the lag telemetry measures of a
+truncated model: how far back the function it computes reaches, not its training gradient).
+
 Example
 -------
 >>> import numpy as np, keras
@@ -25,6 +29,10 @@ Example
 TensorShape([2, 3])
 >>> chunk_bounds(10, 4)
 [(0, 2), (2, 6), (6, 10)]
+>>> model = keras.Sequential([keras.Input((10, 2)), layer])
+>>> twin = untruncated_twin(model)
+>>> [type(l).__name__ for l in twin.layers], len(twin.get_weights()) == len(model.get_weights())
+(['GRU'], True)
 """
 
 from __future__ import annotations
@@ -129,3 +137,26 @@ class TruncatedRecurrent(keras.layers.Layer):
         config = dict(config)
         config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
         return cls(**config)
+
+
+def is_truncated(model: keras.Model) -> bool:
+    """Whether ``model`` has a :class:`TruncatedRecurrent` layer in its layer list."""
+    return any(isinstance(layer, TruncatedRecurrent) for layer in getattr(model, "layers", ()))
+
+
+def untruncated_twin(model: keras.Model) -> keras.Model:
+    """A clone of ``model`` with each :class:`TruncatedRecurrent` replaced by its inner layer run in one piece.
+
+    The twin has the same weights in the same order (``twin.set_weights(model.get_weights())``),
+    the same forward pass (the forecast; tested to float precision) and the full gradient: for
+    lags up to ``truncate`` it equals the truncated model's input gradient, beyond it it is the
+    gradient the truncation cut (exactly zero in ``model`` itself). Fresh weights: copy them in.
+    """
+    def clone(layer):
+        if isinstance(layer, TruncatedRecurrent):
+            config = layer.layer.get_config()
+            config["return_state"] = False  # the wrapper returns the output alone
+            return type(layer.layer).from_config(config)
+        return type(layer).from_config(layer.get_config())
+
+    return keras.models.clone_model(model, clone_function=clone)

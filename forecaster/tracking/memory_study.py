@@ -25,14 +25,16 @@ def bptt_label(params: Mapping[str, Any]) -> str:
 
 
 def memory_study(comparison: ComparisonResult) -> tuple[str, dict[str, np.ndarray], dict[str, dict]] | None:
-    """The lag profiles of every architecture and bptt setting under one clipping setting.
+    """The lag profiles of every architecture, clipping and bptt setting (at most :data:`MAX_MEMORY_CURVES`).
 
-    Takes the non-ensemble candidates that have an ``input_grad_by_lag`` profile, keeps those
-    with the clipping setting of the first of them, labels each ``<architecture> | <bptt>``.
+    Takes the non-ensemble candidates that have an ``input_grad_by_lag`` profile, in grid order,
+    and labels each ``<architecture> | <bptt>``, with ``| <clipping>`` in between when the
+    comparison has several clipping settings.
 
     Returns
     -------
-    (clipping label, {label: profile}, {label: history}) or None when no candidate has a profile.
+    (clipping label, or ``"all"`` when several; {label: profile}; {label: history}) or None when no
+    candidate has a profile.
     """
     from forecaster.tracking.artifacts import architecture_label, clipping_label
 
@@ -40,16 +42,17 @@ def memory_study(comparison: ComparisonResult) -> tuple[str, dict[str, np.ndarra
             if r.role == ROLE_CANDIDATE and np.asarray(r.input_grad_by_lag).size and not r.failed]
     if not runs:
         return None
-    clipping = clipping_label(runs[0].params)
+    clippings = list(dict.fromkeys(clipping_label(r.params) for r in runs))
     profiles: dict[str, np.ndarray] = {}
     histories: dict[str, dict] = {}
     for result in runs:
-        if clipping_label(result.params) != clipping or len(profiles) >= MAX_MEMORY_CURVES:
-            continue
-        label = f"{architecture_label(result.params)} | {bptt_label(result.params)}"
+        if len(profiles) >= MAX_MEMORY_CURVES:
+            break
+        middle = f" | {clipping_label(result.params)}" if len(clippings) > 1 else ""
+        label = f"{architecture_label(result.params)}{middle} | {bptt_label(result.params)}"
         profiles.setdefault(label, np.asarray(result.input_grad_by_lag, dtype=float))
         histories.setdefault(label, result.history)
-    return clipping, profiles, histories
+    return (clippings[0] if len(clippings) == 1 else "all"), profiles, histories
 
 
 def write_memory_study(comparison: ComparisonResult, directory: Path) -> list[Path]:
@@ -59,7 +62,7 @@ def write_memory_study(comparison: ComparisonResult, directory: Path) -> list[Pa
         return []
     clipping, profiles, histories = study
     return [plots.plot_memory_study(
-        profiles, f"{comparison.pipeline}: input gradient by lag (clipping {clipping})",
+        profiles, f"{comparison.pipeline}: input gradient by lag (clipping {clipping}; final weights)",
         Path(directory) / "memory_study.png", histories=histories,
     )]
 

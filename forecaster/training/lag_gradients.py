@@ -25,13 +25,23 @@ At the end of training it measures the final weights once more: ``profile`` (the
 ``input_grad_by_lag``). It measures every ``every`` epochs (epochs ``every, 2*every, ...``,
 others get NaN); ``seconds`` is the time it spent, to compare with the training time.
 
+A truncated model (:class:`~forecaster.models.truncation.TruncatedRecurrent` layers) is measured
+on its untruncated twin by default (``untruncated=True``, :func:`~forecaster.models.truncation.untruncated_twin`):
+the same forward pass on the same weights, differentiated through the whole window. That is the
+gradient of the function the trained network computes, i.e. how far back its forecast still
+depends on the input. Its *training* gradient is by construction exactly zero beyond lag K and
+equal to the twin's up to lag K; ``untruncated=False`` measures that one instead.
+
 Cost: one forward and backward pass of the fixed batch per measurement, in a ``tf.function``
-traced at the first measurement (about 0.4 s of CPU here: the fixed cost, more than the passes
-of a short training). With a ``share_key`` the traced function is kept (on a clone of the model,
-the weights copied in before each measurement) and reused by every later callback with the same
-key and batch shapes, e.g. the candidates of a comparison that differ only in their clipping.
-Run eagerly (``compiled=False``) a pass costs no trace but 30-50 times more CPU (Keras runs the
-recurrent loop step by step in Python): more than the trace after one or two measurements.
+traced once, at the first measurement (about 0.3 s of CPU for the forecaster's small models,
+whatever the lookback: the fixed cost; a pass costs 0.005-0.03 s). With a ``share_key`` the
+traced function is kept (on a clone of the model, or its untruncated twin, into which the
+weights are copied before each measurement) and reused by every later callback with the same
+key and batch shapes: the candidates of a comparison that differ only in their clipping or
+truncation pay the trace once per process. The function has a fixed input signature and is not
+converted by AutoGraph (no generated source file, no retrace). Run eagerly (``compiled=False``)
+a pass costs no trace but 30-50 times more CPU (Keras runs the recurrent loop step by step in
+Python): more than the trace after one or two measurements.
 
 Example
 -------
@@ -110,14 +120,19 @@ def input_gradient_profile(model: keras.Model, X: np.ndarray, y: np.ndarray, los
 
     ``X (n_samples, lookback, n_features)``, ``y (n_samples, horizon, n_targets)``; the model runs
     in inference mode (no dropout). ``loss``: a Keras loss name or callable. See the module
-    docstring for where the gradient is taken.
+    docstring for where the gradient is taken. The model's own graph: a truncated model's
+    profile is exactly zero beyond lag K here (pass ``untruncated_twin(model)`` for the other one).
     """
     fn = _profile_fn(model, _loss_fn(loss), compiled=False)  # one call: no trace
     return fn(tf.constant(X, tf.float32), tf.constant(y, tf.float32)).numpy()
 
 
-def _profile_fn(model: keras.Model, loss_fn, compiled: bool = True):
-    """``profile(X, y) -> (lookback,)`` tensor; eager unless ``compiled`` (then one traced ``tf.function``)."""
+def _profile_fn(model: keras.Model, loss_fn, compiled: bool = True, shapes=None):
+    """``profile(X, y) -> (lookback,)`` tensor; eager unless ``compiled``.
+
+    Compiled: one ``tf.function`` without AutoGraph (the body has no tensor-dependent Python
+    control flow) and, given ``shapes = (X.shape, y.shape)``, a fixed input signature (one trace).
+    """
     split = encoder_input_split(model)
 
     def profile(X, y):
@@ -130,7 +145,10 @@ def _profile_fn(model: keras.Model, loss_fn, compiled: bool = True):
         norms = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=[0, 2]))  # -> (L,), first step first
         return tf.reverse(norms, axis=[0])  # -> (L,), lag 1 first
 
-    return tf.function(profile, reduce_retracing=True) if compiled else profile
+    if not compiled:
+        return profile
+    signature = None if shapes is None else [tf.TensorSpec(shape, tf.float32) for shape in shapes]
+    return tf.function(profile, input_signature=signature, autograph=False, reduce_retracing=signature is None)
 
 
 def _loss_key(loss):
@@ -141,16 +159,41 @@ def _loss_key(loss):
     return getattr(loss, "__qualname__", None) or id(loss)
 
 
-def _shared_profile_fn(key, model: keras.Model, loss_fn):
-    """The traced profile function kept under ``key``, and the clone of ``model`` it runs on."""
+def _template(model: keras.Model, untruncated: bool) -> keras.Model:
+    """A fresh model of ``model``'s architecture (its untruncated twin when asked): weights to be copied in."""
+    from forecaster.models.truncation import is_truncated, untruncated_twin
+
+    if untruncated and is_truncated(model):
+        return untruncated_twin(model)
+    return keras.models.clone_model(model)
+
+
+def _shared_profile_fn(key, model: keras.Model, loss_fn, untruncated: bool, shapes):
+    """The traced profile function kept under ``key``, and the model it runs on (weights copied in)."""
     entry = _SHARED.get(key)
     if entry is None:
-        template = keras.models.clone_model(model)
-        entry = _SHARED[key] = (template, _profile_fn(template, loss_fn, compiled=True))
+        template = _template(model, untruncated)
+        entry = _SHARED[key] = (template, _profile_fn(template, loss_fn, compiled=True, shapes=shapes))
         while len(_SHARED) > SHARED_TRACES:
             _SHARED.popitem(last=False)
     _SHARED.move_to_end(key)
     return entry
+
+
+def _copy_weights(source: keras.Model, target: keras.Model) -> None:
+    """Assign ``source``'s weights to ``target`` variable by variable (no numpy round trip).
+
+    Raises ValueError when the two do not have the same weight shapes in the same order.
+    """
+    pairs = list(zip(source.weights, target.weights))
+    if len(source.weights) != len(target.weights) or any(tuple(s.shape) != tuple(t.shape) for s, t in pairs):
+        raise ValueError(
+            "A shared lag-gradient measurement needs models of one architecture: `share_key` was reused for "
+            f"{source.name} ({[tuple(w.shape) for w in source.weights]}) after "
+            f"{target.name} ({[tuple(w.shape) for w in target.weights]})"
+        )
+    for s, t in pairs:
+        t.assign(s.value)
 
 
 class LagGradientTelemetry(keras.callbacks.Callback):
@@ -170,8 +213,13 @@ class LagGradientTelemetry(keras.callbacks.Callback):
         each measurement is much slower: see the module docstring).
     share_key : hashable, optional
         Reuse the traced measurement across callbacks: the caller promises that every model
-        measured under the same key has the same architecture (same layers, wiring and weight
-        shapes; the weights may differ). None: trace for this callback alone.
+        measured under the same key has the same architecture once untruncated (same layers,
+        wiring and weight shapes; the weights and the truncation may differ). None: trace for
+        this callback alone.
+    untruncated : bool, default True
+        Measure a truncated model on its untruncated twin (the gradient of the forecast the
+        network computes; see the module docstring). False: through the truncated training
+        graph (exactly zero beyond lag K). No effect on a model without truncation.
 
     Attributes (after training)
     ---------------------------
@@ -180,9 +228,11 @@ class LagGradientTelemetry(keras.callbacks.Callback):
     profile : numpy.ndarray or None
         The final weights' profile, ``(lookback,)``, lag 1 first.
     seconds : float
-        Wall time spent measuring (tracing included).
+        Wall time spent measuring (the trace and the twin or clone included).
     cpu_seconds : float
         The process's CPU time over the same calls (all its threads).
+    measured_epochs : list[int]
+        The 1-based epochs measured (the final weights' measurement is not one of them).
 
     Raises
     ------
@@ -190,7 +240,8 @@ class LagGradientTelemetry(keras.callbacks.Callback):
         ``X``/``y`` of mismatched or empty first axis, or ``every`` < 1.
     """
 
-    def __init__(self, X, y, every: int = 1, loss=None, compiled: bool = True, share_key=None):
+    def __init__(self, X, y, every: int = 1, loss=None, compiled: bool = True, share_key=None,
+                 untruncated: bool = True):
         super().__init__()
         X, y = np.asarray(X, np.float32), np.asarray(y, np.float32)
         if X.ndim != 3 or len(X) == 0 or len(X) != len(y):
@@ -201,36 +252,50 @@ class LagGradientTelemetry(keras.callbacks.Callback):
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"`every` must be an int >= 1. Received: every={every!r}")
         self.X, self.y, self.every, self.loss, self.compiled = X, y, every, loss, bool(compiled)
-        self.share_key = share_key
+        self.share_key, self.untruncated = share_key, bool(untruncated)
         self.history: dict[str, list[float]] = {k: [] for k in LAG_KEYS}
         self.profile: np.ndarray | None = None
         self.seconds = self.cpu_seconds = 0.0
-        self._fn = self._template = None
+        self.measured_epochs: list[int] = []
+        self._fn = self._template = self._inputs = None
+
+    def _prepare(self) -> None:
+        """The measured function (traced, shared or not) and the model it runs on (None: ``self.model``)."""
+        from forecaster.models.truncation import is_truncated
+
+        loss = self.loss if self.loss is not None else getattr(self.model, "loss", None)
+        shapes = (self.X.shape, self.y.shape)
+        self._inputs = (tf.constant(self.X), tf.constant(self.y))
+        twin = self.untruncated and is_truncated(self.model)
+        if self.share_key is not None and self.compiled:
+            graph = "training graph" if is_truncated(self.model) and not twin else "forward"
+            key = (self.share_key, *shapes, _loss_key(loss), graph)
+            self._template, self._fn = _shared_profile_fn(key, self.model, _loss_fn(loss), self.untruncated, shapes)
+        else:  # this callback's own function: on the model itself, or on its twin
+            self._template = _template(self.model, untruncated=True) if twin else None
+            self._fn = _profile_fn(self._template or self.model, _loss_fn(loss), self.compiled, shapes)
 
     def _measure(self) -> np.ndarray:
         start, cpu = time.perf_counter(), time.process_time()
         if self._fn is None:
-            loss = self.loss if self.loss is not None else getattr(self.model, "loss", None)
-            if self.share_key is not None and self.compiled:
-                key = (self.share_key, self.X.shape, self.y.shape, _loss_key(loss))
-                self._template, self._fn = _shared_profile_fn(key, self.model, _loss_fn(loss))
-            else:
-                self._template, self._fn = None, _profile_fn(self.model, _loss_fn(loss), self.compiled)
+            self._prepare()
         if self._template is not None:
-            self._template.set_weights(self.model.get_weights())
-        profile = self._fn(tf.constant(self.X), tf.constant(self.y)).numpy().astype(np.float64)
+            _copy_weights(self.model, self._template)
+        profile = self._fn(*self._inputs).numpy().astype(np.float64)
         self.seconds += time.perf_counter() - start
         self.cpu_seconds += time.process_time() - cpu
         return profile
 
     def on_train_begin(self, logs=None):
         self.history = {k: [] for k in LAG_KEYS}
-        self.profile, self.seconds, self.cpu_seconds, self._fn, self._template = None, 0.0, 0.0, None, None
+        self.profile, self.seconds, self.cpu_seconds, self.measured_epochs = None, 0.0, 0.0, []
+        self._fn = self._template = self._inputs = None
 
     def on_epoch_end(self, epoch, logs=None):
         values = {k: math.nan for k in LAG_KEYS}
         if (epoch + 1) % self.every == 0:
             profile = self._measure()
+            self.measured_epochs.append(epoch + 1)
             values = {"memory_lag": float(memory_lag(profile)), "grad_far_near_ratio": far_near_ratio(profile)}
         for key, value in values.items():
             self.history[key].append(value)

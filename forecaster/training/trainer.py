@@ -51,6 +51,8 @@ class TrainResult:
         the lowest ``train_loss`` without validation data; 0 when no epoch had a finite loss.
     seconds : float
         Wall time of ``model.fit`` (compilation and validation included).
+    cpu_seconds : float
+        The process's CPU time over the same call (all its threads).
     failed : bool
         True when the loss or validation loss became NaN/inf and training was stopped.
     failure_reason : str or None
@@ -64,6 +66,7 @@ class TrainResult:
     epochs_run: int = 0
     best_epoch: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     failed: bool = False
     failure_reason: str | None = None
     failed_epoch: int | None = None
@@ -200,10 +203,10 @@ def train_model(
     if settings.patience > 0 and val_ds is not None:
         own.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience,
                                                  restore_best_weights=True))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fit = model.fit(epochs=settings.epochs, callbacks=[*own, *callbacks], verbose=settings.verbose,
                     **fit_kwargs)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
 
     logs = fit.history
     epochs_run = len(logs.get("loss", []))
@@ -218,6 +221,7 @@ def train_model(
         epochs_run=epochs_run,
         best_epoch=_best_epoch(history),
         seconds=seconds,
+        cpu_seconds=cpu_seconds,
         failed=guard.failed,
         failure_reason=guard.failure_reason,
         failed_epoch=guard.failed_epoch,
