@@ -329,8 +329,8 @@ def figures(syn: list[dict], rl: list[dict], directory: Path) -> list[str]:
         profiles = {r["bptt"]: r["profile"] for r in runs}
         profiles.update({f"{r['bptt']} (training graph)": r["cut_profile"] for r in runs
                          if r.get("cut_profile") is not None})
-        plot_memory_study(profiles, f"synthetic task, L = {TRUNCATION_L}, {cell}: full vs truncated BPTT "
-                          "(truncated: on the untruncated twin, and through the training graph)",
+        plot_memory_study(profiles, f"synthetic task, L = {TRUNCATION_L}, {cell}: full vs truncated BPTT (truncated: on the "
+                          "untruncated twin, and through the training graph)",
                           directory / "synthetic_truncation.png",
                           histories={r["bptt"]: {"memory_lag": r["memory_lag_by_epoch"]} for r in runs})
         written.append("synthetic_truncation.png")

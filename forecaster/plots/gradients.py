@@ -11,6 +11,7 @@ read its lines and labels back) and a ``plot_*`` function that writes it as a PN
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -26,6 +27,7 @@ MEMORY_FRACTION = 0.01
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "p")
 _LINESTYLES = ("-", "--", "-.", ":")
 FINAL_LABEL = "final\nweights"
+TITLE_WIDTH = 80  # characters per title line (a longer title wraps instead of running off the figure)
 
 
 def _profile(values, name: str) -> np.ndarray:
@@ -74,7 +76,7 @@ def gradient_by_lag_figure(profile: Sequence[float], title: str) -> Figure:
     ax.set_xlabel("lag (1 = last observed step)")
     ax.set_ylabel("input gradient norm")
     ax.set_xlim(0.5, profile.size + 1.0)
-    ax.set_title(title or "Input gradient by lag")
+    ax.set_title(textwrap.fill(title or "Input gradient by lag", TITLE_WIDTH))
     ax.grid(True, alpha=0.3, which="both")
     ax.legend(loc="best", fontsize="small")
     return fig
@@ -133,7 +135,7 @@ def memory_study_figure(
     else:
         fig, axes = _figure()
     _profiles_panel(axes[0], curves, finals, styles)
-    axes[0].set_title(title or "Memory study: input gradient by lag")
+    axes[0].set_title(textwrap.fill(title or "Memory study: input gradient by lag", TITLE_WIDTH))
     if histories is not None:
         _epochs_panel(axes[1], curves, finals, epochs, styles)
     return fig
@@ -162,9 +164,10 @@ def _profiles_panel(ax, curves: dict, finals: dict, styles: dict) -> None:
 
 def _epochs_panel(ax, curves: dict, finals: dict, epochs: dict, styles: dict) -> None:
     n_epochs = max([len(v) for v in epochs.values()] + [0])
-    final_x = n_epochs + 1
+    scale = max(1.0, n_epochs / 10)  # epochs per "unit" of sideways shift and gap: readable at 5 or 50 epochs
+    final_x = n_epochs + scale
     n = len(curves)
-    width = min(0.15, 0.6 / n) if n > 1 else 0.0
+    width = (min(0.15, 0.6 / n) if n > 1 else 0.0) * scale
     for i, label in enumerate(curves):
         shift = (i - (n - 1) / 2) * width  # sideways only: the values stay exact
         values = epochs.get(label, np.zeros(0))
@@ -181,11 +184,12 @@ def _epochs_panel(ax, curves: dict, finals: dict, epochs: dict, styles: dict) ->
     ax.axhline(lookback, color="0.5", linestyle="--", linewidth=1)
     ax.annotate(f"lookback {lookback}: the whole window", (0.6, lookback), xytext=(0, 3),
                 textcoords="offset points", va="bottom", fontsize="x-small", color="0.35")
-    ax.axvline(final_x - 0.5, color="0.6", linewidth=0.8)
+    ax.axvline(final_x - scale / 2, color="0.6", linewidth=0.8)
+    measured = sorted({int(i) + 1 for v in epochs.values() for i in np.flatnonzero(np.isfinite(v))})
     step = max(1, int(np.ceil(n_epochs / 12)))
-    ticks = list(range(1, n_epochs + 1, step))
+    ticks = measured if 0 < len(measured) <= 12 else list(range(1, n_epochs + 1, step))
     ax.set_xticks([*ticks, final_x], [*map(str, ticks), FINAL_LABEL])
-    ax.set_xlim(0.4, final_x + 0.8)
+    ax.set_xlim(0.4, final_x + 0.9 * scale)
     ax.set_ylim(0, lookback * 1.12)
     ax.set_xlabel("epoch (a marker where measured)")
     ax.set_ylabel("memory_lag")

@@ -62,7 +62,8 @@ def write_memory_study(comparison: ComparisonResult, directory: Path) -> list[Pa
         return []
     clipping, profiles, histories = study
     return [plots.plot_memory_study(
-        profiles, f"{comparison.pipeline}: input gradient by lag (clipping {clipping}; final weights)",
+        profiles, f"{comparison.pipeline}: input gradient by lag of the final weights"
+                  + (" (every clipping setting)" if clipping == "all" else f" (clipping {clipping})"),
         Path(directory) / "memory_study.png", histories=histories,
     )]
 
