@@ -38,10 +38,12 @@ whatever the lookback: the fixed cost; a pass costs 0.005-0.03 s). With a ``shar
 traced function is kept (on a clone of the model, or its untruncated twin, into which the
 weights are copied before each measurement) and reused by every later callback with the same
 key and batch shapes: the candidates of a comparison that differ only in their clipping or
-truncation pay the trace once per process. The function has a fixed input signature and is not
-converted by AutoGraph (no generated source file, no retrace). Run eagerly (``compiled=False``)
-a pass costs no trace but 30-50 times more CPU (Keras runs the recurrent loop step by step in
-Python): more than the trace after one or two measurements.
+truncation pay the trace once per process (each still pays the function's first call, about
+0.1 s: ``tf.random.set_seed`` at the start of its training clears TensorFlow's kernel cache).
+The function has a fixed input signature and is not converted by AutoGraph (no generated
+source file, no retrace). Run eagerly (``compiled=False``) a pass costs no trace but 25-40 times
+more CPU (Keras runs the recurrent loop step by step in Python): more than the trace after two
+or three measurements at lookback 28, after one at lookback 120 (``bench/bptt_study.py --part cost``).
 
 Example
 -------
