@@ -138,6 +138,35 @@ def test_shared_trace_measures_each_models_own_weights():
         wrong.on_train_end()
 
 
+def test_lag_telemetry_budget_skips_what_it_cannot_afford_and_still_measures_the_final_weights(monkeypatch):
+    from forecaster.training import lag_gradients
+
+    X = windows(32, seed=6)
+    y = X[:, -2:, :1].copy()
+    model = build_model(ModelSpec(cell="gru", units=4), LOOKBACK, 3, 2, 1, seed=7, truncate=K)
+    settings = TrainSettings(epochs=3, batch_size=16, patience=0)
+    # a trace expected to cost far more than 5% of this training: no epoch measured, no trace made,
+    # the final weights measured eagerly (on the untruncated twin, as the traced default would)
+    monkeypatch.setattr(lag_gradients, "FIRST_CALL_SECONDS", 1e6)
+    monkeypatch.setattr(lag_gradients, "_FIRST_CALLS", {})
+    short = LagGradientTelemetry(X[:8], y[:8], every=1, budget=0.05)
+    train_model(model, (X, y), None, settings, callbacks=[short])
+    assert short.measured_epochs == [] and short._fn is None
+    assert all(math.isnan(v) for v in short.history["memory_lag"]) and len(short.history["memory_lag"]) == 3
+    traced = LagGradientTelemetry(X[:8], y[:8])
+    traced.set_model(model)
+    traced.on_train_begin()
+    traced.on_train_end()
+    np.testing.assert_allclose(short.profile, traced.profile, rtol=1e-5, atol=1e-12)
+    # an affordable measurement is made on the cadence; the first call's cost is remembered per key
+    monkeypatch.setattr(lag_gradients, "FIRST_CALL_SECONDS", 0.0)
+    cheap = LagGradientTelemetry(X[:8], y[:8], every=1, budget=1.0, share_key="gru-4")
+    train_model(model, (X, y), None, settings, callbacks=[cheap])
+    assert cheap.measured_epochs and cheap._fn is not None and lag_gradients._FIRST_CALLS["gru-4"] > 0
+    with pytest.raises(ValueError, match="budget"):
+        LagGradientTelemetry(X, y, budget=0)
+
+
 def base_pipeline(**extra) -> dict:
     return {"name": "t", "data": {"path": "data.csv", "timestamp_column": "ts", "target": "y"},
             "window": {"lookback": 24, "horizon": 3},

@@ -53,7 +53,9 @@ class RNNForecaster(WindowForecaster):
         ``memory_lag`` and ``grad_far_near_ratio`` (NaN for the epochs not measured) and
         ``input_grad_by_lag_`` the final profile. Default 2 (a pass costs 0.005-0.03 s once the
         measurement is traced; the trace, once per architecture and process, is the cost that
-        counts); measured in docs/gradients.md.
+        counts), within :data:`LAG_GRADIENT_BUDGET` (5%) of the training's wall time: a due epoch
+        whose measurement would exceed it is skipped, and a training too short to pay for the
+        trace has its final weights measured eagerly; measured in docs/gradients.md.
     val_fraction : float
         Validation share used when the frame has no ``split`` column.
     features : mapping or None
@@ -288,6 +290,11 @@ class RNNForecaster(WindowForecaster):
 LAG_WINDOWS = 64
 
 
+#: The largest share of a candidate's training wall time its lag-gradient telemetry may take
+#: (issue 14: under 5%); see ``LagGradientTelemetry(budget=)``.
+LAG_GRADIENT_BUDGET = 0.05
+
+
 def lag_gradient_callback(values, starts, lookback, horizon, targets, every, share_key=None):
     """The input-gradient-by-lag callback on a fixed batch of validation windows (None when ``every`` is 0).
 
@@ -302,4 +309,4 @@ def lag_gradient_callback(values, starts, lookback, horizon, targets, every, sha
     pool = starts["val"] if len(starts["val"]) else starts["train"]
     pick = pool[np.unique(np.linspace(0, len(pool) - 1, min(LAG_WINDOWS, len(pool))).astype(int))]
     X, y = gather_windows(values, pick, lookback, horizon, targets)
-    return LagGradientTelemetry(X, y, every=int(every), share_key=share_key)
+    return LagGradientTelemetry(X, y, every=int(every), share_key=share_key, budget=LAG_GRADIENT_BUDGET)

@@ -189,6 +189,11 @@ def _epochs_panel(ax, curves: dict, finals: dict, epochs: dict, styles: dict) ->
     step = max(1, int(np.ceil(n_epochs / 12)))
     ticks = measured if 0 < len(measured) <= 12 else list(range(1, n_epochs + 1, step))
     ax.set_xticks([*ticks, final_x], [*map(str, ticks), FINAL_LABEL])
+    if not measured and n_epochs:  # the telemetry's budget left every epoch out: say so, not an empty panel
+        ax.text((final_x - scale / 2) / 2, lookback * 0.5,
+                f"no epoch measured: {n_epochs} epoch(s) too short\nto pay for a measurement within the\n"
+                "telemetry's time budget: the final weights only", ha="center", va="center", fontsize="small",
+                color="0.35", gid="no-epochs")
     ax.set_xlim(0.4, final_x + 0.9 * scale)
     ax.set_ylim(0, lookback * 1.12)
     ax.set_xlabel("epoch (a marker where measured)")

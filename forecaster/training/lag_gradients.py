@@ -23,7 +23,10 @@ first). Per measured epoch it writes two summaries into the epoch logs and its o
 
 At the end of training it measures the final weights once more: ``profile`` (the metric
 ``input_grad_by_lag``). It measures every ``every`` epochs (epochs ``every, 2*every, ...``,
-others get NaN); ``seconds`` is the time it spent, to compare with the training time.
+others get NaN); ``seconds`` is the time it spent, to compare with the training time. With a
+``budget`` (the forecaster passes 5%) a due epoch is skipped while its measurement would take the
+telemetry over that share of the training time so far: a short training (a few seconds) does
+not pay the ~0.3 s trace, and its final weights are measured eagerly instead.
 
 A truncated model (:class:`~forecaster.models.truncation.TruncatedRecurrent` layers) is measured
 on its untruncated twin by default (``untruncated=True``, :func:`~forecaster.models.truncation.untruncated_twin`):
@@ -74,6 +77,10 @@ PROFILE_METRIC = "input_grad_by_lag"
 #: How many traced measurements (one per share key and batch shape) are kept for reuse.
 SHARED_TRACES = 8
 _SHARED: OrderedDict = OrderedDict()  # {key: (clone of the model, its traced profile function)}
+#: Seconds the first traced measurement is expected to cost before one has been timed in this
+#: process (trace + first call of the forecaster's small models, ``bench/bptt_study.py --part cost``).
+FIRST_CALL_SECONDS = 0.35
+_FIRST_CALLS: dict = {}  # {share key or None: seconds the latest first call of a traced function took}
 
 
 def memory_lag(profile: np.ndarray, fraction: float = MEMORY_FRACTION) -> int:
@@ -222,6 +229,14 @@ class LagGradientTelemetry(keras.callbacks.Callback):
         Measure a truncated model on its untruncated twin (the gradient of the forecast the
         network computes; see the module docstring). False: through the truncated training
         graph (exactly zero beyond lag K). No effect on a model without truncation.
+    budget : float, optional
+        The largest share of the training's wall time the measurements may take, e.g. 0.05. An
+        epoch due for a measurement is skipped (NaN) when the measurement's expected cost (the
+        trace and first call while none has run: the last first call timed in this process for
+        the same ``share_key``, else :data:`FIRST_CALL_SECONDS`; then the last pass) would bring
+        the total over ``budget`` x the training time so far. The final weights are always
+        measured: eagerly (no trace) when no traced measurement has run and a trace does not fit.
+        None (default): every due epoch is measured.
 
     Attributes (after training)
     ---------------------------
@@ -243,7 +258,7 @@ class LagGradientTelemetry(keras.callbacks.Callback):
     """
 
     def __init__(self, X, y, every: int = 1, loss=None, compiled: bool = True, share_key=None,
-                 untruncated: bool = True):
+                 untruncated: bool = True, budget: float | None = None):
         super().__init__()
         X, y = np.asarray(X, np.float32), np.asarray(y, np.float32)
         if X.ndim != 3 or len(X) == 0 or len(X) != len(y):
@@ -254,7 +269,10 @@ class LagGradientTelemetry(keras.callbacks.Callback):
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"`every` must be an int >= 1. Received: every={every!r}")
         self.X, self.y, self.every, self.loss, self.compiled = X, y, every, loss, bool(compiled)
-        self.share_key, self.untruncated = share_key, bool(untruncated)
+        if budget is not None and not (isinstance(budget, (int, float)) and 0 < budget <= 1):
+            raise ValueError(f"`budget` must be a share in (0, 1] or None. Received: budget={budget!r}")
+        self.share_key, self.untruncated, self.budget = share_key, bool(untruncated), budget
+        self._started = self._last_pass = None
         self.history: dict[str, list[float]] = {k: [] for k in LAG_KEYS}
         self.profile: np.ndarray | None = None
         self.seconds = self.cpu_seconds = 0.0
@@ -277,25 +295,55 @@ class LagGradientTelemetry(keras.callbacks.Callback):
             self._template = _template(self.model, untruncated=True) if twin else None
             self._fn = _profile_fn(self._template or self.model, _loss_fn(loss), self.compiled, shapes)
 
-    def _measure(self) -> np.ndarray:
+    def _measure(self, eager: bool = False) -> np.ndarray:
         start, cpu = time.perf_counter(), time.process_time()
-        if self._fn is None:
-            self._prepare()
-        if self._template is not None:
-            _copy_weights(self.model, self._template)
-        profile = self._fn(*self._inputs).numpy().astype(np.float64)
-        self.seconds += time.perf_counter() - start
+        first = self._fn is None
+        if eager:  # one pass without a trace: on the model itself, or on its untruncated twin
+            from forecaster.models.truncation import is_truncated
+
+            loss = self.loss if self.loss is not None else getattr(self.model, "loss", None)
+            twin = self.untruncated and is_truncated(self.model)
+            target = _template(self.model, untruncated=True) if twin else self.model
+            if twin:
+                _copy_weights(self.model, target)
+            profile = _profile_fn(target, _loss_fn(loss), compiled=False)(
+                tf.constant(self.X), tf.constant(self.y)).numpy().astype(np.float64)
+        else:
+            if first:
+                self._prepare()
+            if self._template is not None:
+                _copy_weights(self.model, self._template)
+            profile = self._fn(*self._inputs).numpy().astype(np.float64)
+        spent = time.perf_counter() - start
+        self.seconds += spent
         self.cpu_seconds += time.process_time() - cpu
+        if not eager:
+            self._last_pass = spent
+            if first and self.compiled:
+                _FIRST_CALLS[self.share_key] = spent
         return profile
+
+    def _expected_cost(self) -> float:
+        if self._fn is None or self._last_pass is None:
+            return _FIRST_CALLS.get(self.share_key, FIRST_CALL_SECONDS) if self.compiled else 0.0
+        return self._last_pass
+
+    def _affordable(self) -> bool:
+        """Whether the next traced measurement keeps the total within ``budget`` of the training time."""
+        if self.budget is None or self._started is None:
+            return True
+        trained = time.perf_counter() - self._started - self.seconds
+        return self.seconds + self._expected_cost() <= self.budget * trained
 
     def on_train_begin(self, logs=None):
         self.history = {k: [] for k in LAG_KEYS}
         self.profile, self.seconds, self.cpu_seconds, self.measured_epochs = None, 0.0, 0.0, []
-        self._fn = self._template = self._inputs = None
+        self._fn = self._template = self._inputs = self._last_pass = None
+        self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         values = {k: math.nan for k in LAG_KEYS}
-        if (epoch + 1) % self.every == 0:
+        if (epoch + 1) % self.every == 0 and self._affordable():
             profile = self._measure()
             self.measured_epochs.append(epoch + 1)
             values = {"memory_lag": float(memory_lag(profile)), "grad_far_near_ratio": far_near_ratio(profile)}
@@ -305,6 +353,7 @@ class LagGradientTelemetry(keras.callbacks.Callback):
             logs.update(values)
 
     def on_train_end(self, logs=None):
-        self.profile = self._measure()
+        eager = self.compiled and self._fn is None and not self._affordable()
+        self.profile = self._measure(eager=eager)
         logger.debug("input gradient by lag: memory_lag=%d, far/near=%.3g, %.2fs measuring",
                      memory_lag(self.profile), far_near_ratio(self.profile), self.seconds)
