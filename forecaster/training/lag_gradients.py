@@ -26,7 +26,9 @@ At the end of training it measures the final weights once more: ``profile`` (the
 others get NaN); ``seconds`` is the time it spent, to compare with the training time. With a
 ``budget`` (the forecaster passes 5%) a due epoch is skipped while its measurement would take the
 telemetry over that share of the training time so far: a short training (a few seconds) does
-not pay the ~0.3 s trace, and its final weights are measured eagerly instead.
+not pay the ~0.3 s trace, and its final weights are measured eagerly instead when the window is
+short enough for an eager pass to be the cheaper (lookback 28: 0.12 s; at lookback 120 the trace
+is the cheaper, and a training of a few seconds pays it once, over the budget).
 
 A truncated model (:class:`~forecaster.models.truncation.TruncatedRecurrent` layers) is measured
 on its untruncated twin by default (``untruncated=True``, :func:`~forecaster.models.truncation.untruncated_twin`):
@@ -80,6 +82,9 @@ _SHARED: OrderedDict = OrderedDict()  # {key: (clone of the model, its traced pr
 #: Seconds the first traced measurement is expected to cost before one has been timed in this
 #: process (trace + first call of the forecaster's small models, ``bench/bptt_study.py --part cost``).
 FIRST_CALL_SECONDS = 0.35
+#: Seconds of an eager measurement per window step and recurrent layer (Keras runs the loop step by
+#: step in Python): 0.12-0.15 s for the smoke LSTM (lookback 28), 0.3-1.1 s at lookback 120.
+EAGER_SECONDS_PER_STEP = 0.005
 _FIRST_CALLS: dict = {}  # {share key or None: seconds the latest first call of a traced function took}
 
 
@@ -235,7 +240,8 @@ class LagGradientTelemetry(keras.callbacks.Callback):
         trace and first call while none has run: the last first call timed in this process for
         the same ``share_key``, else :data:`FIRST_CALL_SECONDS`; then the last pass) would bring
         the total over ``budget`` x the training time so far. The final weights are always
-        measured: eagerly (no trace) when no traced measurement has run and a trace does not fit.
+        measured: eagerly (no trace) when no traced measurement has run, a trace does not fit and
+        an eager pass is expected to cost less (:data:`EAGER_SECONDS_PER_STEP`: short windows).
         None (default): every due epoch is measured.
 
     Attributes (after training)
@@ -328,6 +334,10 @@ class LagGradientTelemetry(keras.callbacks.Callback):
             return _FIRST_CALLS.get(self.share_key, FIRST_CALL_SECONDS) if self.compiled else 0.0
         return self._last_pass
 
+    def _eager_cost(self) -> float:
+        recurrent = sum(1 for layer in self.model._flatten_layers() if hasattr(layer, "cell"))
+        return EAGER_SECONDS_PER_STEP * self.X.shape[1] * max(1, recurrent)
+
     def _affordable(self) -> bool:
         """Whether the next traced measurement keeps the total within ``budget`` of the training time."""
         if self.budget is None or self._started is None:
@@ -353,7 +363,8 @@ class LagGradientTelemetry(keras.callbacks.Callback):
             logs.update(values)
 
     def on_train_end(self, logs=None):
-        eager = self.compiled and self._fn is None and not self._affordable()
+        eager = (self.compiled and self._fn is None and not self._affordable()
+                 and self._eager_cost() < self._expected_cost())
         self.profile = self._measure(eager=eager)
         logger.debug("input gradient by lag: memory_lag=%d, far/near=%.3g, %.2fs measuring",
                      memory_lag(self.profile), far_near_ratio(self.profile), self.seconds)
