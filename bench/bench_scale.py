@@ -4,7 +4,8 @@ Usage::
 
     python bench/bench_scale.py series --series 10 100 1000        # per-stage seconds and peak memory
     python bench/bench_scale.py candidates --candidates 2 8 32      # --jobs 1, --jobs 2, --executor ray
-    python bench/bench_scale.py shuffle --starts 1200000            # memory of tf.data's shuffle buffer
+    python bench/bench_scale.py shuffle --starts 1200000            # memory of the training shuffle
+    python bench/bench_scale.py length --shapes 1000x2000 20000x100  # CPU of check_length (many series)
 
 ``series``: N series of 2,000 hourly steps each from a seeded seasonal process (a daily cycle whose
 amplitude and level differ per series, plus AR(1) noise; seed 0), written to a CSV, then through the
@@ -98,6 +99,34 @@ def _stage(name: str, out: dict, repeats: int, fn, *args, **kwargs):
     return value
 
 
+def phase_peaks():
+    """A Keras callback splitting the epoch stage's peak RSS growth (over the RSS when it is made) in
+    three phases: ``prepare`` (features, scaler, window starts, datasets, model, Keras's sample
+    count), ``train`` (``model.fit``) and ``evaluate`` (the validation forecasts for the intervals)."""
+    import keras
+
+    class PhasePeaks(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.before, self.peaks = _rss_kib("VmRSS"), {}
+
+        def _close(self, phase: str) -> None:
+            self.peaks[phase] = round((_rss_kib("VmHWM") - self.before) / 1024, 1)
+            Path("/proc/self/clear_refs").write_text("5")
+
+        def on_train_begin(self, logs=None):
+            self._close("prepare")
+
+        def on_train_end(self, logs=None):
+            self._close("train")
+
+        def finish(self) -> dict:
+            self._close("evaluate")
+            return self.peaks
+
+    return PhasePeaks()
+
+
 def series_child(n_series: int, repeats: int = 3, epoch: bool = True) -> dict:
     """One N, in this (fresh) process: every stage timed and its peak memory measured."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -130,7 +159,10 @@ def series_child(n_series: int, repeats: int = 3, epoch: bool = True) -> dict:
         est = RNNForecaster(target=["y"], lookback=24, horizon=6, cell="gru", units=8, epochs=1, batch_size=1024,
                             patience=1, seed=0)
         if epoch:
-            _stage("epoch", out, 1, est.fit, frame)
+            phases = phase_peaks()
+            _stage("epoch", out, 1, est.fit, frame, callbacks=[phases])
+            out["epoch"]["phases_mib"] = phases.finish()  # the phases reset the peak: the stage's is their max
+            out["epoch"]["peak_mib"] = max(out["epoch"]["phases_mib"].values())
         else:  # --no-epoch: the data stages only
             out["epoch"] = {"seconds": float("nan"), "cpu_seconds": float("nan"), "peak_mib": float("nan"),
                             "repeats": 0}
@@ -158,6 +190,9 @@ def bench_series(sizes: list[int], repeats: int = 3, epoch: bool = True) -> list
               "per stage CPU s / wall s / peak RSS growth:\n  " + "  ".join(
                   f"{s}={r[s]['cpu_seconds']:.2f}/{r[s]['seconds']:.2f}s/{r[s]['peak_mib']:+.0f}MiB" for s in STAGES),
               flush=True)
+        if "phases_mib" in r["epoch"]:
+            print("  epoch peak RSS growth by phase: " + "  ".join(
+                f"{k}={v:+.0f}MiB" for k, v in r["epoch"]["phases_mib"].items()), flush=True)
     for a, b in zip(results, results[1:]):
         rows = [a["rows"], b["rows"]]
         for key in ("cpu_seconds", "seconds"):
@@ -199,6 +234,31 @@ def bench_shuffle(n_starts: int) -> list[dict]:
               "RSS after the first batch", flush=True)
     extra = results[0]["rss_growth_mib"] - results[1]["rss_growth_mib"]
     print(f"shuffle buffer: {extra:.0f} MiB, {extra * 2**20 / n_starts:.0f} bytes per window start")
+    return results
+
+
+def bench_length(shapes: list[str], repeats: int = 3) -> list[dict]:
+    """CPU seconds of ``check_length`` (row counts, then the per-segment window check) on N series x
+    S rows, one segment each: the least of ``repeats`` runs. ``PYTHONPATH`` at another checkout
+    measures that one."""
+    import pandas as pd
+
+    from forecaster.data.length import check_length
+
+    results = []
+    for shape in shapes:
+        n, steps = (int(v) for v in shape.split("x"))
+        frame = pd.DataFrame({"series_id": np.repeat([f"s{i:06d}" for i in range(n)], steps),
+                              "timestamp": np.tile(pd.date_range("2020", periods=steps, freq="h"), n),
+                              "segment": 0})
+        cpus = []
+        for _ in range(repeats):
+            started = time.process_time()
+            check_length(frame, 24, 6, 0.2, 0.2, "bench")
+            cpus.append(time.process_time() - started)
+        results.append({"series": n, "steps": steps, "cpu_seconds": round(min(cpus), 3)})
+        print(f"check_length over {n:,d} series x {steps:,d} rows: {min(cpus):.3f} CPU s (least of {repeats})",
+              flush=True)
     return results
 
 
@@ -366,6 +426,8 @@ def main() -> None:
     s.add_argument("--no-epoch", dest="epoch", action="store_false", help="the data stages only")
     m = sub.add_parser("shuffle")
     m.add_argument("--starts", type=int, default=1_200_000, help="window starts (1,000 series: about 1.2 M)")
+    ln = sub.add_parser("length")
+    ln.add_argument("--shapes", nargs="+", default=["1000x2000", "20000x100"], help="N series x S rows")
     c = sub.add_parser("candidates")
     c.add_argument("--candidates", nargs="+", type=int, default=[2, 8, 32])
     c.add_argument("--modes", nargs="+", choices=("jobs1", "jobs2", "ray"), default=["jobs1", "jobs2", "ray"])
@@ -375,6 +437,8 @@ def main() -> None:
         results = bench_series(args.series, args.repeats, args.epoch)
     elif args.part == "shuffle":
         results = bench_shuffle(args.starts)
+    elif args.part == "length":
+        results = bench_length(args.shapes)
     else:
         results = bench_candidates(args.candidates, args.modes)
     print(f"load after: {os.getloadavg()}", flush=True)

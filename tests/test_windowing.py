@@ -288,6 +288,25 @@ def test_make_dataset_shuffle_is_deterministic_and_complete():
     np.testing.assert_array_equal(y.numpy()[:, :, 0], X.numpy()[:, :1, 0] + np.array([4.0, 5.0]))
 
 
+def test_make_dataset_shuffle_is_a_new_permutation_each_epoch_with_known_cardinality():
+    # The shuffle holds no buffer of windows: each epoch is a permutation of the starts computed per
+    # batch (index_shuffle under a per-iteration key). Every epoch must still see every window once.
+    values = np.arange(1100.0)[:, None]
+    starts = np.arange(0, 1000)
+    ds = make_dataset(values, starts, 4, 2, None, batch_size=64, shuffle=True, seed=0)
+    assert int(ds.cardinality()) == 16  # 15 full batches and one of 40: Keras knows the steps
+    epochs = [[x.numpy()[:, 0, 0].astype(int) for x, _ in ds] for _ in range(3)]
+    assert [len(b) for b in epochs[0]] == [64] * 15 + [40]
+    orders = [np.concatenate(e) for e in epochs]
+    for order in orders:
+        np.testing.assert_array_equal(np.sort(order), starts)
+    assert len({tuple(o) for o in orders}) == 3
+    # not a rotation or a block shuffle: the first batch is spread over the whole range
+    assert np.ptp(epochs[0][0]) > 800 and len(np.unique(epochs[0][0] // 64)) > 10
+    single = make_dataset(values, [5], 4, 2, None, batch_size=8, shuffle=True, seed=0)
+    assert [x.numpy()[:, 0, 0].tolist() for x, _ in single] == [[5.0]]
+
+
 def test_make_dataset_with_no_starts_is_empty_and_checks_arguments():
     values = np.zeros((10, 2))
     assert list(make_dataset(values, np.array([], dtype=np.int64), 3, 1, [0], 4, shuffle=True, seed=1)) == []

@@ -171,20 +171,56 @@ def window_counts(
 def _check_windows(
     frame: pd.DataFrame, lookback: int, horizon: int, val: float, test: float, source: str
 ) -> None:
-    """Raise when gaps leave a series without a full window in a split (counted per segment)."""
+    """Raise when gaps leave a series without a full window in a split (counted per segment).
+
+    Vectorised over all series at once: the counts of :func:`window_counts` for every series,
+    then the message for the first failing series in ``series_id`` order.
+    """
     if SEGMENT not in frame.columns:
         return
-    for sid, rows in frame.groupby(SERIES_ID, sort=True):
-        segments = rows[SEGMENT].to_numpy()
-        counts = window_counts(len(rows), segments, lookback, horizon, val, test)
-        needed = ("train", "val", "test") if test > 0 else ("train", "val")
-        empty = [name for name, count in zip(("train", "val", "test"), counts) if name in needed and not count]
-        if not empty:
-            continue
-        lengths = pd.Series(segments).value_counts()
-        raise DataValidationError(
-            f"{source}: series {str(sid)!r} has no full window (lookback + horizon = {lookback + horizon} "
-            f"consecutive rows within one segment) in its {'/'.join(empty)} part: gaps longer than "
-            f"data.max_gap split it into {len(lengths)} segment(s), the longest {int(lengths.max())} rows. "
-            "Use data with fewer gaps, raise data.max_gap, or lower window.lookback/window.horizon."
-        )
+    counts, codes, ids = _window_counts_per_series(frame, lookback, horizon, val, test)
+    needed = ("train", "val", "test") if test > 0 else ("train", "val")
+    empty_parts = counts[:, : len(needed)] == 0  # -> (n_series, parts needed)
+    failing = np.flatnonzero(empty_parts.any(axis=1))
+    if not failing.size:
+        return
+    first = int(failing[0])
+    sid = ids[first]
+    empty = [name for name, is_empty in zip(needed, empty_parts[first]) if is_empty]
+    segments = frame[SEGMENT].to_numpy()[codes == first]
+    lengths = pd.Series(segments).value_counts()
+    raise DataValidationError(
+        f"{source}: series {str(sid)!r} has no full window (lookback + horizon = {lookback + horizon} "
+        f"consecutive rows within one segment) in its {'/'.join(empty)} part: gaps longer than "
+        f"data.max_gap split it into {len(lengths)} segment(s), the longest {int(lengths.max())} rows. "
+        "Use data with fewer gaps, raise data.max_gap, or lower window.lookback/window.horizon."
+    )
+
+
+def _window_counts_per_series(
+    frame: pd.DataFrame, lookback: int, horizon: int, val: float, test: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`window_counts` of every series of ``frame`` in one pass (no loop over series).
+
+    Returns ``(counts, codes, ids)``: ``counts`` ``(n_series, 3)``, the windows in train, val and
+    test of each series in sorted ``series_id`` order (``ids``); ``codes`` the series number of
+    each row of ``frame``. A series' rows are taken in frame order, as ``groupby`` gives them.
+    """
+    codes, ids = pd.factorize(frame[SERIES_ID], sort=True)  # series number of each row, sorted like groupby
+    order = np.argsort(codes, kind="stable")  # each series' rows together, in frame order
+    series = codes[order]
+    sizes = np.bincount(series, minlength=len(ids))
+    first_row = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    position = np.arange(len(order)) - first_row[series]  # row number within its series
+    n_train, n_val, _ = split_sizes(sizes, val, test)
+    # Split of each row: 0 train, 1 val, 2 test (the rule of split_sizes, as assign_splits labels it).
+    split = (position >= n_train[series]).astype(np.int8) + (position >= (n_train + n_val)[series])
+    span = lookback + horizon
+    starts = np.flatnonzero(position <= sizes[series] - span)  # windows that end inside their series
+    ends = starts + span - 1
+    segments = frame[SEGMENT].to_numpy()[order]
+    last_label = split[ends]
+    ok = (segments[starts] == segments[ends]) & (split[starts + lookback] == last_label)
+    cell = series[starts[ok]] * 3 + last_label[ok]  # (series, split of the labels) of each window
+    counts = np.bincount(cell, minlength=3 * len(ids)).reshape(len(ids), 3)
+    return counts, codes, np.asarray(ids)

@@ -109,6 +109,7 @@ class WindowForecaster(BaseEstimator):
         self.series_ = sorted(frame[SERIES_ID].astype(str).unique().tolist())
         self.naive_scale_ = _naive_scales(train_rows, list(self.target))
         self.schema_ = DataSchema.from_config(self.data, self.target, self.feature_names_, self.features)
+        del train_rows  # a copy of most of the frame: not held while training
         self._fit_windows(values, starts, scaled)
         self.fitted_ok_ = not getattr(self, "failed_", False)
         if self.fitted_ok_:

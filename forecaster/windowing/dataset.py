@@ -29,10 +29,17 @@ def make_dataset(
 ) -> "tf.data.Dataset":
     """Stream ``(X, y)`` batches for the given window starts, without materialising all windows.
 
-    ``values`` is converted once to a float32 ``tf.constant``; the dataset slices the start
-    positions, shuffles them (when asked), batches them and gathers each batch's windows with
-    ``tf.gather`` on the index matrix ``starts[:, None] + range(lookback)`` (and likewise for the
-    labels), then prefetches. Memory: the data plus a few batches.
+    ``values`` is converted once to a float32 ``tf.constant``. The dataset yields one element per
+    batch: the batch's start positions, then one ``tf.gather`` on the index matrix
+    ``starts[:, None] + range(lookback)`` (and likewise for the labels), then prefetches. Memory:
+    the data, the starts (8 bytes each) and a few batches; nothing is held per window.
+
+    The shuffle is a permutation of the starts drawn anew for every iteration (epoch) without
+    materialising it: batch ``i`` takes positions ``i * batch_size ..`` of the permutation, each
+    mapped by ``tf.random.experimental.index_shuffle`` (a stateless bijection of ``0 .. n - 1``)
+    under a key of two int64 values drawn once per iteration from ``tf.data.Dataset.random(seed,
+    rerandomize_each_iteration=True)``. So every epoch visits every window exactly once, in an
+    order fixed by ``seed`` and the number of the iteration.
 
     Parameters
     ----------
@@ -48,13 +55,14 @@ def make_dataset(
         Shuffle the windows over all starts; reshuffled on every iteration (epoch).
     seed : int, optional
         Seed of the shuffle: with the same seed (and the same TensorFlow global seed, see
-        ``tf.random.set_seed``) the order of every epoch is the same from one run to the next.
+        ``tf.random.set_seed``) the order of every epoch is the same from one run (or process) to
+        the next.
 
     Returns
     -------
     tf.data.Dataset
         Yields ``(X, y)`` with ``X: (batch, lookback, n_features)`` and
-        ``y: (batch, horizon, n_targets)``, float32.
+        ``y: (batch, horizon, n_targets)``, float32; its cardinality is the number of batches.
 
     Examples
     --------
@@ -67,6 +75,12 @@ def make_dataset(
     ((4, 2, 2), (4, 1, 1))
     >>> y[:, 0, 0].numpy().tolist()             # column 0 of rows 2, 3, 4, 5
     [4.0, 6.0, 8.0, 10.0]
+    >>> shuffled = make_dataset(values, np.arange(8), 2, 1, [0], batch_size=4, shuffle=True, seed=1)
+    >>> int(shuffled.cardinality())             # batches per epoch
+    2
+    >>> order = np.concatenate([X[:, 0, 0].numpy() // 2 for X, _ in shuffled]).astype(int)
+    >>> sorted(order.tolist())                  # every window once per epoch, in a seeded order
+    [0, 1, 2, 3, 4, 5, 6, 7]
     """
     # TensorFlow is imported here so that the numpy-only functions of this module do not pay
     # for (or require) it.
@@ -91,11 +105,30 @@ def make_dataset(
             y = tf.gather(y, target_columns, axis=2)  # -> (b, horizon, n_targets)
         return X, y
 
-    dataset = tf.data.Dataset.from_tensor_slices(index)
-    if shuffle:
-        dataset = dataset.shuffle(
-            buffer_size=max(int(index.size), 1), seed=seed, reshuffle_each_iteration=True
-        )
-    dataset = dataset.batch(batch_size)
+    n_starts = int(index.size)
+    n_batches = -(-n_starts // batch_size)
+    dataset = _batch_starts(tf, tf.constant(index), batch_size, n_batches, shuffle and n_starts > 1, seed)
     dataset = dataset.map(gather)  # one vectorised gather per batch: parallel map buys nothing here
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _batch_starts(tf: Any, starts: "tf.Tensor", batch_size: int, n_batches: int, shuffle: bool,
+                  seed: int | None) -> "tf.data.Dataset":
+    """One element per batch: its window starts, ``(b,)`` int64, in order or permuted per iteration."""
+    n_starts = int(starts.shape[0])
+    last = tf.constant(n_starts - 1, dtype=tf.int64)
+
+    def batches(key: "tf.Tensor | None") -> "tf.data.Dataset":
+        def one(i: "tf.Tensor") -> "tf.Tensor":
+            positions = tf.range(i * batch_size, tf.minimum((i + 1) * batch_size, n_starts))  # -> (b,)
+            if key is not None:  # position p of this epoch's permutation holds start number perm(p)
+                positions = tf.random.experimental.index_shuffle(positions, key, last)
+            return tf.gather(starts, positions)
+
+        return tf.data.Dataset.range(n_batches).map(one)
+
+    if not shuffle:
+        return batches(None)
+    # A new key each time the dataset is iterated (an epoch), from a stream fixed by ``seed``.
+    keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2, drop_remainder=True).take(1)
+    return keys.flat_map(batches).apply(tf.data.experimental.assert_cardinality(n_batches))
