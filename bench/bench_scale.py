@@ -16,7 +16,7 @@ units, batch 1,024, then the validation forecasts for the intervals). Each N run
 subprocess. Per stage: the least CPU and wall seconds over ``--repeats`` runs (the epoch runs once;
 the machine is shared, so CPU seconds are the figure to compare and noise only ever adds time), and
 the peak RSS growth over the RSS before the stage (Linux ``VmHWM`` reset through
-``/proc/self/clear_refs``). Then the growth exponent of each stage against total rows between
+``/proc/self/clear_refs``, after ``malloc_trim`` returned the freed heap to the system). Then the growth exponent of each stage against total rows between
 consecutive sizes (``log(t2/t1) / log(rows2/rows1)``), and the epoch's peak memory growth per MiB of
 frame (its slope between sizes, apart from TensorFlow's fixed start-up cost). The load average is
 printed with each size.
@@ -35,6 +35,7 @@ train stage, the Ray overhead against ``--jobs 2``, and the driver's MLflow logg
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import shutil
@@ -81,12 +82,22 @@ def _rss_kib(field: str) -> int:
     return 0
 
 
+def _trim() -> None:
+    """Give the C heap's free memory back to the system (glibc ``malloc_trim``), so that memory freed
+    by an earlier stage cannot absorb the next stage's allocations unseen in its RSS growth."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the growth may then be understated
+        pass
+
+
 def _stage(name: str, out: dict, repeats: int, fn, *args, **kwargs):
     """Run ``fn`` ``repeats`` times (it must not mutate its inputs): the least wall and CPU seconds
     (noise only ever adds time), and the peak RSS growth of the first run."""
     walls, cpus, peak = [], [], None
     for _ in range(repeats):
         value = None  # the previous repetition's result is freed before the next one is measured
+        _trim()
         Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS (VmHWM) to the current RSS
         before = _rss_kib("VmRSS")
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -108,6 +119,7 @@ def phase_peaks():
     class PhasePeaks(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
+            _trim()
             self.before, self.peaks = _rss_kib("VmRSS"), {}
 
         def _close(self, phase: str) -> None:
@@ -208,17 +220,26 @@ def bench_series(sizes: list[int], repeats: int = 3, epoch: bool = True) -> list
 
 
 def shuffle_child(n_starts: int, shuffle: bool) -> dict:
-    """RSS growth of ``make_dataset`` over ``n_starts`` window starts, up to its first batch."""
+    """RSS growth of ``make_dataset`` over ``n_starts`` window starts: after its first batch, and the
+    peak over one whole epoch (with its CPU seconds)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow  # noqa: F401 - imported before measuring
 
     from forecaster.windowing import make_dataset
 
     values = np.random.default_rng(0).normal(size=(n_starts + 30, 1)).astype("float32")
+    Path("/proc/self/clear_refs").write_text("5")
     before = _rss_kib("VmRSS")
     dataset = make_dataset(values, np.arange(n_starts), 24, 6, [0], 1024, shuffle=shuffle, seed=0)
-    next(iter(dataset))
-    return {"starts": n_starts, "shuffle": shuffle, "rss_growth_mib": round((_rss_kib("VmRSS") - before) / 1024, 1)}
+    batches = iter(dataset)
+    next(batches)
+    first = round((_rss_kib("VmRSS") - before) / 1024, 1)
+    started = time.process_time()
+    for _ in batches:  # the rest of the epoch
+        pass
+    return {"starts": n_starts, "shuffle": shuffle, "rss_growth_mib": first,
+            "epoch_peak_mib": round((_rss_kib("VmHWM") - before) / 1024, 1),
+            "epoch_cpu_s": round(time.process_time() - started, 2)}
 
 
 def bench_shuffle(n_starts: int) -> list[dict]:
@@ -230,8 +251,10 @@ def bench_shuffle(n_starts: int) -> list[dict]:
         if proc.returncode:
             sys.exit(f"shuffle={shuffle} failed:\n{proc.stderr[-3000:]}")
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-        print(f"make_dataset over {n_starts:,d} starts, shuffle={shuffle}: +{results[-1]['rss_growth_mib']:.0f} MiB "
-              "RSS after the first batch", flush=True)
+        r = results[-1]
+        print(f"make_dataset over {n_starts:,d} starts, shuffle={shuffle}: +{r['rss_growth_mib']:.0f} MiB "
+              f"RSS after the first batch, peak +{r['epoch_peak_mib']:.0f} MiB over the epoch "
+              f"(iterated in {r['epoch_cpu_s']:.1f} CPU s)", flush=True)
     extra = results[0]["rss_growth_mib"] - results[1]["rss_growth_mib"]
     print(f"shuffle buffer: {extra:.0f} MiB, {extra * 2**20 / n_starts:.0f} bytes per window start")
     return results

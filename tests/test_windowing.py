@@ -269,6 +269,12 @@ def test_make_dataset_batches_equal_gather_windows():
     np.testing.assert_array_equal(X, X_ref)
     np.testing.assert_array_equal(y, y_ref)
     assert X.dtype == np.float32
+    import tensorflow as tf  # a float32 tensor is used as the base as is (shared by several datasets)
+
+    X_t, y_t = _collect(make_dataset(tf.constant(values, tf.float32), starts, 6, 2, [1, 3], batch_size=3,
+                                     shuffle=False))
+    np.testing.assert_array_equal(X_t, X_ref)
+    np.testing.assert_array_equal(y_t, y_ref)
 
 
 def test_make_dataset_shuffle_is_deterministic_and_complete():

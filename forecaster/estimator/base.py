@@ -97,6 +97,7 @@ class WindowForecaster(BaseEstimator):
         self.preprocessor_ = Preprocessor(target=list(self.target), features=self.features).fit(train_rows)
         scaled, values = self.preprocessor_.transform_values(frame)
         starts = window_starts(scaled, self.lookback, self.horizon, self.stride)
+        scaled = scaled[[SERIES_ID, TIMESTAMP]]  # all the evaluation reads: its scaled float64 copies are freed
         n_train, n_val = len(starts["train"]), len(starts["val"])
         if n_train == 0 or n_val == 0:
             raise ValueError(

@@ -212,9 +212,12 @@ class RNNForecaster(WindowForecaster):
             patience=patience, loss=self.loss, clipping=self.clipping,
             clip_threshold=self.clip_threshold, seed=self.seed, verbose=self.verbose,
         )
-        train_ds = make_dataset(values, starts["train"], self.lookback, self.horizon, targets,
+        import tensorflow as tf
+
+        base = tf.constant(values, dtype=tf.float32)  # one copy of the data for both datasets
+        train_ds = make_dataset(base, starts["train"], self.lookback, self.horizon, targets,
                                 self.batch_size, shuffle=True, seed=self.seed)
-        val_ds = make_dataset(values, starts["val"], self.lookback, self.horizon, targets,
+        val_ds = make_dataset(base, starts["val"], self.lookback, self.horizon, targets,
                               settings.eval_batch_size, shuffle=False)
         logger.info("training %s (%d params) on %d windows, validating on %d",
                     self.spec.name, model.count_params(), len(starts["train"]), len(starts["val"]))

@@ -29,7 +29,8 @@ def make_dataset(
 ) -> "tf.data.Dataset":
     """Stream ``(X, y)`` batches for the given window starts, without materialising all windows.
 
-    ``values`` is converted once to a float32 ``tf.constant``. The dataset yields one element per
+    ``values`` is converted once to a float32 ``tf.constant`` (a float32 ``tf.Tensor`` is used as
+    is, so that several datasets over the same data share one copy of it). The dataset yields one element per
     batch: the batch's start positions, then one ``tf.gather`` on the index matrix
     ``starts[:, None] + range(lookback)`` (and likewise for the labels), then prefetches. Memory:
     the data, the starts (8 bytes each) and a few batches; nothing is held per window.
@@ -43,7 +44,7 @@ def make_dataset(
 
     Parameters
     ----------
-    values : array-like, shape (n_timesteps, n_features)
+    values : array-like or float32 tf.Tensor, shape (n_timesteps, n_features)
     starts : array-like of int, shape (n_samples,)
         Row positions of the window starts (see :func:`window_starts`).
     lookback, horizon : int
@@ -91,7 +92,10 @@ def make_dataset(
     n_timesteps, n_features = array.shape
     index = _check_starts(starts, n_timesteps, lookback, horizon)
 
-    base = tf.constant(np.asarray(array, dtype=np.float32))  # -> (n_timesteps, n_features)
+    if tf.is_tensor(values) and values.dtype == tf.float32:
+        base = values  # shared, not copied (np.asarray above was a view for the checks)
+    else:
+        base = tf.constant(np.asarray(array, dtype=np.float32))  # -> (n_timesteps, n_features)
     input_offsets = tf.range(lookback, dtype=tf.int64)
     label_offsets = tf.range(lookback, lookback + horizon, dtype=tf.int64)
     target_columns = tf.constant(target_index)

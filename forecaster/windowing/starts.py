@@ -17,21 +17,21 @@ logger = logging.getLogger(__package__)
 SPLITS = ("train", "val", "test")
 
 
-def _run_ends(change: np.ndarray) -> np.ndarray:
+def _run_ends(change: np.ndarray, dtype: type = np.int64) -> np.ndarray:
     """For each row, the (exclusive) end position of the run of rows it belongs to.
 
     ``change[i]`` is True when row ``i`` starts a new run (``change[0]`` must be True).
     """
     n = change.size
     firsts = np.flatnonzero(change)
-    ends = np.append(firsts[1:], n)
+    ends = np.append(firsts[1:], n).astype(dtype)
     return np.repeat(ends, np.diff(np.append(firsts, n)))
 
 
-def _block_starts(change: np.ndarray) -> np.ndarray:
+def _block_starts(change: np.ndarray, dtype: type = np.int64) -> np.ndarray:
     """For each row, the position of the first row of its run."""
     firsts = np.flatnonzero(change)
-    return np.repeat(firsts, np.diff(np.append(firsts, change.size)))
+    return np.repeat(firsts.astype(dtype), np.diff(np.append(firsts, change.size)))
 
 
 def _split_codes(frame: pd.DataFrame, split_column: str) -> np.ndarray:
@@ -124,11 +124,13 @@ def window_starts(
     if n == 0:
         return empty
 
+    # Memory: a few arrays of n bools or (below 2**31 rows) int32s at a time, freed as soon as used.
     series_codes, _ = pd.factorize(frame[SERIES_ID], use_na_sentinel=False)
     new_series = np.empty(n, dtype=bool)
     new_series[0] = True
-    new_series[1:] = series_codes[1:] != series_codes[:-1]
+    np.not_equal(series_codes[1:], series_codes[:-1], out=new_series[1:])
     n_series = int(series_codes.max()) + 1
+    del series_codes
     if int(new_series.sum()) != n_series:
         raise ValueError(
             "`frame` rows must be sorted by series_id, timestamp: the rows of a series must be "
@@ -138,6 +140,7 @@ def window_starts(
     if SEGMENT in frame.columns:
         segment, _ = pd.factorize(frame[SEGMENT], use_na_sentinel=False)
         new_block[1:] |= segment[1:] != segment[:-1]
+        del segment
     if TIMESTAMP in frame.columns:
         stamps = frame[TIMESTAMP].to_numpy()
         backwards = ~new_series[1:] & ~(stamps[1:] > stamps[:-1])
@@ -149,26 +152,31 @@ def window_starts(
             )
 
     codes = _split_codes(frame, split_column)
-    position = np.arange(n, dtype=np.int64)
-    block_first = _block_starts(new_block)
-    block_end = _run_ends(new_block)
-    # A run: contiguous rows of one block and one split.
-    new_run = new_block.copy()
-    new_run[1:] |= codes[1:] != codes[:-1]
-    run_end = _run_ends(new_run)
-
-    candidate = ((position - block_first) % stride == 0) & (position + span <= block_end)
+    index = np.int32 if n + span < np.iinfo(np.int32).max else np.int64
+    position = np.arange(n, dtype=index)
+    candidate = position + span <= _run_ends(new_block, index)  # the window ends inside its block
+    if stride > 1:
+        candidate &= (position - _block_starts(new_block, index)) % stride == 0
     starts = position[candidate]
+    del position, candidate
+    # A run: contiguous rows of one block and one split.
+    new_run = new_block
+    new_run[1:] |= codes[1:] != codes[:-1]
+    run_end = _run_ends(new_run, index)
+    del new_run, new_block
+
+    window_end = starts + span
     label_first = starts + lookback
-    labels_in_one_split = run_end[label_first] >= starts + span
+    labels_in_one_split = run_end[label_first] >= window_end
     split_of = codes[label_first]
+    del label_first
     result = {}
     for code, name in enumerate(SPLITS):
         keep = labels_in_one_split & (split_of == code)
         if name == "train":
             # Inputs and labels all training rows: one training run covers the whole window.
-            keep &= (codes[starts] == 0) & (run_end[starts] >= starts + span)
-        result[name] = starts[keep]
+            keep &= (codes[starts] == 0) & (run_end[starts] >= window_end)
+        result[name] = starts[keep].astype(np.int64)
     logger.debug(
         "window_starts: %d rows -> train=%d val=%d test=%d windows",
         n,
