@@ -191,8 +191,8 @@ def _epochs_panel(ax, curves: dict, finals: dict, epochs: dict, styles: dict) ->
     ax.set_xticks([*ticks, final_x], [*map(str, ticks), FINAL_LABEL])
     if not measured and n_epochs:  # the telemetry's budget left every epoch out: say so, not an empty panel
         ax.text((final_x - scale / 2) / 2, lookback * 0.5,
-                f"no epoch measured: {n_epochs} epoch(s) too short\nto pay for a measurement within the\n"
-                "telemetry's time budget: the final weights only", ha="center", va="center", fontsize="small",
+                "no epoch measured: these trainings were too short\nto pay for a measurement within the "
+                "telemetry's\ntime budget; the final weights only", ha="center", va="center", fontsize="small",
                 color="0.35", gid="no-epochs")
     ax.set_xlim(0.4, final_x + 0.9 * scale)
     ax.set_ylim(0, lookback * 1.12)
