@@ -46,10 +46,10 @@ def main() -> None:
     from sklearn.linear_model import Ridge
     from threadpoolctl import threadpool_info
 
-    from forecaster.comparison import evaluate_baseline
+    from forecaster.comparison.candidates import evaluate_baseline
     from forecaster.config import load_config
     from forecaster.pipeline import load_data, split_frame
-    from forecaster.preprocessing import Preprocessor
+    from forecaster.features.preprocessor import Preprocessor
     from forecaster.windowing import gather_windows, window_starts
 
     cfg = load_config(PIPELINE, [f"data.path={data}"])

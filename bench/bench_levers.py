@@ -51,7 +51,7 @@ def chicago_windows(args):
     """``(values, starts, targets, cfg)``: the pipeline's scaled values and window starts per split."""
     from forecaster.config import load_config
     from forecaster.pipeline import load_data, split_frame
-    from forecaster.preprocessing import Preprocessor
+    from forecaster.features.preprocessor import Preprocessor
     from forecaster.windowing import window_starts
 
     cfg = load_config(PIPELINE)

@@ -147,7 +147,7 @@ def series_child(n_series: int, repeats: int = 3, epoch: bool = True) -> dict:
     from forecaster.data.regularise import regularise
     from forecaster.data.validation import frame_from_dataframe
     from forecaster.estimator import RNNForecaster
-    from forecaster.splits import assign_splits
+    from forecaster.data.splits import assign_splits
     from forecaster.windowing import window_starts
     import tensorflow  # noqa: F401 - imported before timing, not part of a stage
 

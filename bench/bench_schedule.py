@@ -51,11 +51,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import pandas as pd
 
-from forecaster.comparison import plan_candidates, train_candidate
+from forecaster.comparison.candidates import train_candidate
+from forecaster.comparison.plans import plan_candidates
 from forecaster.config import load_config
 from forecaster.estimator import load_forecaster
-from forecaster.ledger import Ledger, ledger_rows
-from forecaster.monitoring import live_scores, score_rows
+from forecaster.lifecycle.ledger import Ledger, ledger_rows
+from forecaster.lifecycle.monitoring import live_scores, score_rows
 from forecaster.pipeline import load_data, split_frame
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -62,7 +62,8 @@ def train_champion(rows: int, workdir: Path, data_dir: Path):
     """(model_uri, tracking_uri, raw history DataFrame, cfg) of a one-epoch champion."""
     import mlflow
 
-    from forecaster.comparison import plan_candidates, rnn_params
+    from forecaster.comparison.candidates import rnn_params
+    from forecaster.comparison.plans import plan_candidates
     from forecaster.config import load_config
     from forecaster.data import load_dataset
     from forecaster.estimator import RNNForecaster

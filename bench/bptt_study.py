@@ -20,7 +20,7 @@ Three parts, all thin over the public API:
 2. **Real data**: the last ``--hours`` hours of Chicago O'Hare hourly temperature
    (``../shared/data``, pipeline ``pipelines/skill/chicago.yaml``, lookback 120, horizon 24),
    the grid rnn/gru/lstm x ``bptt: [full, {truncate: 24}]`` with ``clipnorm=1``, each candidate
-   trained by :func:`forecaster.comparison.train_candidate` (the product's own path). It reports
+   trained by :func:`forecaster.comparison.candidates.train_candidate` (the product's own path). It reports
    test MAE (persistence for reference), seconds per epoch, ``memory_lag``, the mean pre-clip
    gradient norm and the clipped fraction, and the cost of the lag telemetry at its default cadence
    (wall and CPU seconds, against the training's wall and CPU seconds).
@@ -166,7 +166,8 @@ def shared_data() -> Path | None:
 
 
 def real(args, data_dir: Path) -> list[dict]:
-    from forecaster.comparison import evaluate_baseline, plan_candidates
+    from forecaster.comparison.candidates import evaluate_baseline
+    from forecaster.comparison.plans import plan_candidates
     from forecaster.config import load_config
     from forecaster.pipeline import load_data, split_frame
 
@@ -193,7 +194,7 @@ def real(args, data_dir: Path) -> list[dict]:
 
 def candidate_row(cfg, plan, frame) -> dict:
     """Train one candidate the product's way (:func:`train_candidate`) and read its figures."""
-    from forecaster.comparison import train_candidate
+    from forecaster.comparison.candidates import train_candidate
 
     cpu = time.process_time()
     res = train_candidate(cfg, plan, frame, out_dir=None)
@@ -243,7 +244,7 @@ def _cost(r: dict) -> str:
 # --- part 3: the telemetry's cost ---------------------------------------------------------------
 def cost(args) -> tuple[list[dict], list[dict]]:
     """The smoke pipeline's candidates at the default cadence, and seconds per measurement by mode."""
-    from forecaster.comparison import plan_candidates
+    from forecaster.comparison.plans import plan_candidates
     from forecaster.config import load_config
     from forecaster.pipeline import load_data, split_frame
 

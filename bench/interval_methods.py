@@ -43,7 +43,7 @@ logger = logging.getLogger("bench.interval_methods")
 def measure(name: str) -> tuple[dict, list[dict]]:
     """Coverage and width of every interval method on one dataset's test windows."""
     sys.path.insert(0, str(REPO))
-    from forecaster.comparison import baseline_params
+    from forecaster.comparison.candidates import baseline_params
     from forecaster.config import load_config
     from forecaster.estimator import BaselineForecaster
     from forecaster.pipeline import load_data, split_frame

@@ -155,8 +155,8 @@ ROLE_LABELS = {"candidate": "best_rnn", "ensemble": "blend"}
 def walk_forward_by_ticker(cfg, frame: pd.DataFrame, plan, folds: int) -> pd.DataFrame:
     """Per-window test errors of the best RNN's architecture (``best_rnn``), every baseline and
     (with ``training.blend``) their blend (``blend``) over ``folds`` expanding walk-forward folds:
-    :func:`forecaster.backtest.backtest_window_errors`, everything refit inside each fold."""
-    from forecaster.backtest import backtest_window_errors
+    :func:`forecaster.comparison.backtest.backtest_window_errors`, everything refit inside each fold."""
+    from forecaster.comparison.backtest import backtest_window_errors
 
     errors = backtest_window_errors(cfg, frame, folds, plans=[plan])
     return errors.assign(model=[ROLE_LABELS.get(role, name) for role, name in zip(errors["role"], errors["model"])])

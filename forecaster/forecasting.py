@@ -17,16 +17,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from forecaster.data.columns import SEGMENT, SERIES_ID, TIMESTAMP
+from forecaster.data.schema import HEADER_KEY, DataSchema
 from forecaster.errors import ConfigError, DataValidationError, ModelFileError
 from forecaster.estimator import load_forecaster
-from forecaster.schema import HEADER_KEY, SEGMENT, SERIES_ID, TIMESTAMP, DataSchema
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,9 @@ def load_model(model: Any) -> Any:
         return model
     reference = os.fspath(model)
     if is_model_uri(reference):
-        from forecaster.tracking import load_forecaster_from_uri  # lazy: MLflow only for a model URI
+        from forecaster.tracking import (
+            load_forecaster_from_uri,  # lazy: MLflow only for a model URI
+        )
 
         logger.info("Loading model %s", reference)
         return load_forecaster_from_uri(reference)
@@ -184,7 +186,7 @@ def _check_data_file(path: Path) -> None:
 def saved_settings(model: Any) -> dict[str, Any] | None:
     """The settings a saved or logged forecaster was written with, read WITHOUT loading it.
 
-    ``schema`` (its :class:`~forecaster.schema.DataSchema`: data section and raw input columns),
+    ``schema`` (its :class:`~forecaster.data.schema.DataSchema`: data section and raw input columns),
     ``target``, ``lookback``, ``horizon``, ``frequency``; None when they cannot be read cheaply (an
     older save, an unreachable store: the model is then loaded first and checks the data itself).
     """
@@ -245,64 +247,3 @@ def _read_history(settings: dict[str, Any], path: Path) -> dict[str, pd.DataFram
         if found < lookback:
             raise short_history_error(str(path), sid, found, lookback)
     return {"raw": raw if schema.data is not None else canonical, "canonical": canonical}
-
-
-def plot_forecast_frame(
-    history: pd.DataFrame,
-    forecast: pd.DataFrame,
-    targets: Sequence[str],
-    path: str | os.PathLike[str],
-    title: str = "",
-    n_history: int | None = None,
-    level: float | None = None,
-    units: str | None = None,
-) -> Path:
-    """Plot one series' recent history, forecast and interval (one panel per target).
-
-    Parameters
-    ----------
-    history:
-        Canonical frame with ``series_id``, ``timestamp`` and the target columns.
-    forecast:
-        A forecast frame (``series_id, timestamp, step, forecast, lower, upper`` and ``target``
-        when there are several targets).
-    targets:
-        Target column names, in the model's order.
-    path:
-        Output PNG (written atomically by :func:`forecaster.plots.plot_forecast`).
-    n_history:
-        History steps shown; default ``max(3 * horizon, 48)``.
-    level:
-        Interval level for the legend (0.9 -> "90% interval").
-    units:
-        Unit of the targets for the y axis (the pipeline's ``data.units``).
-
-    Returns
-    -------
-    pathlib.Path
-        The plot. With several series only the first is drawn (the CSV holds all of them).
-    """
-    from forecaster.plots import plot_forecast
-
-    targets = [str(t) for t in targets]
-    sid = str(forecast[SERIES_ID].iloc[0])
-    if forecast[SERIES_ID].nunique() > 1:
-        logger.info("The plot %s shows series %r; the forecast CSV holds all series", path, sid)
-    fc = forecast[forecast[SERIES_ID].astype(str) == sid]
-    if "target" in fc.columns:
-        wide = {col: fc.pivot(index=TIMESTAMP, columns="target", values=col)[targets]
-                for col in ("forecast", "lower", "upper")}
-        forecast_ts = wide["forecast"].index
-        values = {col: frame.to_numpy(dtype=float) for col, frame in wide.items()}
-    else:
-        targets = targets[:1]
-        forecast_ts = pd.DatetimeIndex(fc[TIMESTAMP])
-        values = {col: fc[col].to_numpy(dtype=float) for col in ("forecast", "lower", "upper")}
-    hist = history[history[SERIES_ID].astype(str) == sid]
-    hist = hist.tail(n_history or max(3 * len(forecast_ts), 48))
-    return plot_forecast(
-        pd.DatetimeIndex(hist[TIMESTAMP]), hist[targets].to_numpy(dtype=float), forecast_ts,
-        values["forecast"], lower=values["lower"], upper=values["upper"],
-        title=title if sid == "series" else f"{title} ({sid})",
-        path=path, target_names=targets, level=level, units=units or "",
-    )

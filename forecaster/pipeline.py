@@ -5,12 +5,12 @@ announced by a ``stage NAME ...`` log line:
 
 ``load``      load, validate and regularise the data (:mod:`forecaster.data`)
 ``train``     train every candidate and baseline on the same windows (:mod:`forecaster.comparison`)
-``backtest``  optional walk-forward folds of the best candidate (:mod:`forecaster.backtest`)
+``backtest``  optional walk-forward folds of the best candidate (:mod:`forecaster.comparison.backtest`)
 ``track``     log the comparison to MLflow; the parent run stays RUNNING (:mod:`forecaster.tracking`)
-``register``  gate the best candidate (:func:`forecaster.gate.decide`) and register it ``pending``
-``forecast``  stage the served model's forecast CSV and plot beside their targets (:mod:`forecaster.outputs`)
+``register``  gate the best candidate (:func:`forecaster.comparison.gate.decide`) and register it ``pending``
+``forecast``  stage the served model's forecast CSV and plot beside their targets (:mod:`forecaster.scheduling.outputs`)
 ``commit``    the commit point: one journal, then alias, files, run state, parent FINISHED
-              (:mod:`forecaster.commit`)
+              (:mod:`forecaster.scheduling.commit`)
 
 Before ``load`` the run takes its lock, keyed by pipeline name and tracking store (exit 5 when
 held), and checks its outputs (exit 2); before training it opens the store (exit 2), recovers from
@@ -26,22 +26,30 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pandas as pd
 
-from forecaster.commit import Commit, commit, discard_staged, journal_path, recover, work_folder
+from forecaster.comparison.gate import GateDecision, GateEvidence, decide
+from forecaster.comparison.progress import NullProgress, Progress
+from forecaster.comparison.results import ComparisonResult
 from forecaster.config import PipelineConfig
+from forecaster.data.columns import SERIES_ID
+from forecaster.data.schema import DataSchema
 from forecaster.exitcodes import EXIT_OK, EXIT_QUALITY_GATE
-from forecaster.gate import GateDecision, GateEvidence, decide
-from forecaster.outputs import fallback_baseline as _fallback_baseline  # noqa: F401 - older import path
-from forecaster.outputs import sha256_file, stage_forecast
-from forecaster.preflight import check_outputs
-from forecaster.progress import NullProgress, Progress
-from forecaster.results import ComparisonResult
-from forecaster.runstate import PipelineLock, RunState, code_version, run_identity, run_key
-from forecaster.schema import SERIES_ID, DataSchema
-from forecaster.storeuri import resolve_tracking_uri
+from forecaster.scheduling.commit import (
+    Commit,
+    commit,
+    discard_staged,
+    journal_path,
+    recover,
+    work_folder,
+)
+from forecaster.scheduling.lock import PipelineLock, run_identity
+from forecaster.scheduling.outputs import sha256_file, stage_forecast
+from forecaster.scheduling.preflight import check_outputs
+from forecaster.scheduling.state import RunState, code_version, run_key
+from forecaster.tracking.storeuri import resolve_tracking_uri
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +120,9 @@ def backtest_pipeline(cfg: PipelineConfig, folds: int | None = None, progress: P
     """Walk-forward backtest of every candidate and baseline of the pipeline (no MLflow, no lock).
 
     ``folds`` defaults to ``evaluation.backtest_folds`` (3 when that is 0). Returns the tidy frame
-    ``fold, model, step, metric, value`` of :func:`forecaster.backtest.run_backtest`.
+    ``fold, model, step, metric, value`` of :func:`forecaster.comparison.backtest.run_backtest`.
     """
-    from forecaster.backtest import run_backtest
+    from forecaster.comparison.backtest import run_backtest
 
     folds = folds or cfg.evaluation.backtest_folds or 3
     loaded = load_data(cfg)
@@ -122,7 +130,7 @@ def backtest_pipeline(cfg: PipelineConfig, folds: int | None = None, progress: P
 
 
 def split_frame(cfg: PipelineConfig, frame: pd.DataFrame) -> pd.DataFrame:
-    from forecaster.splits import assign_splits
+    from forecaster.data.splits import assign_splits
 
     out = frame.copy()
     out["split"] = assign_splits(out, cfg.split.val, cfg.split.test).to_numpy()
@@ -158,11 +166,11 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
         recover(state_dir, identity, pipeline=cfg.name, experiment=cfg.experiment_name,
                 registered_model=cfg.registered_model_name, targets=targets.values())
         # Ledger (issue 16): drop rows of killed runs; score earlier forecasts before any training.
-        from forecaster import ledger_stage
+        from forecaster.scheduling import ledger_steps
 
-        ledger_stage.discard_uncommitted(cfg, state_dir)
+        ledger_steps.discard_uncommitted(cfg, state_dir)
         with stages("score"):
-            scoring = ledger_stage.score_ledger(cfg, loaded.frame, state_dir)
+            scoring = ledger_steps.score_ledger(cfg, loaded.frame, state_dir)
         if scoring.degraded and not force:
             logger.warning("pipeline %r: the champion is degraded (%s); retraining even if nothing changed",
                            cfg.name, scoring.reason)
@@ -186,8 +194,8 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
                                       progress=progress, epoch_callback_factory=epoch_callback_factory,
                                       executor=executor)
                 if outcome.forecast is not None:  # ledger rows, committed=0: the commit point commits them
-                    served_by, version = ledger_stage.served_identity(cfg, outcome)
-                    ledger_stage.stage_forecast(cfg, record.parent_run_id, outcome.forecast, loaded.frame,
+                    served_by, version = ledger_steps.served_identity(cfg, outcome)
+                    ledger_steps.stage_forecast(cfg, record.parent_run_id, outcome.forecast, loaded.frame,
                                                 served_by=served_by, model_version=version, state_dir=state_dir)
                 if outcome.status == "success":
                     record.state_key = key
@@ -214,8 +222,8 @@ def _run_stages(cfg, frame, loaded, code, workdir, stages, record: Commit, *, jo
                 epoch_callback_factory, executor=None) -> RunOutcome:
     """Train, backtest, track, register and stage the forecast; fills ``record`` for the commit."""
     from forecaster import tracking
-    from forecaster.comparison import run_comparison
-    from forecaster.warm_start import champion_source
+    from forecaster.comparison.grid import run_comparison
+    from forecaster.scheduling.warm_start import champion_source
 
     with stages("train"):
         comparison = run_comparison(cfg, frame, workdir, jobs=jobs, progress=progress,
@@ -283,7 +291,7 @@ def _abandon(state_dir, record: Commit, exc: BaseException) -> None:
 
 def _backtest_best(cfg, comparison, frame, workdir, progress, executor=None) -> BacktestResult:
     """Walk-forward folds of the best candidate's architecture and the baselines."""
-    from forecaster.backtest import backtest_summary, run_backtest
+    from forecaster.comparison.backtest import backtest_summary, run_backtest
 
     best = comparison.best_candidate
     plans = [best.plan] if best.plan is not None else []  # a blend carries its network's plan, rebuilt per fold

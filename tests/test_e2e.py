@@ -153,7 +153,7 @@ def test_bad_data_exits_3_naming_the_column(tmp_path):
 
 
 def test_concurrent_run_exits_5(tmp_path):
-    from forecaster.runstate import PipelineLock
+    from forecaster.scheduling.lock import PipelineLock
 
     cwd = workspace(tmp_path)
     with PipelineLock("smoke", cwd / ".forecaster", store=f"sqlite:///{cwd.resolve()}/mlflow.db"):
@@ -165,4 +165,4 @@ def test_concurrent_run_exits_5(tmp_path):
     assert elapsed < 60  # "at once": before any training (a smoke run trains for minutes under load)
 
 
-# A run killed at each stage (SIGKILL, SIGTERM): tests/test_commit_point.py.
+# A run killed at each stage (SIGKILL, SIGTERM): tests/scheduling/test_commit_point.py.

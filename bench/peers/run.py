@@ -54,7 +54,7 @@ def prepare(data_file: Path, out: Path) -> dict:
     """Write the windows file: standardised values, training and test window starts."""
     import pandas as pd
 
-    from forecaster.splits import assign_splits
+    from forecaster.data.splits import assign_splits
     from forecaster.windowing import window_starts
 
     raw = pd.read_csv(data_file, parse_dates=["date"])

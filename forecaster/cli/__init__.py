@@ -1,5 +1,8 @@
 """The ``forecaster`` command line: run pipelines, forecast, backtest, check data, open the UI.
 
+Owns the command line, its logging set-up (``logsetup``) and progress bars. May import anything
+below it; nothing imports it.
+
 Each command parses its arguments, configures logging, imports the heavy modules it needs
 (TensorFlow, MLflow, pandas) only when it runs, and maps errors to the documented exit codes
 (owned by :mod:`forecaster.exitcodes`, printed by every ``--help``). SIGTERM is handled like
@@ -46,7 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     # Before anything imports TensorFlow: keep its C++ logging quiet.
-    from forecaster.logsetup import configure_logging, quiet_mlflow, quiet_tensorflow
+    from forecaster.cli.logsetup import (
+        configure_logging,
+        quiet_mlflow,
+        quiet_tensorflow,
+    )
 
     quiet_tensorflow(verbose=bool(args.verbose))
     quiet_mlflow(progress_bars=_progress_for(args) is not None)

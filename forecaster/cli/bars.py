@@ -13,7 +13,7 @@ from typing import Any
 class TqdmProgress:
     """Progress bars on stderr (one per active stage, nested in start order).
 
-    Implements :class:`forecaster.progress.Progress`. Used only when stderr is a terminal.
+    Implements :class:`forecaster.comparison.progress.Progress`. Used only when stderr is a terminal.
     """
 
     def __init__(self, stream: Any = None):

@@ -63,8 +63,12 @@ def _make_executor(args: argparse.Namespace):
 def _cmd_forecast(args: argparse.Namespace) -> int:
     from forecaster.atomic import atomic_output
     from forecaster.cli.forecastopts import forecast_defaults, write_csv_stdout
-    from forecaster.forecasting import forecast_file, plot_forecast_frame
-    from forecaster.schema import SERIES_ID, TIMESTAMP  # lazy: pandas only when a command runs
+    from forecaster.data.columns import (  # lazy: pandas only when a command runs
+        SERIES_ID,
+        TIMESTAMP,
+    )
+    from forecaster.forecasting import forecast_file
+    from forecaster.plots import plot_forecast_frame
 
     model_ref, data_path, pipeline_name = forecast_defaults(args, _load_config)
     # The data file is checked before the model is loaded (forecast_file).
@@ -112,8 +116,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
 def _cmd_monitor(args: argparse.Namespace) -> int:
     """Score the ledger against the pipeline's current data, without training (no TensorFlow)."""
-    from forecaster.ledger_stage import score_ledger
     from forecaster.pipeline import load_data
+    from forecaster.scheduling.ledger_steps import score_ledger
 
     cfg = _load_config(args.pipeline, args.overrides)
     loaded = load_data(cfg)

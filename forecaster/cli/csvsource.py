@@ -41,7 +41,6 @@ def infer_data_config(
         The file is missing or unreadable, no column parses as datetimes, or no numeric column
         is left for the target.
     """
-    import warnings
 
     import pandas as pd
 

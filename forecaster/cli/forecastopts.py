@@ -41,8 +41,8 @@ def forecast_defaults(args: argparse.Namespace, load_config: Callable[..., Any])
         raise ConfigError(f"forecast needs {' and '.join(missing)} (or --pipeline FILE to take them "
                           "from a pipeline file)")
     if model.startswith(("models:/", "runs:/")):
-        from forecaster.tracking.store import resolve_tracking_uri
         from forecaster.tracking.lookup import check_model_reference
+        from forecaster.tracking.store import resolve_tracking_uri
 
         uri = resolve_tracking_uri(tracking_uri)
         # The served model's loader reads the store from the environment.

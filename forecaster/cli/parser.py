@@ -9,7 +9,14 @@ import argparse
 from typing import Any
 
 from forecaster._version import __version__
-from forecaster.cli.commands import _cmd_backtest, _cmd_data_check, _cmd_forecast, _cmd_monitor, _cmd_run, _cmd_ui
+from forecaster.cli.commands import (
+    _cmd_backtest,
+    _cmd_data_check,
+    _cmd_forecast,
+    _cmd_monitor,
+    _cmd_run,
+    _cmd_ui,
+)
 from forecaster.cli.exitcodes import EXIT_CODES_HELP
 
 

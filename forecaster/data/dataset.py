@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecaster.config import DataConfig
+from forecaster.config import DataConfig, FeaturesConfig
+from forecaster.data.columns import SERIES_ID, TIMESTAMP
 from forecaster.data.length import check_length
 from forecaster.data.ranges import range_flags
 from forecaster.data.reader import read_frame
 from forecaster.data.regularise import RegularisationReport, regularise
 from forecaster.errors import DataValidationError
-from forecaster.schema import SERIES_ID, TIMESTAMP
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The split sizes of a series of ``n`` rows are ``n_val = round(val * n)``,
 ``n_test = round(test * n)`` (half up) and ``n_train = n - n_val - n_test``: the rule of
-:func:`forecaster.splits.split_sizes`, which :func:`forecaster.splits.assign_splits` labels rows
+:func:`forecaster.data.splits.split_sizes`, which :func:`forecaster.data.splits.assign_splits` labels rows
 with. A series can train and be evaluated when ``n_train >= lookback + horizon``,
 ``n_val >= horizon`` and, when ``test > 0``, ``n_test >= horizon``.
 
@@ -21,10 +21,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from forecaster.data.columns import SEGMENT, SERIES_ID
+
+# The split-size rule has one owner, forecaster.data.splits (re-exported here and in forecaster.data).
+from forecaster.data.splits import split_sizes
 from forecaster.errors import DataValidationError
-from forecaster.schema import SEGMENT, SERIES_ID
-# The split-size rule has one owner, forecaster.splits (re-exported here and in forecaster.data).
-from forecaster.splits import split_sizes
 
 __all__ = ["check_length", "minimum_rows", "split_sizes", "window_counts"]
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecaster.data.columns import SEGMENT, SERIES_ID, SPLIT, TIMESTAMP
 from forecaster.data.length import split_sizes
-from forecaster.schema import SEGMENT, SERIES_ID, SPLIT, TIMESTAMP
 
 #: How many training ranges beyond the training minimum/maximum count as far outside.
 FAR_FACTOR = 3.0

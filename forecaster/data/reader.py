@@ -1,7 +1,7 @@
 """Read a CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``) file into the canonical frame.
 
 Reading only gets the raw table off the disk (with the encoding, separator and missing-value
-sentinels of the ``data`` section); the schema (:meth:`forecaster.schema.DataSchema.to_canonical`)
+sentinels of the ``data`` section); the schema (:meth:`forecaster.data.schema.DataSchema.to_canonical`)
 turns it into the canonical frame, validated by :func:`forecaster.data.validation.frame_from_dataframe`.
 
 Example
@@ -28,9 +28,9 @@ import pandas as pd
 
 from forecaster.config import DataConfig
 from forecaster.data.rawcolumns import _hint, clean_header
+from forecaster.data.schema import DataSchema
 from forecaster.data.values import split_missing_values
 from forecaster.errors import DataValidationError
-from forecaster.schema import DataSchema
 
 logger = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
 from forecaster.config import DataConfig
+from forecaster.data.columns import DEFAULT_SERIES_ID, KEY_COLUMNS, SERIES_ID, TIMESTAMP
 from forecaster.data.rawcolumns import (  # noqa: F401 (speaking_to_model, clean_header: public here too)
     _AUDIENCE,
     _first_bad,
@@ -47,7 +48,6 @@ from forecaster.data.values import (  # noqa: F401 (MAX_ABS_VALUE, suspected_sen
     suspected_sentinels,
 )
 from forecaster.errors import DataValidationError
-from forecaster.schema import DEFAULT_SERIES_ID, KEY_COLUMNS, SERIES_ID, TIMESTAMP
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from forecaster.config import DataConfig
+from forecaster.data.columns import KEY_COLUMNS, SERIES_ID, TIMESTAMP
 from forecaster.data.rawcolumns import _first_bad, _hint, _require, clean_header
 from forecaster.errors import DataValidationError
-from forecaster.schema import KEY_COLUMNS, SERIES_ID, TIMESTAMP
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,9 @@
-"""Fitted forecasters with one interface: fit, predict, forecast from raw history, save, load."""
+"""Fitted forecasters with one interface: fit, predict, forecast from raw history, save, load.
+
+Owns the fitted, saveable forecaster (scikit-learn contract; safe, data-only files). May import
+``features``, ``windowing``, ``models``, ``training``, ``evaluation``, ``data``, ``config`` and the
+ground floor; never the comparison, MLflow or the run's scheduling.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,11 @@ import os
 from pathlib import Path
 
 from forecaster.errors import ModelFileError
-from forecaster.estimator.base import WindowForecaster, WindowPredictions, WindowSettings
+from forecaster.estimator.base import (
+    WindowForecaster,
+    WindowPredictions,
+    WindowSettings,
+)
 from forecaster.estimator.baseline import BASELINE_KINDS, BaselineForecaster
 from forecaster.estimator.blend import BlendForecaster
 from forecaster.estimator.rnn import RNNForecaster

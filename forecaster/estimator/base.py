@@ -19,6 +19,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from forecaster.atomic import atomic_directory
+from forecaster.data.columns import SEGMENT, SERIES_ID, SPLIT, TIMESTAMP
+from forecaster.data.schema import HEADER_KEY, DataSchema
+from forecaster.data.splits import assign_splits
 from forecaster.errors import ModelFileError
 from forecaster.estimator.inputs import ensure_canonical, forecast_frame, last_windows
 from forecaster.estimator.predictions import (  # noqa: F401 - also imported from here
@@ -28,10 +31,13 @@ from forecaster.estimator.predictions import (  # noqa: F401 - also imported fro
     forecast_quantiles,
 )
 from forecaster.estimator.state_files import META_FILE, read_state, write_state
-from forecaster.evaluation import conformal_quantiles, interval_scales, naive_scale, window_spread
-from forecaster.preprocessing import Preprocessor
-from forecaster.schema import HEADER_KEY, SEGMENT, SERIES_ID, SPLIT, TIMESTAMP, DataSchema
-from forecaster.splits import assign_splits
+from forecaster.evaluation import (
+    conformal_quantiles,
+    interval_scales,
+    naive_scale,
+    window_spread,
+)
+from forecaster.features.preprocessor import Preprocessor
 from forecaster.windowing import gather_windows, window_starts
 
 logger = logging.getLogger(__name__)

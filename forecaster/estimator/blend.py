@@ -19,14 +19,24 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from forecaster.atomic import atomic_directory
+from forecaster.data.columns import SERIES_ID
+from forecaster.data.schema import HEADER_KEY, DataSchema
 from forecaster.errors import ModelFileError
 from forecaster.estimator.base import WindowForecaster, WindowSettings
 from forecaster.estimator.baseline import BaselineForecaster
-from forecaster.estimator.predictions import WindowPredictions, calibrated_half_widths, forecast_quantiles
+from forecaster.estimator.predictions import (
+    WindowPredictions,
+    calibrated_half_widths,
+    forecast_quantiles,
+)
 from forecaster.estimator.rnn import RNNForecaster
-from forecaster.estimator.state_files import META_FILE, read_header, read_state, write_state
+from forecaster.estimator.state_files import (
+    META_FILE,
+    read_header,
+    read_state,
+    write_state,
+)
 from forecaster.evaluation import conformal_quantiles, interval_scales
-from forecaster.schema import HEADER_KEY, SERIES_ID, DataSchema
 
 WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 

@@ -1,6 +1,6 @@
 """From a canonical frame to a fitted forecaster's inputs, and from its outputs to the forecast frame.
 
-The raw <-> canonical conversion is the schema's (:class:`forecaster.schema.DataSchema`); this
+The raw <-> canonical conversion is the schema's (:class:`forecaster.data.schema.DataSchema`); this
 module takes over where it stops: the key columns a canonical frame may omit, the last window of
 each series (what a forecast starts from), and the dated forecast frame. A served model's caller
 (the ``pyfunc`` model, ``forecaster forecast``) knows the model's input columns, not the pipeline
@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecaster.data.columns import DEFAULT_SERIES_ID, SEGMENT, SERIES_ID, TIMESTAMP
 from forecaster.errors import DataValidationError
-from forecaster.schema import DEFAULT_SERIES_ID, SEGMENT, SERIES_ID, TIMESTAMP
 
 #: The forecast frame's columns (a CSV and ``pyfunc`` output contract; ``target`` follows
 #: ``series_id`` when a model has several targets).

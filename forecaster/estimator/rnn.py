@@ -12,6 +12,7 @@ import pandas as pd
 
 from forecaster.errors import ModelFileError
 from forecaster.estimator.base import WindowForecaster
+from forecaster.estimator.warm import apply_warm_start, keep_start_callback, warm_budget
 
 logger = logging.getLogger(__name__)
 
@@ -195,13 +196,10 @@ class RNNForecaster(WindowForecaster):
         )
         self.warm_started_, self.warm_start_note_ = False, "warm start off"
         if self.warm_start_from:
-            from forecaster.estimator.warm import apply_warm_start
-
-            self.warm_started_, self.warm_start_note_ = apply_warm_start(self, model, self.warm_start_from)
+            self.warm_started_, self.warm_start_note_ = apply_warm_start(self, model, self.warm_start_from,
+                                                                         type(self).load)
         epochs, patience, learning_rate = self.epochs, self.patience, self.learning_rate
         if self.warm_started_:  # fine-tune: its own budget, and the champion's weights kept unless beaten
-            from forecaster.estimator.warm import warm_budget
-
             epochs, patience, learning_rate = astuple(warm_budget(
                 self.epochs, self.patience, self.learning_rate, self.warm_epochs, self.warm_patience,
                 self.warm_learning_rate))
@@ -223,8 +221,6 @@ class RNNForecaster(WindowForecaster):
                     self.spec.name, model.count_params(), len(starts["train"]), len(starts["val"]))
         keep_start = None
         if self.warm_started_:
-            from forecaster.estimator.warm import keep_start_callback
-
             keep_start = keep_start_callback(val_ds)
         lag_cb = lag_gradient_callback(values, starts, self.lookback, self.horizon, targets, self.lag_gradient_every,
                                        share_key=self._architecture_key(values.shape[1], len(targets)))

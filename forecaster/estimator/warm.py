@@ -16,19 +16,33 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
+
+from forecaster.errors import ModelFileError
+from forecaster.estimator.state_files import read_header
 
 logger = logging.getLogger(__name__)
 
 
-def champion_network(champion: Any) -> Any | None:
-    """The recurrent network inside a champion: itself, or the network member of a blend."""
-    if getattr(champion, "kind", None) == "rnn":
-        return champion
-    for member in getattr(champion, "members_", ()):
-        if getattr(member, "kind", None) == "rnn":
-            return member
-    return None
+def champion_network_dir(source: str | os.PathLike[str]) -> tuple[Path | None, str]:
+    """The saved recurrent network inside a saved champion: itself, or the network member of a blend.
+
+    Reads only the saved headers (``forecaster.json``). Returns ``(directory, "")``, or ``(None,
+    why not)`` when the champion has no network or its header cannot be read.
+    """
+    source = Path(source)
+    try:
+        header = read_header(source)
+        if header.get("class") == "RNNForecaster":
+            return source, ""
+        if header.get("class") == "BlendForecaster":
+            for member in sorted(source.glob("member*")):
+                if read_header(member).get("class") == "RNNForecaster":
+                    return member, ""
+    except ModelFileError as exc:
+        return None, f"the champion at {source} could not be loaded (ModelFileError: {exc})"
+    return None, f"the champion is a {header.get('kind', '?')} forecaster with no network"
 
 
 def mismatches(est: Any, net: Any) -> list[str]:
@@ -47,20 +61,20 @@ def mismatches(est: Any, net: Any) -> list[str]:
             for key, (mine, theirs) in checks.items() if mine != theirs]
 
 
-def apply_warm_start(est: Any, model: Any, source: str | os.PathLike[str]) -> tuple[bool, str]:
+def apply_warm_start(est: Any, model: Any, source: str | os.PathLike[str],
+                     load_network: Callable[[Path], Any]) -> tuple[bool, str]:
     """Copy the champion's weights (saved forecaster at ``source``) into ``model`` when they match.
 
-    Returns ``(warm, note)``: whether the weights were copied, and why not (for the log).
+    ``load_network`` loads the champion's saved network directory (the candidate's own class's
+    ``load``). Returns ``(warm, note)``: whether the weights were copied, and why not (for the log).
     """
-    from forecaster.estimator import load_forecaster
-
+    net_dir, why_not = champion_network_dir(source)
+    if net_dir is None:
+        return False, why_not
     try:
-        champion = load_forecaster(source)
+        net = load_network(net_dir)
     except Exception as exc:  # noqa: BLE001 - an unreadable champion means a cold start, not a failed run
         return False, f"the champion at {source} could not be loaded ({type(exc).__name__}: {exc})"
-    net = champion_network(champion)
-    if net is None:
-        return False, f"the champion is a {getattr(champion, 'kind', '?')} forecaster with no network"
     differ = mismatches(est, net)
     if differ:
         return False, "; ".join(differ)

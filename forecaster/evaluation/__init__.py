@@ -1,6 +1,9 @@
 """Evaluation in the data's original units: point metrics, conformal intervals, the
 Diebold-Mariano test and walk-forward backtest helpers.
 
+Owns every metric, the interval rules, the Diebold-Mariano test and the fold layout. May import the
+canonical column names of ``data`` and the ground floor; never a model or MLflow.
+
 Callers inverse-transform forecasts and labels first; both have the shape
 ``(n_samples, horizon, n_targets)``.
 
@@ -33,7 +36,12 @@ from forecaster.evaluation.intervals import (
     interval_scales,
     window_spread,
 )
-from forecaster.evaluation.metrics import naive_scale, point_metrics, relative_mae, sample_scale
+from forecaster.evaluation.metrics import (
+    naive_scale,
+    point_metrics,
+    relative_mae,
+    sample_scale,
+)
 
 __all__ = [
     "ALL_STEPS",

@@ -26,8 +26,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from forecaster.data.columns import SERIES_ID, SPLIT, TIMESTAMP
 from forecaster.errors import DataValidationError
-from forecaster.schema import SERIES_ID, SPLIT, TIMESTAMP
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def fold_split_labels(
     """Label each row ``train``, ``val``, ``test`` or ``unused`` for one backtest fold.
 
     Folds are laid out per series by :func:`expanding_folds` over that series' rows in
-    timestamp order (like :func:`forecaster.splits.assign_splits`), so fractional sizes are
+    timestamp order (like :func:`forecaster.data.splits.assign_splits`), so fractional sizes are
     fractions of each series' length.
 
     Parameters

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecaster.schema import SERIES_ID
+from forecaster.data.columns import SERIES_ID
 
 
 def window_errors(preds, half_width: np.ndarray) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 The data goes to the object store once (``ray.put``) and every task receives the reference; a
 task's value comes back through the object store (trained models as bytes, see
-:mod:`forecaster.execution.tasks`), never as a path on a worker's disk. Only the driver writes to
+:mod:`forecaster.comparison.tasks`), never as a path on a worker's disk. Only the driver writes to
 MLflow. A worker killed mid-task is retried (``max_retries``); a task that fails for good becomes a
 :class:`~forecaster.execution.outcome.TaskOutcome` with its reason; Ctrl-C or SIGTERM on the driver
 cancels the outstanding tasks.

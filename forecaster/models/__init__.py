@@ -1,5 +1,8 @@
 """Forecasting models: architecture specs, Keras builders, custom layers and baselines.
 
+Owns the Keras architectures, the registered layers, truncated BPTT and the baselines (with the
+seasonal-naive rule). May import ``config`` and the ground floor; never data frames, training or MLflow.
+
 - :mod:`forecaster.models.spec`: :class:`ModelSpec` (plain data, no Keras import);
 - :mod:`forecaster.models.builders`: :func:`build_model`, :func:`expected_param_count`;
 - :mod:`forecaster.models.layers`: :class:`LastValueResidual` (registered for safe-mode loading);

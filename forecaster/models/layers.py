@@ -14,7 +14,6 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-
 SCALE_EPSILON = 1e-2  # in scaled (training-std) units: a flat window is not blown up
 
 

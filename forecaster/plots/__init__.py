@@ -1,5 +1,8 @@
 """PNG charts of forecasts, training curves, gradient telemetry and model comparisons.
 
+Owns every figure the product draws. May import the ground floor (atomic writes) and the canonical
+column names of ``data``; never a model, MLflow or anything above.
+
 Every ``plot_*`` function takes data and an output path, draws on its own :class:`matplotlib.figure.Figure`
 with the Agg canvas (no pyplot, no global state), writes the PNG atomically with
 :func:`forecaster.atomic.atomic_output` (a hidden temporary file in the same directory, then
@@ -19,9 +22,26 @@ True
 
 from __future__ import annotations
 
-from forecaster.plots._style import BASELINE_COLOUR, DPI, FIGSIZE, LOG_RANGE, MODEL_COLOUR
-from forecaster.plots.comparison import mae_by_step_figure, metric_bars_figure, plot_mae_by_step, plot_metric_bars
-from forecaster.plots.forecast import band_legend, forecast_figure, plot_forecast, plot_forecast_vs_actual
+from forecaster.plots._style import (
+    BASELINE_COLOUR,
+    DPI,
+    FIGSIZE,
+    LOG_RANGE,
+    MODEL_COLOUR,
+)
+from forecaster.plots.comparison import (
+    mae_by_step_figure,
+    metric_bars_figure,
+    plot_mae_by_step,
+    plot_metric_bars,
+)
+from forecaster.plots.forecast import (
+    band_legend,
+    forecast_figure,
+    plot_forecast,
+    plot_forecast_vs_actual,
+)
+from forecaster.plots.forecast_frame import plot_forecast_frame
 from forecaster.plots.gradients import plot_gradient_by_lag, plot_memory_study
 from forecaster.plots.titles import forecast_title, model_kind
 from forecaster.plots.training import (
@@ -48,6 +68,7 @@ __all__ = [
     "model_kind",
     "plot_clipping_study",
     "plot_forecast",
+    "plot_forecast_frame",
     "plot_forecast_vs_actual",
     "plot_gradient_by_lag",
     "plot_gradient_norms",

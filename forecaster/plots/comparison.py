@@ -14,7 +14,13 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from forecaster.plots._style import FIGSIZE, _epoch_ticks, _figure, _save, series_colours
+from forecaster.plots._style import (
+    FIGSIZE,
+    _epoch_ticks,
+    _figure,
+    _save,
+    series_colours,
+)
 
 _MARKERS = ("o", "x", "^", "s", "v", "D", "+", "<", ">", "p")  # overlapping lines stay visible
 NOTE_STYLE = {"fontsize": "small", "color": "0.3", "ha": "left", "va": "bottom"}

@@ -17,7 +17,7 @@ def plot_live_accuracy(scored: pd.DataFrame, path, *, test_mae: float | None = N
     Parameters
     ----------
     scored : DataFrame
-        Scored ledger rows (:func:`forecaster.monitoring.score_rows`): ``target_timestamp``,
+        Scored ledger rows (:func:`forecaster.lifecycle.monitoring.score_rows`): ``target_timestamp``,
         ``abs_error``, ``persistence_abs_error``, ``lower``, ``upper``.
     test_mae : float, optional
         The served model's test MAE: the error it was expected to have (dashed line).

@@ -6,10 +6,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-
 from matplotlib.figure import Figure
 
-from forecaster.plots._style import LOG_RANGE, _epoch_ticks, _figure, _figure_grid, _log_if_positive, _save
+from forecaster.plots._style import (
+    LOG_RANGE,
+    _epoch_ticks,
+    _figure,
+    _figure_grid,
+    _log_if_positive,
+    _save,
+)
 
 #: What the training loss is computed on: the network's scaled targets, not the data's units.
 SCALED_UNITS = "scaled target units"

@@ -1,5 +1,9 @@
 """MLflow tracking: the only package of forecaster that imports mlflow.
 
+Owns every MLflow call and name, and which tracking store a run uses (``storeuri``). May import
+``comparison``, ``estimator``, ``plots``, ``lifecycle``, ``models`` and the floors below; never the
+run's scheduling, the pipeline or the CLI.
+
 - :mod:`.store`: which tracking store (config > ``MLFLOW_TRACKING_URI`` > ``./mlflow.db``), where
   artifacts go, the ``mlflow ui`` command;
 - :mod:`.runs`: a comparison as one parent run with nested child runs (contract names);
@@ -16,8 +20,12 @@ from __future__ import annotations
 from forecaster.tracking.artifacts import comparison_table
 from forecaster.tracking.backtest_log import log_backtest
 from forecaster.tracking.headline import mark_champion
-from forecaster.tracking.pyfunc_model import ForecasterModel, load_forecaster_from_uri, log_forecaster_model
 from forecaster.tracking.lifecycle import close_stale_pipeline_runs, end_run
+from forecaster.tracking.pyfunc_model import (
+    ForecasterModel,
+    load_forecaster_from_uri,
+    log_forecaster_model,
+)
 from forecaster.tracking.registry import (
     abandon_pending,
     champion_evidence,

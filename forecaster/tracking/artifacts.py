@@ -1,6 +1,6 @@
 """The tables and figures a comparison logs: built into a directory, logged by :mod:`.runs`.
 
-Nothing here talks to MLflow; it turns a :class:`~forecaster.results.ComparisonResult` into files.
+Nothing here talks to MLflow; it turns a :class:`~forecaster.comparison.results.ComparisonResult` into files.
 
 Example
 -------
@@ -20,7 +20,14 @@ import numpy as np
 import pandas as pd
 
 from forecaster import plots
-from forecaster.results import ROLE_BASELINE, ROLE_CANDIDATE, CandidateResult, ComparisonResult
+from forecaster.comparison.results import (
+    ROLE_BASELINE,
+    ROLE_CANDIDATE,
+    CandidateResult,
+    ComparisonResult,
+)
+from forecaster.tracking.labels import architecture_label, clipping_label
+from forecaster.tracking.memory_study import write_gradient_by_lag, write_memory_study
 
 logger = logging.getLogger(__name__)
 
@@ -139,35 +146,6 @@ def _number(value: Any) -> float:
         return math.nan
 
 
-def clipping_label(params: Mapping[str, Any]) -> str:
-    """``none`` or ``<kind>=<threshold>`` from contract params ``clipping``/``clip_threshold``."""
-    kind = str(params.get("clipping", "none") or "none")
-    threshold = params.get("clip_threshold")
-    if kind == "none" or threshold is None:
-        return kind
-    try:
-        return f"{kind}={float(threshold):g}"
-    except (TypeError, ValueError):
-        return f"{kind}={threshold}"
-
-
-def architecture_label(params: Mapping[str, Any]) -> str:
-    """A short architecture name such as ``lstm 1x32`` (+ ``bi``, dropout, head when not default)."""
-    units = params.get("units", "")
-    if isinstance(units, (list, tuple)):
-        units = "-".join(str(u) for u in units)
-    label = f"{params.get('cell', '?')} {params.get('layers', '?')}x{units}"
-    if params.get("bidirectional"):
-        label += " bi"
-    if params.get("dropout"):
-        label += f" dropout={params['dropout']}"
-    if params.get("recurrent_dropout"):
-        label += f" rdropout={params['recurrent_dropout']}"
-    if params.get("head") and params.get("head") != "dense":
-        label += f" {params['head']}"
-    return label
-
-
 def clipping_study(comparison: ComparisonResult) -> tuple[str, dict[str, dict[str, list[float]]]] | None:
     """The histories of one architecture under each of its clipping settings.
 
@@ -270,8 +248,6 @@ def write_comparison_charts(comparison: ComparisonResult, directory: Path, *, ch
             curves, f"{comparison.pipeline}: test MAE by horizon step", directory / "mae_by_step.png",
             baseline_names=baseline_names, champion=mark, champion_label=mark_label, left_out=left_out,
         ))
-    from forecaster.tracking.memory_study import write_memory_study
-
     written += write_memory_study(comparison, directory)
     return written
 
@@ -304,13 +280,11 @@ def write_candidate_artifacts(
         written.append(plots.plot_gradient_norms(
             result.history, f"{result.name}: gradient norms", directory / "gradient_norms.png"
         ))
-    from forecaster.tracking.memory_study import write_gradient_by_lag
-
     written += write_gradient_by_lag(result, directory)
     return written
 
 
 __all__ = [
-    "comparison_table", "persistence_verdict", "table_markdown", "clipping_label", "architecture_label",
+    "comparison_table", "persistence_verdict", "table_markdown",
     "clipping_study", "write_comparison_charts", "write_parent_artifacts", "write_candidate_artifacts", "dm_p_value",
 ]

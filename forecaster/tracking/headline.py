@@ -22,8 +22,9 @@ from typing import Any
 
 import pandas as pd
 
-from forecaster.results import ROLE_BASELINE, ROLE_ENSEMBLE, ComparisonResult
-from forecaster.tracking.artifacts import clipping_label, persistence_verdict
+from forecaster.comparison.results import ROLE_BASELINE, ROLE_ENSEMBLE, ComparisonResult
+from forecaster.tracking.artifacts import persistence_verdict
+from forecaster.tracking.labels import clipping_label
 from forecaster.tracking.runnames import champion_run_name, short_run_name
 
 logger = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ def mark_champion(
 ) -> None:
     """Write the gate's decision on the runs: the parent's champion version, the champion child.
 
-    ``decision`` is the gate's decision (:class:`forecaster.gate.GateDecision`) for
+    ``decision`` is the gate's decision (:class:`forecaster.comparison.gate.GateDecision`) for
     ``comparison.best_candidate``, called once it is committed; ``child_run_ids`` maps candidate
     names to run ids (looked up from the parent's children, by their ``forecaster.candidate`` tag,
     when None); ``client`` an :class:`mlflow.tracking.MlflowClient` (a new one on the current store

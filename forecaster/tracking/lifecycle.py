@@ -1,6 +1,6 @@
 """Ending MLflow runs outside :func:`~forecaster.tracking.runs.log_comparison`.
 
-A pipeline's parent run stays RUNNING until the run's commit point (:mod:`forecaster.commit`):
+A pipeline's parent run stays RUNNING until the run's commit point (:mod:`forecaster.scheduling.commit`):
 :func:`end_run` sets it FINISHED then, or FAILED/KILLED when the run fails or is interrupted
 before it. :func:`close_stale_pipeline_runs` is the next run's recovery for a killed one.
 """

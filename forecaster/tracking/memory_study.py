@@ -1,27 +1,24 @@
 """The vanishing-gradient figures of a comparison: ``gradient_by_lag.png`` per run, ``memory_study.png`` on the parent.
 
-Nothing here talks to MLflow; :mod:`.artifacts` calls these while it writes a run's files.
+Nothing here talks to MLflow; :mod:`forecaster.tracking.artifacts` calls these while it writes a run's files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from forecaster import plots
-from forecaster.results import ROLE_CANDIDATE, CandidateResult, ComparisonResult
+from forecaster.comparison.results import (
+    ROLE_CANDIDATE,
+    CandidateResult,
+    ComparisonResult,
+)
+from forecaster.tracking.labels import architecture_label, bptt_label, clipping_label
 
 #: At most this many curves in ``memory_study.png`` (file order of the grid).
 MAX_MEMORY_CURVES = 10
-
-
-def bptt_label(params: Mapping[str, Any]) -> str:
-    """``full`` or ``truncate=K`` from the contract param ``bptt`` (``full`` when absent)."""
-    value = params.get("bptt", "full")
-    return "full" if value in (None, "full", "none") else f"truncate={value}"
 
 
 def memory_study(comparison: ComparisonResult) -> tuple[str, dict[str, np.ndarray], dict[str, dict]] | None:
@@ -36,8 +33,6 @@ def memory_study(comparison: ComparisonResult) -> tuple[str, dict[str, np.ndarra
     (clipping label, or ``"all"`` when several; {label: profile}; {label: history}) or None when no
     candidate has a profile.
     """
-    from forecaster.tracking.artifacts import architecture_label, clipping_label
-
     runs = [r for r in comparison.candidates
             if r.role == ROLE_CANDIDATE and np.asarray(r.input_grad_by_lag).size and not r.failed]
     if not runs:

@@ -23,9 +23,13 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from forecaster.monitoring import DriftDecision, LiveScores
+from forecaster.lifecycle.monitoring import DriftDecision, LiveScores
 from forecaster.tracking.runs import TAG_PIPELINE, TAG_ROLE
-from forecaster.tracking.store import artifact_root_for, configure, get_or_create_experiment
+from forecaster.tracking.store import (
+    artifact_root_for,
+    configure,
+    get_or_create_experiment,
+)
 
 logger = logging.getLogger(__name__)
 

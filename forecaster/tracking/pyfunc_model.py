@@ -46,9 +46,9 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
 from forecaster._version import __version__
+from forecaster.data.columns import SERIES_ID, TIMESTAMP
 from forecaster.errors import ConfigError, ModelFileError
 from forecaster.estimator import load_forecaster
-from forecaster.schema import SERIES_ID, TIMESTAMP
 
 logger = logging.getLogger(__name__)
 

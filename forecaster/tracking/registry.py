@@ -1,10 +1,10 @@
 """Register the best candidate and move the ``champion`` alias only for a better model.
 
-The gate's rule lives in :func:`forecaster.gate.decide` (pure, no store); this module gathers the
+The gate's rule lives in :func:`forecaster.comparison.gate.decide` (pure, no store); this module gathers the
 numbers it needs from the registry and writes what it decided: the version's tags, description
 and alias. Aliases only: stages are deprecated.
 
-A run registers in two steps around its commit point (see :mod:`forecaster.commit`):
+A run registers in two steps around its commit point (see :mod:`forecaster.scheduling.commit`):
 :func:`register_pending` creates the version with its gate tags and ``forecaster.state=pending``
 (no alias: nothing a consumer reads has changed); :func:`commit_version` then moves the alias and
 tags it ``committed``. A version still ``pending`` after its run died is tagged ``abandoned`` by the
@@ -37,7 +37,14 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from forecaster.gate import CHALLENGER, CHAMPION, ChampionEvidence, GateDecision, GateEvidence, decide
+from forecaster.comparison.gate import (
+    CHALLENGER,
+    CHAMPION,
+    ChampionEvidence,
+    GateDecision,
+    GateEvidence,
+    decide,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +113,7 @@ def champion_evidence(
     evaluate_champion: Callable[[str], float] | None = None,
     data_sha256: str | None = None,
 ) -> ChampionEvidence | None:
-    """The current champion's version and validation MAE for :func:`forecaster.gate.decide`."""
+    """The current champion's version and validation MAE for :func:`forecaster.comparison.gate.decide`."""
     champion = _champion(MlflowClient(), registered_model)
     if champion is None:
         return None
@@ -203,7 +210,7 @@ def register_and_gate(
     backtest_rel_mae: float | None = None,
     backtest_worst_series: tuple[str, float] | None = None,
 ) -> GateDecision:
-    """Register ``model_uri``, decide with :func:`forecaster.gate.decide` and commit at once.
+    """Register ``model_uri``, decide with :func:`forecaster.comparison.gate.decide` and commit at once.
 
     For callers without a commit point of their own (the pipeline stages and commits separately).
 

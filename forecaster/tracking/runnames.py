@@ -18,13 +18,13 @@ The champion's run is renamed ``★ <short name>`` once the gate promotes it (th
 in its description and its ``forecaster.champion`` tag): the runs list's default column shows about
 22 characters, so the mark goes first and stays short.
 
-The names are read from the result's plan (:class:`forecaster.plans.CandidatePlan`: architecture,
+The names are read from the result's plan (:class:`forecaster.comparison.plans.CandidatePlan`: architecture,
 clipping, bptt), never parsed back out of the full name.
 
 Example
 -------
->>> from forecaster.plans import CandidatePlan
->>> from forecaster.results import CandidateResult
+>>> from forecaster.comparison.plans import CandidatePlan
+>>> from forecaster.comparison.results import CandidateResult
 >>> plan = CandidatePlan("gru-2x32-do0.1 | clipnorm=1", {"cell": "gru", "layers": 2, "units": 32, "dropout": 0.1},
 ...                      {"kind": "clipnorm", "threshold": 1.0})
 >>> short_run_name(CandidateResult(plan.name, "candidate", {}, plan=plan))
@@ -39,8 +39,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from forecaster.plans import BLEND_PARTNER
-from forecaster.results import ROLE_ENSEMBLE
+from forecaster.comparison.plans import BLEND_PARTNER
+from forecaster.comparison.results import ROLE_ENSEMBLE
 
 MAX_RUN_NAME = 40
 CHAMPION_PREFIX = "★ "

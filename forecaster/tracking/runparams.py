@@ -1,12 +1,12 @@
 """What each run of a comparison carries: its parameters and metrics as MLflow values.
 
 The names are a contract (dashboards and checks rely on them): every child run's parameter names
-and values are owned by :mod:`forecaster.plans` (:data:`~forecaster.plans.CONTRACT_PARAMS`) and
+and values are owned by :mod:`forecaster.comparison.plans` (:data:`~forecaster.comparison.plans.CONTRACT_PARAMS`) and
 stringified here; the metric names are below. :mod:`forecaster.tracking.runs` logs them.
 
 Example
 -------
->>> from forecaster.results import CandidateResult
+>>> from forecaster.comparison.results import CandidateResult
 >>> [(m.key, m.value, m.step) for m in child_metrics(CandidateResult("x", "baseline", {},
 ...  history={"train_loss": [0.5, float("nan")]}, metrics={"val_mae": 0.25}), timestamp=0)]
 [('train_loss', 0.5, 1), ('val_mae', 0.25, 0)]
@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from mlflow.entities import Metric
 
-from forecaster.plans import CONTRACT_PARAMS, contract_params
-from forecaster.results import ROLE_BASELINE, CandidateResult
+from forecaster.comparison.plans import CONTRACT_PARAMS, contract_params
+from forecaster.comparison.results import ROLE_BASELINE, CandidateResult
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def child_params(result: CandidateResult, cfg: Any) -> dict[str, str]:
     """The contract parameters of one run as strings, neutral values where they do not apply.
 
     Candidates take every name from ``result.params`` (a missing name is logged as ``none``
-    with a warning); baselines fall back to :func:`forecaster.plans.contract_params`' neutral
+    with a warning); baselines fall back to :func:`forecaster.comparison.plans.contract_params`' neutral
     values with their own name as ``cell``. ``lookback``, ``horizon`` and ``seed`` fall back to
     the pipeline's settings.
     """

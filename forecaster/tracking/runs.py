@@ -28,10 +28,20 @@ import yaml
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.context.registry import resolve_tags
-from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
+from mlflow.utils.mlflow_tags import (
+    MLFLOW_DATASET_CONTEXT,
+    MLFLOW_PARENT_RUN_ID,
+    MLFLOW_RUN_NOTE,
+)
 
-from forecaster.plans import CONTRACT_PARAMS  # noqa: F401 - re-exported (owned by forecaster.plans)
-from forecaster.results import ROLE_BASELINE, ROLE_CANDIDATE, ROLE_ENSEMBLE, CandidateResult, ComparisonResult
+from forecaster.comparison.plans import CONTRACT_PARAMS  # noqa: F401 - re-exported (owned by forecaster.comparison.plans)
+from forecaster.comparison.results import (
+    ROLE_BASELINE,
+    ROLE_CANDIDATE,
+    ROLE_ENSEMBLE,
+    CandidateResult,
+    ComparisonResult,
+)
 from forecaster.tracking.artifacts import (
     comparison_table,
     write_candidate_artifacts,
@@ -48,7 +58,11 @@ from forecaster.tracking.runparams import (  # noqa: F401 - the metric names re-
     finite,
     parent_params,
 )
-from forecaster.tracking.store import artifact_root_for, configure, get_or_create_experiment
+from forecaster.tracking.store import (
+    artifact_root_for,
+    configure,
+    get_or_create_experiment,
+)
 from forecaster.tracking.wrapper import link_wrapper_run
 
 logger = logging.getLogger(__name__)
@@ -68,7 +82,7 @@ TAG_BEST_CANDIDATE = "forecaster.best_candidate"
 TAG_FAILURE_REASON = "forecaster.failure_reason"
 TAG_FAILED_EPOCH = "forecaster.failed_epoch"
 ROLE_COMPARISON = "comparison"
-# CONTRACT_PARAMS (every child run's parameter names) and their values are owned by forecaster.plans;
+# CONTRACT_PARAMS (every child run's parameter names) and their values are owned by forecaster.comparison.plans;
 # the metric names and the values each run carries are in forecaster.tracking.runparams.
 
 _BATCH = 1000  # MLflow's limit on metrics per log_batch call
@@ -213,7 +227,7 @@ def log_comparison(
         More tags for the parent run.
     finish_parent : bool
         Set the parent run FINISHED at the end (default). The pipeline passes False and ends it
-        at its commit point (:mod:`forecaster.commit`).
+        at its commit point (:mod:`forecaster.scheduling.commit`).
 
     Returns
     -------

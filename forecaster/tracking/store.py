@@ -2,7 +2,7 @@
 
 Creating or upgrading a SQLite store is serialised by a file lock beside it (:func:`open_store`).
 
-Precedence of the tracking store (resolved by :mod:`forecaster.storeuri`): the pipeline file's ``tracking.tracking_uri`` > the
+Precedence of the tracking store (resolved by :mod:`forecaster.tracking.storeuri`): the pipeline file's ``tracking.tracking_uri`` > the
 ``MLFLOW_TRACKING_URI`` environment variable > ``sqlite:///<cwd>/mlflow.db`` (MLflow's own
 default, made absolute so a later ``cd`` cannot split one store in two).
 
@@ -32,8 +32,11 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from forecaster.errors import ConfigError
-from forecaster.storeuri import DEFAULT_DB_NAME, SQLITE_PREFIX as _SQLITE_PREFIX  # noqa: F401
-from forecaster.storeuri import resolve_tracking_uri, sqlite_path
+from forecaster.tracking.storeuri import (  # noqa: F401
+    DEFAULT_DB_NAME,
+    resolve_tracking_uri,
+    sqlite_path,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,10 @@ import keras
 import tensorflow as tf
 
 # The public API only has enable_op_determinism; Keras itself reads the switch from this module.
-from tensorflow.python.framework.config import disable_op_determinism, is_op_determinism_enabled
+from tensorflow.python.framework.config import (
+    disable_op_determinism,
+    is_op_determinism_enabled,
+)
 
 
 def set_seed(seed: int, deterministic: bool = True) -> None:

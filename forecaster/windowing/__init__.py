@@ -1,5 +1,8 @@
 """Sliding windows over time series: ``(X, y)`` pairs for the recurrent forecasters.
 
+Owns the window rule (which starts are valid per split, series and segment) and the tf.data
+pipeline that gathers them. May import the canonical column names of ``data`` and the ground floor.
+
 Axis 0 is time. A window that starts at row ``s`` takes its inputs from rows
 ``s .. s + lookback - 1`` and its labels from rows ``s + lookback .. s + lookback + horizon - 1``:
 

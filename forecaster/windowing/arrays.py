@@ -13,7 +13,11 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from forecaster.windowing._checks import _check_int_at_least, _check_starts, check_window_inputs
+from forecaster.windowing._checks import (
+    _check_int_at_least,
+    _check_starts,
+    check_window_inputs,
+)
 
 
 def _windows_view(values: np.ndarray, length: int) -> np.ndarray:

@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from forecaster.windowing._checks import _check_int_at_least, _check_starts, check_window_inputs
+from forecaster.windowing._checks import (
+    _check_int_at_least,
+    _check_starts,
+    check_window_inputs,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import tensorflow as tf

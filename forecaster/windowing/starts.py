@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from forecaster.schema import SEGMENT, SERIES_ID, SPLIT, TIMESTAMP
+from forecaster.data.columns import SEGMENT, SERIES_ID, SPLIT, TIMESTAMP
 from forecaster.windowing._checks import _check_int_at_least
 
 # The package's name, not this module's: log records keep the logger name "forecaster.windowing".

@@ -1,0 +1,129 @@
+"""The pipeline-file schema: the documented example is accepted as written; errors name key and value."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from forecaster.config import PipelineConfig, apply_overrides, load_config
+from forecaster.errors import ConfigError
+
+ISSUE_EXAMPLE = textwrap.dedent(
+    """
+    name: jena-temperature
+    data:
+      path: data/temperature.csv
+      timestamp_column: "Date Time"
+      timestamp_format: "%d.%m.%Y %H:%M:%S"   # optional; inferred when absent
+      series_column: null                     # e.g. Ticker for several stocks
+      target: ["T (degC)"]
+      features: all                           # or a list of columns
+      missing_values: [-9999]
+      frequency: 1h                           # pandas offset alias; B for trading days
+      aggregate: mean                         # how to resample: mean | last | sum
+      max_gap: 3                              # steps interpolated; longer gaps split segments
+    features:
+      calendar: [hour_of_day, day_of_year]    # sin/cos signals
+      log_returns: []                         # price columns turned into log returns
+    window: {lookback: 120, horizon: 24, stride: 1}
+    split: {val: 0.25, test: 0.25}
+    models:
+      - {cell: lstm, layers: 1, units: 32}
+      - {cell: gru, layers: 2, units: 32, dropout: 0.1}
+      - {cell: rnn, layers: 1, units: 32, bidirectional: true}
+    clipping: [none, {clipnorm: 1.0}, {clipvalue: 0.5}]
+    training: {epochs: 20, batch_size: 256, learning_rate: 0.001, patience: 3, seed: 42, loss: mse}
+    baselines: [persistence, seasonal_naive, linear]
+    evaluation: {interval_level: 0.9, backtest_folds: 0}
+    tracking: {experiment: jena-temperature, registered_model: jena-temperature}
+    output: {forecast_path: forecasts/jena-temperature.csv, plot_path: forecasts/jena-temperature.png}
+    """
+)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_issue_example_is_accepted_as_written(tmp_path):
+    cfg = load_config(write(tmp_path, ISSUE_EXAMPLE))
+    assert cfg.data.target == ["T (degC)"]
+    assert cfg.data.missing_values == [-9999]
+    assert [c.label for c in cfg.clipping] == ["none", "clipnorm=1", "clipvalue=0.5"]
+    assert [m.cell for m in cfg.models] == ["lstm", "gru", "rnn"]
+    assert cfg.models[2].bidirectional is True
+    assert cfg.window.lookback == 120 and cfg.window.horizon == 24
+    assert cfg.experiment_name == "jena-temperature"
+
+
+def test_other_dataset_with_only_path_and_columns_changed(tmp_path):
+    text = (ISSUE_EXAMPLE.replace("data/temperature.csv", "other.csv")
+            .replace('"Date Time"', "date").replace('["T (degC)"]', "[temp]"))
+    assert load_config(write(tmp_path, text)).data.path == "other.csv"
+
+
+def test_bundled_pipelines_validate():
+    root = Path(__file__).resolve().parents[2] / "pipelines"
+    names = {p.name: load_config(p).name for p in root.glob("*.yaml")}
+    assert {"temperature.yaml", "stocks.yaml", "smoke.yaml"} <= set(names)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("max_gap: 3", "max_gap: 3\n  colour: red"), ["data.colour", "unknown key", "'red'"]),
+        (("lookback: 120", "lookback: -1"), ["window.lookback", "-1"]),
+        (("lookback: 120", "lookback: many"), ["window.lookback", "'many'"]),
+        (("cell: lstm", "cell: transformer"), ["models.0.cell", "'transformer'"]),
+        (("{clipnorm: 1.0}", "{clipnorm: -1.0}"), ["clipping.1", "threshold > 0", "-1.0"]),
+        (("val: 0.25, test: 0.25", "val: 0.6, test: 0.5"), ["split", "val + test must be below 1"]),
+        (("aggregate: mean", "aggregate: median"), ["data.aggregate", "'median'"]),
+        (("interval_level: 0.9,", "interval_level: 0.9, interval_scale: relative,"),
+         ["evaluation.interval_scale", "'relative'"]),
+        (("interval_level: 0.9,", "interval_level: 0.9, calibration_window: 5,"),
+         ["evaluation.calibration_window", "5"]),
+    ],
+)
+def test_errors_name_the_key_path_and_the_value(tmp_path, change, expected):
+    old, new = change
+    assert old in ISSUE_EXAMPLE
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, ISSUE_EXAMPLE.replace(old, new, 1)))
+    message = str(info.value)
+    assert "pipeline.yaml" in message
+    for part in expected:
+        assert part in message, message
+
+
+def test_missing_and_non_yaml_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="not a valid YAML"):
+        load_config(write(tmp_path, "name: [unclosed"))
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(write(tmp_path, "- a\n- b\n"))
+
+
+def test_overrides_apply_and_validate(tmp_path):
+    path = write(tmp_path, ISSUE_EXAMPLE)
+    cfg = load_config(path, ["training.epochs=2", "window.lookback=48", "models.1.units=8", "data.target=x"])
+    assert cfg.training.epochs == 2 and cfg.window.lookback == 48
+    assert cfg.models[1].units == 8 and cfg.data.target == ["x"]
+    with pytest.raises(ConfigError, match="training.epochs"):
+        load_config(path, ["training.epochs=zero"])
+    with pytest.raises(ConfigError, match="key.path=value"):
+        apply_overrides({}, ["no-equals-sign"])
+
+
+def test_config_hash_ignores_key_order():
+    a = PipelineConfig.model_validate({"name": "x", "data": {"path": "p", "target": "t"},
+                                       "window": {"lookback": 3, "horizon": 1}})
+    b = PipelineConfig.model_validate({"window": {"horizon": 1, "lookback": 3},
+                                       "data": {"target": ["t"], "path": "p"}, "name": "x"})
+    assert a.sha256() == b.sha256()
+    c = PipelineConfig.model_validate({**a.model_dump(), "window": {"lookback": 4, "horizon": 1}})
+    assert c.sha256() != a.sha256()
