@@ -80,6 +80,7 @@ def rnn_params(cfg: PipelineConfig, plan: CandidatePlan) -> dict[str, Any]:
         "center_targets": t.center_targets, "scale_targets": t.scale_targets,
         "truncate": plan.bptt["truncate"],
         "warm_epochs": t.warm_epochs, "warm_patience": t.warm_patience, "warm_learning_rate": t.warm_learning_rate,
+        "jit_compile": t.jit_compile,
     }
 
 
@@ -94,6 +95,9 @@ def summarise(est: WindowForecaster, frame: pd.DataFrame, cfg: PipelineConfig, *
                              history={k: list(v) for k, v in getattr(est, "history_", {}).items()})
     result.metrics["train_seconds"] = float(getattr(est, "train_seconds_", 0.0))
     result.metrics["epochs_run"] = float(getattr(est, "epochs_run_", 0))
+    if hasattr(est, "xla_"):  # a network: what its epochs cost beyond the steps, and how it compiled
+        result.metrics["first_epoch_overhead_seconds"] = float(est.first_epoch_overhead_seconds_)
+        result.metrics["xla"] = float(est.xla_)
     if getattr(est, "input_grad_by_lag_", None) is not None:
         result.input_grad_by_lag = np.asarray(est.input_grad_by_lag_, dtype=float)
         result.metrics["lag_gradient_seconds"] = float(est.lag_gradient_seconds_)

@@ -176,6 +176,12 @@ class TrainingConfig(StrictSection):
         "units of the window's own step volatility (instance normalisation), for series whose "
         "volatility changes between seasons or regimes.",
     )
+    jit_compile: bool | Literal["auto"] = Field(
+        default="auto",
+        description="XLA for the networks' training steps. 'auto': measured on this machine (a short "
+        "probe of both ways per CPU, library versions and model shape, cached in the state directory; "
+        "XLA's sign flips between CPUs); true or false is obeyed.",
+    )
     warm_start: bool = Field(
         default=False,
         description="Start each candidate whose architecture, features and window match the current "

@@ -80,6 +80,10 @@ class RNNForecaster(WindowForecaster):
         at most ``min(warm_epochs, epochs)`` epochs, patience ``min(warm_patience, patience)``,
         ``warm_learning_rate`` or, when None, a tenth of ``learning_rate``); the champion's own
         weights are kept when no epoch beats them on validation (``warm_kept_start_``).
+    jit_compile : bool or 'auto', default 'auto'
+        XLA for the training steps (:class:`~forecaster.training.TrainSettings`): ``'auto'`` measures
+        which is faster on this machine (:mod:`forecaster.training.xla_choice`); ``xla_`` says what
+        was used and ``first_epoch_overhead_seconds_`` what tracing and compiling cost.
 
     Example
     -------
@@ -130,6 +134,7 @@ class RNNForecaster(WindowForecaster):
         warm_epochs=3,
         warm_patience=1,
         warm_learning_rate=None,
+        jit_compile="auto",
     ):
         self.target = target
         self.lookback = lookback
@@ -166,6 +171,7 @@ class RNNForecaster(WindowForecaster):
         self.warm_epochs = warm_epochs
         self.warm_patience = warm_patience
         self.warm_learning_rate = warm_learning_rate
+        self.jit_compile = jit_compile
 
     @property
     def spec(self):
@@ -209,6 +215,7 @@ class RNNForecaster(WindowForecaster):
             epochs=epochs, batch_size=self.batch_size, learning_rate=learning_rate,
             patience=patience, loss=self.loss, clipping=self.clipping,
             clip_threshold=self.clip_threshold, seed=self.seed, verbose=self.verbose,
+            jit_compile=self.jit_compile,
         )
         import tensorflow as tf
 
@@ -240,6 +247,8 @@ class RNNForecaster(WindowForecaster):
         self.epochs_run_ = int(result.epochs_run)
         self.train_seconds_ = float(result.seconds)
         self.train_cpu_seconds_ = float(result.cpu_seconds)
+        self.first_epoch_overhead_seconds_ = float(result.first_epoch_overhead_seconds)
+        self.xla_ = bool(result.xla)
         self.failed_ = bool(result.failed)
         self.failure_reason_ = result.failure_reason
         self.failed_epoch_ = result.failed_epoch

@@ -27,11 +27,15 @@ from forecaster.comparison.results import ROLE_BASELINE, CandidateResult
 
 logger = logging.getLogger(__name__)
 
-EPOCH_METRICS = ("train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction")
+EPOCH_METRICS = (
+    "train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction",
+    "epoch_seconds",  # wall seconds of the epoch's training pass (validation excluded)
+)
 LAG_EPOCH_METRICS = ("memory_lag", "grad_far_near_ratio")  # networks only; NaN epochs (not measured) skipped
 FINAL_METRICS = (
     "val_mae", "val_rmse", "test_mae", "test_rmse", "test_smape", "test_mase", "interval_coverage",
     "train_seconds", "epochs_run", "val_rel_mae", "test_rel_mae",
+    "first_epoch_overhead_seconds", "xla",  # networks only: tracing/compiling paid by epoch 1; 1 = trained with XLA
 )
 STEP_METRIC = "test_mae_by_step"
 COVERAGE_STEP_METRIC = "interval_coverage_by_step"

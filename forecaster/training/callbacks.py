@@ -1,4 +1,4 @@
-"""Keras callbacks of the training path: per-epoch gradient telemetry and the NaN guard.
+"""Keras callbacks of the training path: per-epoch gradient telemetry, the NaN guard, the epoch clock.
 
 Cost: the telemetry reads four variables once per epoch. The NaN guard reads ``logs['loss']``
 after each batch, which adds no host sync on the TensorFlow backend: Keras 3 already converts the
@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
+import time
 
 import keras
 
 logger = logging.getLogger(__name__)
 
 TELEMETRY_KEYS = ("grad_norm_mean", "grad_norm_max", "clipped_fraction")
+#: The epoch clock's per-epoch key: wall seconds of the epoch's training pass (validation excluded).
+EPOCH_SECONDS = "epoch_seconds"
 
 
 class GradientTelemetry(keras.callbacks.Callback):
@@ -104,3 +108,82 @@ class NanGuard(keras.callbacks.Callback):
             value = logs.get(key)
             if value is not None and not math.isfinite(value):
                 self._fail(f"{label} became {value} at epoch {epoch + 1}")
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Time each epoch's training pass, and what the first steps cost above a typical step.
+
+    Writes :data:`EPOCH_SECONDS` into every epoch's logs: wall seconds from the epoch's start to the
+    start of its validation pass (or to its end without validation), so validation, early stopping
+    and the other epoch-end callbacks are not counted. After training, :attr:`first_epoch_overhead`
+    holds the tracing and compiling the first epoch paid: for the training pass and for the
+    validation pass of epoch 1, the first batch's wall time minus the median of that pass's other
+    batches (Keras traces, and with XLA compiles, a step function on its first call). Batch ends are
+    synchronous on the TensorFlow backend (Keras reads the batch logs), so a batch's wall time is
+    its step's.
+    """
+
+    async_safe = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch_seconds: list[float] = []
+        self.first_epoch_overhead = math.nan
+        self._batches: dict[str, list[float]] = {"train": [], "test": []}
+
+    def on_train_begin(self, logs=None):
+        self.epoch_seconds = []
+        self.first_epoch_overhead = math.nan
+        self._batches = {"train": [], "test": []}
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._start = time.perf_counter()
+        self._train_pass: float | None = None
+
+    def _end_of_training_pass(self) -> None:
+        if self._train_pass is None:
+            self._train_pass = time.perf_counter() - self._start
+
+    def on_test_begin(self, logs=None):
+        if getattr(self, "_start", None) is not None:  # validation inside fit (not a later evaluate)
+            self._end_of_training_pass()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._end_of_training_pass()
+        self.epoch_seconds.append(self._train_pass)
+        if logs is not None:
+            logs[EPOCH_SECONDS] = self._train_pass
+        if epoch == 0:
+            self.first_epoch_overhead = sum(_first_call_excess(times) for times in self._batches.values())
+
+    def on_train_end(self, logs=None):
+        self._start = None
+
+    def _time_batch(self, kind: str, begin: bool) -> None:
+        if self._epoch != 0 or getattr(self, "_start", None) is None:
+            return
+        if begin:
+            self._batch_start = time.perf_counter()
+        else:
+            self._batches[kind].append(time.perf_counter() - self._batch_start)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._time_batch("train", True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._time_batch("train", False)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._time_batch("test", True)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._time_batch("test", False)
+
+
+def _first_call_excess(times: list[float]) -> float:
+    """The first batch's time above the median of the others (a lone batch: all of its time)."""
+    if len(times) < 2:
+        return float(sum(times))
+    return max(0.0, times[0] - statistics.median(times[1:]))

@@ -25,14 +25,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from forecaster.training.callbacks import TELEMETRY_KEYS, GradientTelemetry, NanGuard
+from forecaster.training.callbacks import EPOCH_SECONDS, TELEMETRY_KEYS, EpochClock, GradientTelemetry, NanGuard
 from forecaster.training.optimizer import make_optimizer
 from forecaster.training.seeding import set_seed
 from forecaster.training.settings import TrainSettings
+from forecaster.training.xla_choice import XlaChoice, choose_xla
 
 logger = logging.getLogger(__name__)
 
-HISTORY_KEYS = ("train_loss", "val_loss", *TELEMETRY_KEYS)
+HISTORY_KEYS = ("train_loss", "val_loss", *TELEMETRY_KEYS, EPOCH_SECONDS)
 
 
 @dataclass
@@ -44,7 +45,9 @@ class TrainResult:
     history : dict[str, list[float]]
         One entry per epoch actually run for each of ``train_loss``, ``val_loss``,
         ``grad_norm_mean``, ``grad_norm_max`` (pre-clip global gradient norm) and
-        ``clipped_fraction``. ``val_loss`` is NaN when no validation data was given.
+        ``clipped_fraction``, and ``epoch_seconds`` (wall seconds of the epoch's training pass,
+        validation excluded: :class:`~forecaster.training.callbacks.EpochClock`). ``val_loss`` is NaN
+        when no validation data was given.
     epochs_run : int
     best_epoch : int
         1-based epoch of the lowest finite ``val_loss`` (whose weights early stopping restored);
@@ -60,6 +63,11 @@ class TrainResult:
         1-based.
     samples_per_second : float or None
         Training windows processed per second of ``fit`` (None when the dataset size is unknown).
+    first_epoch_overhead_seconds : float
+        What the first epoch paid to trace (and with XLA compile) its step functions, measured:
+        each pass's first batch above the median of its other batches (:class:`EpochClock`).
+    xla : bool
+        Whether the model was compiled with XLA.
     """
 
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
@@ -71,6 +79,8 @@ class TrainResult:
     failure_reason: str | None = None
     failed_epoch: int | None = None
     samples_per_second: float | None = None
+    first_epoch_overhead_seconds: float = math.nan
+    xla: bool = False
 
 
 def _make_loss(name: str) -> Any:
@@ -104,24 +114,18 @@ def _count_samples(ds: tf.data.Dataset) -> int | None:
     return int(ds.reduce(np.int64(0), add))
 
 
-#: ``jit_compile='auto'`` uses XLA from this many training windows per epoch: below it, the
+#: ``jit_compile='auto'`` considers XLA from this many training windows per epoch: below it, the
 #: compilations (about 1.5 s of CPU per training here: train and evaluation steps, full and last
-#: partial batch) cost more than XLA saves (tiny trainings: tests, smoke pipelines).
+#: partial batch) cost more than XLA could save (tiny trainings: tests, smoke pipelines).
 MIN_XLA_WINDOWS = 4096
 
 
-# Every cell trains with XLA under 'auto'. LSTM used to be left out (its epochs were slower with
-# XLA), but that was the system allocator's page faults, not XLA: with TensorFlow's own CPU pool
-# (``runtime_env``), LSTM(64) on the Chicago windows, both settings at the same time under load 5:
-# 18.0 s wall / 14.7 CPU s per epoch with XLA, 21.5 s / 20.9 CPU s without, the first epoch
-# (compilation) 42 s either way (``bench/bench_levers.py --cell lstm --jit on|off``).
-
-
 def use_xla(model: keras.Model, jit_compile: bool | str, n_samples: int | None = None) -> bool:
-    """Whether :func:`train_model` compiles ``model`` with XLA for ``TrainSettings.jit_compile``.
+    """Whether XLA is allowed for ``model`` under ``TrainSettings.jit_compile`` (before measuring).
 
-    ``'auto'``: when every layer supports XLA (a cuDNN-eligible recurrent layer on a GPU does not),
-    and the training set has at least :data:`MIN_XLA_WINDOWS` windows (or an unknown number).
+    ``True``/``False`` are obeyed. ``'auto'``: only when every layer supports XLA (a cuDNN-eligible
+    recurrent layer on a GPU does not) and the training set has at least :data:`MIN_XLA_WINDOWS`
+    windows (or an unknown number); :func:`choose_jit` then measures which is faster here.
     """
     if jit_compile != "auto":
         return bool(jit_compile)
@@ -129,6 +133,22 @@ def use_xla(model: keras.Model, jit_compile: bool | str, n_samples: int | None =
         return False
     layers = list(model._flatten_layers())
     return all(getattr(layer, "supports_jit", True) for layer in layers)
+
+
+def choose_jit(model: keras.Model, settings: TrainSettings, n_samples: int | None) -> XlaChoice:
+    """XLA or not for this training: explicit settings obeyed, ``'auto'`` measured on this machine
+    (:mod:`forecaster.training.xla_choice`: a probe of both, cached per CPU, versions and model shape)."""
+    if settings.jit_compile != "auto":
+        return XlaChoice(xla=bool(settings.jit_compile), reason=f"jit_compile={settings.jit_compile} set explicitly")
+    if not use_xla(model, "auto", n_samples):
+        why = (f"{n_samples} training windows < {MIN_XLA_WINDOWS}" if n_samples is not None and n_samples < MIN_XLA_WINDOWS
+               else "a layer does not support XLA")
+        return XlaChoice(xla=False, reason=f"no XLA: {why}")
+    steps_per_epoch = math.ceil(n_samples / settings.batch_size) if n_samples else 1000
+    return choose_xla(model, batch_size=settings.batch_size, loss=_make_loss(settings.loss), loss_name=settings.loss,
+                      make_optimizer=lambda: make_optimizer(settings.learning_rate, settings.clipping,
+                                                            settings.clip_threshold),
+                      planned_steps=settings.epochs * steps_per_epoch)
 
 
 def _best_epoch(history: dict[str, list[float]]) -> int:
@@ -190,7 +210,10 @@ def train_model(
             fit_kwargs["validation_data"] = val_kwargs["x"]
 
     # Keras disables XLA under op determinism, so training with XLA gives it up.
-    xla = use_xla(model, settings.jit_compile, n_samples)
+    choice = choose_jit(model, settings, n_samples)
+    xla = choice.xla
+    if settings.jit_compile == "auto":
+        logger.info("%s: %s", model.name, choice.reason)
     set_seed(settings.seed, deterministic=not xla)
     model.compile(
         optimizer=make_optimizer(settings.learning_rate, settings.clipping, settings.clip_threshold),
@@ -199,7 +222,8 @@ def train_model(
         steps_per_execution=settings.steps_per_execution,
     )
     guard = NanGuard()
-    own: list[keras.callbacks.Callback] = [GradientTelemetry(), guard]
+    clock = EpochClock()
+    own: list[keras.callbacks.Callback] = [clock, GradientTelemetry(), guard]
     if settings.patience > 0 and val_ds is not None:
         own.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience,
                                                  restore_best_weights=True))
@@ -214,7 +238,7 @@ def train_model(
     history = {
         "train_loss": [float(v) for v in logs.get("loss", [])],
         "val_loss": [float(v) for v in logs.get("val_loss", nan_list)],
-        **{key: [float(v) for v in logs.get(key, nan_list)] for key in TELEMETRY_KEYS},
+        **{key: [float(v) for v in logs.get(key, nan_list)] for key in (*TELEMETRY_KEYS, EPOCH_SECONDS)},
     }
     result = TrainResult(
         history=history,
@@ -226,6 +250,8 @@ def train_model(
         failure_reason=guard.failure_reason,
         failed_epoch=guard.failed_epoch,
         samples_per_second=(n_samples * epochs_run / seconds) if n_samples and seconds > 0 else None,
+        first_epoch_overhead_seconds=float(clock.first_epoch_overhead),
+        xla=bool(xla),
     )
     logger.info(
         "trained %s: %d epoch(s) in %.1fs, best epoch %d%s",

@@ -107,7 +107,9 @@ def test_fit_predict_shapes_and_future_timestamps():
         assert (pd.DatetimeIndex(group["timestamp"]) == expected).all()
     assert (out["lower"] <= out["forecast"]).all() and (out["forecast"] <= out["upper"]).all()
     assert set(est.history_) == {"train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction",
-                                 "memory_lag", "grad_far_near_ratio"}
+                                 "epoch_seconds", "memory_lag", "grad_far_near_ratio"}
+    assert len(est.history_["epoch_seconds"]) == est.epochs_run_ and min(est.history_["epoch_seconds"]) > 0
+    assert est.first_epoch_overhead_seconds_ > 0 and est.xla_ is False  # 'auto' with a few hundred windows
     assert est.input_grad_by_lag_.shape == (est.lookback,)  # the final lag profile, lag 1 first
 
 

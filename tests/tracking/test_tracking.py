@@ -67,8 +67,8 @@ def _comparison(best_val_mae: float = 0.8) -> ComparisonResult:
         name="lstm-1x4 | none", role="candidate", params=_rnn_params("none", None), plan=noclip,
         history={"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.6, 0.5],
                  "grad_norm_mean": [2.0, 1.0, 0.5], "grad_norm_max": [5.0, 3.0, 1.0],
-                 "clipped_fraction": [0.0, 0.0, 0.0]},
-        metrics=_metrics(best_val_mae),
+                 "clipped_fraction": [0.0, 0.0, 0.0], "epoch_seconds": [2.5, 0.4, 0.4]},
+        metrics=_metrics(best_val_mae, first_epoch_overhead_seconds=2.1, xla=0.0),
         test_mae_by_step=np.array([0.7, 0.8, 0.9]), coverage_by_step=np.array([0.9, 0.88, 0.86]),
         plot_data=_plot_data(0.1), started_at=1_700_000_000.0, finished_at=1_700_000_042.5,
     )
@@ -183,6 +183,8 @@ def test_metrics_final_per_epoch_and_per_step(logged):
     assert metrics["val_mae"] == pytest.approx(0.8)
     for key in EPOCH_METRICS:
         assert [m.step for m in client.get_metric_history(run_id, key)] == [1, 2, 3], key
+    assert [m.value for m in client.get_metric_history(run_id, "epoch_seconds")] == [2.5, 0.4, 0.4]
+    assert metrics["first_epoch_overhead_seconds"] == 2.1 and metrics["xla"] == 0.0
     by_step = sorted(client.get_metric_history(run_id, "test_mae_by_step"), key=lambda m: m.step)
     assert [(m.step, round(m.value, 6)) for m in by_step] == [(1, 0.7), (2, 0.8), (3, 0.9)]
     for name in ("persistence", "seasonal_naive", "linear"):

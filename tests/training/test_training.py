@@ -262,7 +262,8 @@ def test_same_seed_gives_identical_weights_and_forecasts_with_and_without_xla(ji
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(first_pred, second_pred)
     for key in HISTORY_KEYS:
-        np.testing.assert_allclose(first_history[key], second_history[key], rtol=0, atol=1e-6, err_msg=key)
+        if key != "epoch_seconds":  # wall time: the one history entry that is not a result
+            np.testing.assert_allclose(first_history[key], second_history[key], rtol=0, atol=1e-6, err_msg=key)
     # A different training seed shuffles differently: the checks above can fail.
     other_weights, _, other_history = _train_with_seed(1, 6, jit_compile)
     assert any(not np.array_equal(a, b) for a, b in zip(first_weights, other_weights))
