@@ -45,9 +45,23 @@ def main() -> None:
         settings = TrainSettings(epochs=epochs, batch_size=BATCH, loss="mse", patience=0, seed=seed, jit_compile=jit)
         model = build_model(ModelSpec(cell="lstm", layers=2, units=32, head="dense"), LOOKBACK, n_features,
                             HORIZON, 1, residual_targets=[0], seed=seed, center_targets=True)
-        train_ds = make_dataset(values, starts, LOOKBACK, HORIZON, [0], BATCH, shuffle=True, seed=seed)
-        result = train_model(model, train_ds, None, settings, callbacks=[Clock()])
-        extra = {"jit_compile": str(model.jit_compile), "samples_per_s_fit": result.samples_per_second}
+        # Ablations (run.py's data=arrays, fit=keras): which part of forecaster's epoch costs wall time.
+        if os.environ.get("PEER_DATA") == "arrays":  # Keras's own batching of materialised windows
+            train_ds = (np.stack([values[s:s + LOOKBACK] for s in starts]),
+                        np.stack([values[s + LOOKBACK:s + LOOKBACK + HORIZON, :1] for s in starts]))
+        else:
+            train_ds = make_dataset(values, starts, LOOKBACK, HORIZON, [0], BATCH, shuffle=True, seed=seed)
+        if os.environ.get("PEER_FIT") == "keras":  # plain Adam and model.fit: no telemetry, guard or clock
+            keras.utils.set_random_seed(seed)
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=bool(jit is True))
+            fit_data = {"x": train_ds[0], "y": train_ds[1], "batch_size": BATCH} if isinstance(train_ds, tuple) else {"x": train_ds}
+            model.fit(**fit_data, epochs=epochs, shuffle=True, verbose=0, callbacks=[Clock()])
+            extra = {"jit_compile": str(model.jit_compile)}
+        else:
+            result = train_model(model, train_ds, None, settings, callbacks=[Clock()])
+            extra = {"jit_compile": str(model.jit_compile), "samples_per_s_fit": result.samples_per_second,
+                     "xla": result.xla, "epoch_seconds": result.history["epoch_seconds"],
+                     "first_epoch_overhead_seconds": result.first_epoch_overhead_seconds}
     else:
         keras.utils.set_random_seed(seed)
         X = np.stack([values[s:s + LOOKBACK] for s in starts])

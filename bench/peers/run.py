@@ -96,16 +96,24 @@ def parse_impl(spec: str) -> tuple[str, dict[str, str]]:
     TF_NUM_INTEROP_THREADS / TF_NUM_INTRAOP_THREADS; ``xla=0``/``xla=1``: forecaster's
     ``jit_compile`` False/True instead of its default; ``bfc=0``/``bfc=1``: TensorFlow's CPU
     allocator, the system's or its own pool, ``TF_CPU_ALLOCATOR_USE_BFC``, which ``import
-    forecaster`` turns on by default and bare Keras does not) -> (implementation, extra environment)."""
+    forecaster`` turns on by default and bare Keras does not; ``onednn=0``/``onednn=1``: TensorFlow's
+    oneDNN kernels off/on, ``TF_ENABLE_ONEDNN_OPTS``, whose default depends on the CPU; ablations of
+    forecaster's epoch: ``data=arrays``, the windows materialised and batched by Keras instead of
+    ``make_dataset``'s gather per batch, ``fit=keras``, plain Adam and ``model.fit`` instead of
+    ``train_model``'s telemetry optimizer, callbacks and XLA choice) -> (implementation, extra environment)."""
     impl, _, options = spec.partition(":")
     env = {}
     for option in filter(None, options.split("+")):
         key, _, value = option.partition("=")
         names = {"inter": "TF_NUM_INTEROP_THREADS", "intra": "TF_NUM_INTRAOP_THREADS", "xla": "PEER_XLA",
-                 "bfc": "TF_CPU_ALLOCATOR_USE_BFC"}
-        if impl not in ("forecaster", "keras") or key not in names or not value.isdigit():
-            raise SystemExit(f"--only: a variant takes inter=N, intra=N, xla=0|1 and/or bfc=0|1 (joined by +) "
-                             f"on forecaster or keras. Received: {spec}")
+                 "bfc": "TF_CPU_ALLOCATOR_USE_BFC", "onednn": "TF_ENABLE_ONEDNN_OPTS", "data": "PEER_DATA",
+                 "fit": "PEER_FIT"}
+        words = {"data": ("arrays",), "fit": ("keras",)}
+        ok = value in words[key] if key in words else value.isdigit()
+        if impl not in ("forecaster", "keras") or key not in names or not ok:
+            raise SystemExit(f"--only: a variant takes inter=N, intra=N, xla=0|1, bfc=0|1, onednn=0|1 and, on "
+                             f"forecaster, data=arrays and/or fit=keras (joined by +) on forecaster or keras. "
+                             f"Received: {spec}")
         env[names[key]] = {"0": "false", "1": "true"}.get(value, value) if key == "bfc" else value
     return impl, env
 

@@ -9,7 +9,7 @@ Example
 ...                           keras.layers.Reshape((3, 1))])
 >>> result = train_model(model, (X, y), (X, y), TrainSettings(epochs=2, batch_size=16))
 >>> result.epochs_run, sorted(result.history)
-(2, ['clipped_fraction', 'grad_norm_max', 'grad_norm_mean', 'train_loss', 'val_loss'])
+(2, ['clipped_fraction', 'epoch_seconds', 'grad_norm_max', 'grad_norm_mean', 'train_loss', 'val_loss'])
 """
 
 from __future__ import annotations
