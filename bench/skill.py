@@ -30,6 +30,8 @@ import datetime as dt
 import json
 import logging
 import math
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -361,6 +363,14 @@ def render(figures: dict, started: str, seconds: float, overrides: list[str] | N
     return "\n".join(lines) + "\n"
 
 
+def code_version() -> str:
+    """The commit the figures are measured at (``+dirty`` when the work tree has changes)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default=",".join((*TEMPERATURE, STOCKS)),
@@ -401,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 figures[name] = temperature_figures(name, cfg, outcome, seconds)
             figures[name]["overrides"] = list(args.set)
+            figures[name]["commit"] = code_version()
+            figures[name]["load"] = [round(x, 1) for x in os.getloadavg()]
+            figures[name]["measured"] = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
             (workdir / f"{name}.json").write_text(json.dumps(figures[name], indent=1, default=float))
     overrides = sorted({o for f in figures.values() for o in f.get("overrides", [])})
     text = render(figures, started, sum(f.get("seconds", 0.0) for f in figures.values()), overrides)
