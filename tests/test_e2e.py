@@ -6,6 +6,7 @@ about a minute and a half together.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -117,9 +118,13 @@ def test_unchanged_rerun_is_skipped(smoke_run):
 def test_forecast_command_from_the_registered_champion(smoke_run):
     cwd, first, _ = smoke_run
     assert first.returncode == 0
-    result = forecaster(cwd, "forecast", "--model", "models:/smoke@champion", "--data", "data/seattle_weather.csv",
-                        "--horizon", "4", "--output", "out/fc.csv", "--plot", "out/fc.png")
+    result = forecaster(cwd, "--log-format", "json", "forecast", "--model", "models:/smoke@champion",
+                        "--data", "data/seattle_weather.csv", "--horizon", "4", "--output", "out/fc.csv",
+                        "--plot", "out/fc.png")
     assert result.returncode == 0, result.stderr[-3000:]
+    # JSON logs: every line is JSON, TensorFlow's C++ lines at import included (oneDNN CPUs print some)
+    lines = (result.stdout + result.stderr).splitlines()
+    assert all(json.loads(line) for line in lines if line.strip()), result.stderr[-3000:]
     out = pd.read_csv(cwd / "out" / "fc.csv")
     assert list(out.columns) == ["series_id", "timestamp", "step", "forecast", "lower", "upper"]
     assert out["step"].tolist() == [1, 2, 3, 4]
