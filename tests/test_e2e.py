@@ -74,6 +74,9 @@ def test_smoke_run_succeeds_and_leaves_everything(smoke_run):
     assert parent["params.evaluation.calibration_window"] == "365"
     assert parent["params.evaluation.interval_scale"] == "absolute"
     assert (runs["tags.forecaster.ensemble"] == "true").sum() == 1
+    # every network run has the final weights' lag summaries, even when no epoch was measured
+    networks = runs[(runs["tags.forecaster.role"] == "candidate") & (runs["tags.forecaster.ensemble"] != "true")]
+    assert networks["metrics.memory_lag"].notna().all() and networks["metrics.grad_far_near_ratio"].notna().all()
     uri = f"sqlite:///{cwd / 'mlflow.db'}"  # explicit: another test module may have moved the registry URI
     version = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias("smoke", "champion")
     assert version.tags["forecaster.gate_decision"] == "promoted"

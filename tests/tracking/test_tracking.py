@@ -67,7 +67,11 @@ def _comparison(best_val_mae: float = 0.8) -> ComparisonResult:
         name="lstm-1x4 | none", role="candidate", params=_rnn_params("none", None), plan=noclip,
         history={"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.6, 0.5],
                  "grad_norm_mean": [2.0, 1.0, 0.5], "grad_norm_max": [5.0, 3.0, 1.0],
-                 "clipped_fraction": [0.0, 0.0, 0.0], "epoch_seconds": [2.5, 0.4, 0.4]},
+                 "clipped_fraction": [0.0, 0.0, 0.0], "epoch_seconds": [2.5, 0.4, 0.4],
+                 # the telemetry budget measured no epoch; the final weights were measured
+                 "memory_lag": [math.nan] * 3, "grad_far_near_ratio": [math.nan] * 3},
+        input_grad_by_lag=np.array([1.0, 0.5, 0.2, 0.05, 0.02, 0.001]),
+        lag_final={"memory_lag": 5.0, "grad_far_near_ratio": 0.001},
         metrics=_metrics(best_val_mae, first_epoch_overhead_seconds=2.1, xla=0.0),
         test_mae_by_step=np.array([0.7, 0.8, 0.9]), coverage_by_step=np.array([0.9, 0.88, 0.86]),
         plot_data=_plot_data(0.1), started_at=1_700_000_000.0, finished_at=1_700_000_042.5,
@@ -185,6 +189,10 @@ def test_metrics_final_per_epoch_and_per_step(logged):
         assert [m.step for m in client.get_metric_history(run_id, key)] == [1, 2, 3], key
     assert [m.value for m in client.get_metric_history(run_id, "epoch_seconds")] == [2.5, 0.4, 0.4]
     assert metrics["first_epoch_overhead_seconds"] == 2.1 and metrics["xla"] == 0.0
+    # no epoch measured by the lag telemetry: the final weights' summaries at step = epochs run
+    for key, value in (("memory_lag", 5.0), ("grad_far_near_ratio", 0.001)):
+        assert [(m.step, m.value) for m in client.get_metric_history(run_id, key)] == [(3, value)], key
+        assert metrics[key] == value  # what the runs table shows and sorts by
     by_step = sorted(client.get_metric_history(run_id, "test_mae_by_step"), key=lambda m: m.step)
     assert [(m.step, round(m.value, 6)) for m in by_step] == [(1, 0.7), (2, 0.8), (3, 0.9)]
     for name in ("persistence", "seasonal_naive", "linear"):
@@ -220,7 +228,8 @@ def test_artifacts_on_parent_and_children(logged):
     assert table["run_id"].iloc[0] == info.best_run_id
     plots_of = lambda name: {a.path for a in client.list_artifacts(info.child_run_ids[name], "plots")}  # noqa: E731
     assert plots_of("lstm-1x4 | none") == {
-        "plots/forecast_vs_actual.png", "plots/learning_curves.png", "plots/gradient_norms.png"}
+        "plots/forecast_vs_actual.png", "plots/learning_curves.png", "plots/gradient_norms.png",
+        "plots/gradient_by_lag.png"}
     assert plots_of("persistence") == {"plots/forecast_vs_actual.png"}
     assert plots_of("lstm-1x4 | clipnorm=1") == {"plots/learning_curves.png", "plots/gradient_norms.png"}
 
