@@ -338,6 +338,18 @@ def test_parent_shows_headline_metrics_and_what_was_compared(logged):
     assert first_lines[0].startswith("**Winner: lstm-1x4 | none**: val MAE 0.8")
     assert first_lines[1].startswith("Compared 2 network run(s) (lstm-1x4 x clipping none, clipnorm=1), "
                                       "1 blend(s), 3 baseline(s) (persistence, seasonal_naive, linear)")
+    # the comparison at a glance: every candidate and baseline, val MAE, test MAE, relative MAE
+    table = [line for line in note.splitlines() if line.startswith("|")]
+    assert table == [
+        "| rank | name | val_mae | val_rel_mae | test_mae | test_rel_mae | status |",
+        "|---|---|---|---|---|---|---|",
+        "| 1 | lstm-1x4 \\| none | 0.8 | 0.8 | 0.88 | 0.8 | ok |",
+        "| 2 | ensemble | 0.85 | 0.85 | 0.935 | 0.85 | ok |",
+        "| 3 | linear | 0.95 | 0.95 | 1.045 | 0.95 | ok |",
+        "| 4 | persistence | 1 | 1 | 1.1 | 1 | ok |",
+        "| 5 | seasonal_naive | 1.2 | 1.2 | 1.32 | 1.2 | ok |",
+        "|  | lstm-1x4 \\| clipnorm=1 |  |  |  |  | failed: loss became nan at epoch 2 |",
+    ]
     # the parent starts when the first training started
     assert parent.info.start_time == 1_700_000_000_000
 
@@ -437,13 +449,22 @@ def test_mark_champion_tags_parent_and_child_and_says_so(logged):
     assert others == [None] * len(others)
 
 
-def test_ui_links_open_the_runs_view_sorted_by_val_mae(logged):
+def test_ui_links_open_the_runs_view_sorted_by_val_mae_with_the_comparison_columns(logged):
+    import json
+
     from forecaster.tracking.ui import experiment_links, is_loopback
 
     uri = resolve_tracking_uri(logged["cfg"].tracking.tracking_uri)
     (link,) = experiment_links(uri, "http://127.0.0.1:5000", "demo")
-    assert link.url == (f"http://127.0.0.1:5000/#/experiments/{logged['info'].experiment_id}/runs?"
-                        "workflowType=machine_learning&orderByKey=metrics.%60val_mae%60&orderByAsc=true")
+    experiment_id = logged["info"].experiment_id
+    assert link.url == (f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs?"
+                        "workflowType=machine_learning&viewStateShareKey=forecaster-comparison")
+    # MLflow's shared view state on the experiment: sorted by val MAE, these columns in this order
+    state = json.loads(MlflowClient(uri).get_experiment(experiment_id).tags[
+        "mlflow.sharedViewState.forecaster-comparison"])
+    columns = ["metrics.`val_mae`", "metrics.`test_mae`", "metrics.`val_rel_mae`", "metrics.`test_rel_mae`"]
+    assert state == {"orderByKey": "metrics.`val_mae`", "orderByAsc": True, "selectedColumns": columns,
+                     "columnOrder": columns}
     assert experiment_links(uri, "http://127.0.0.1:5000", "no-such-experiment") == []
     assert "Default" not in [link.name for link in experiment_links(uri, "http://x:1")]  # only experiments with runs
     assert is_loopback("::1") and is_loopback("localhost") and not is_loopback("192.168.1.5")
