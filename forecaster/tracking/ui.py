@@ -4,10 +4,11 @@ with the comparison's columns shown.
 MLflow 3.17 opens its GenAI overview (traces, an assistant panel) at ``/``, where a comparison's
 runs do not show. The hash route below opens the classic runs table of one experiment instead.
 Its URL can sort (``orderByKey``) but not choose columns: the table shows a run's name, start and
-duration, and hides every metric behind "Columns". MLflow's *shared view* can: an experiment tag
-``mlflow.sharedViewState.<key>`` holds a view state (JSON: sort, ``selectedColumns``,
-``columnOrder``) and the URL parameter ``viewStateShareKey=<key>`` opens the runs view in it (its
-"Share" button writes such tags). :func:`ensure_comparison_view` writes the tag
+duration, and hides every metric behind "Columns". MLflow's *saved views* (3.15+) can: an
+experiment tag ``mlflow.sharedViewState.<key>`` holds a named view (the envelope ``{"name",
+"createdAt", "updatedAt", "state"}``, ``state`` the JSON of the view: sort, ``selectedColumns``,
+``columnOrder``), listed in the runs view's "Views" menu, and the URL parameter
+``viewStateShareKey=<key>`` opens the runs view in it. :func:`ensure_comparison_view` writes the tag
 :data:`COMPARISON_VIEW_KEY` with :data:`COMPARISON_COLUMNS` (val MAE, test MAE, and both relative
 to persistence) in that order, sorted by val MAE, and :func:`runs_view_url` with ``shared=True``
 links to it: every candidate's and baseline's figures on the first screen (MLflow shows a
@@ -29,6 +30,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,7 @@ RUNS_VIEW = "#/experiments/{experiment_id}/runs?workflowType=machine_learning&or
 #: The shared view's key, its experiment tag, and the runs view it opens (no sort parameter in the
 #: URL: MLflow ignores a shared view when the URL sets any search facet).
 COMPARISON_VIEW_KEY = "forecaster-comparison"
+COMPARISON_VIEW_NAME = "forecaster: comparison"
 SHARED_VIEW_TAG_PREFIX = "mlflow.sharedViewState."
 SHARED_RUNS_VIEW = "#/experiments/{experiment_id}/runs?workflowType=machine_learning&viewStateShareKey={key}"
 #: The columns the comparison view shows, in this order (MLflow's column keys).
@@ -56,10 +59,13 @@ def ensure_comparison_view(client: Any, experiment_id: str) -> bool:
     from mlflow.exceptions import MlflowException
 
     tag = SHARED_VIEW_TAG_PREFIX + COMPARISON_VIEW_KEY
-    value = json.dumps(comparison_view_state())
     try:
-        if client.get_experiment(experiment_id).tags.get(tag) != value:
-            client.set_experiment_tag(experiment_id, tag, value)
+        if _saved_view(client.get_experiment(experiment_id).tags.get(tag)) != (COMPARISON_VIEW_NAME,
+                                                                               comparison_view_state()):
+            now = int(time.time() * 1000)
+            envelope = {"name": COMPARISON_VIEW_NAME, "createdAt": now, "updatedAt": now,
+                        "state": json.dumps(comparison_view_state())}
+            client.set_experiment_tag(experiment_id, tag, json.dumps(envelope))
     except (MlflowException, OSError) as exc:
         logger.warning("could not write the comparison view to experiment %s (%s): the link only sorts by "
                        "val MAE", experiment_id, exc)
@@ -97,6 +103,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _saved_view(value: str | None) -> tuple[str, Any] | None:
+    """``(name, state)`` of a saved-view tag value, None when it is not one."""
+    try:
+        envelope = json.loads(value) if value else None
+        return envelope["name"], json.loads(envelope["state"])
+    except (TypeError, ValueError, KeyError):
+        return None
 
 
 def runs_view_url(base: str, experiment_id: str, shared: bool = False) -> str:

@@ -459,9 +459,11 @@ def test_ui_links_open_the_runs_view_sorted_by_val_mae_with_the_comparison_colum
     experiment_id = logged["info"].experiment_id
     assert link.url == (f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs?"
                         "workflowType=machine_learning&viewStateShareKey=forecaster-comparison")
-    # MLflow's shared view state on the experiment: sorted by val MAE, these columns in this order
-    state = json.loads(MlflowClient(uri).get_experiment(experiment_id).tags[
+    # MLflow's saved view on the experiment: sorted by val MAE, these columns in this order
+    envelope = json.loads(MlflowClient(uri).get_experiment(experiment_id).tags[
         "mlflow.sharedViewState.forecaster-comparison"])
+    assert envelope["name"] == "forecaster: comparison" and envelope["createdAt"] > 0
+    state = json.loads(envelope["state"])
     columns = ["metrics.`val_mae`", "metrics.`test_mae`", "metrics.`val_rel_mae`", "metrics.`test_rel_mae`"]
     assert state == {"orderByKey": "metrics.`val_mae`", "orderByAsc": True, "selectedColumns": columns,
                      "columnOrder": columns}
