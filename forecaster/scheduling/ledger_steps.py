@@ -114,8 +114,8 @@ class LedgerScoring:
 
     def summary(self) -> str:
         """A short text table: live scores per step and overall, and the verdict on what served."""
-        lines = [f"pipeline {self.pipeline!r}: {self.n_rows} forecast values in the ledger, {len(self.scored)} "
-                 "with actuals"]
+        lines = [(f"pipeline {self.pipeline!r}: {self.n_rows} forecast values in the ledger, {len(self.scored)} "
+                  "with actuals")]
         if self.scores.n:
             s = self.scores
             lines.append(f"last {s.n} scored values (targets {s.first_target} .. {s.last_target}): "
@@ -152,8 +152,8 @@ def score_ledger(cfg: Any, frame: pd.DataFrame, state_dir: str | os.PathLike[str
         return result
     from forecaster.tracking.monitoring import baseline_test_mae, champion_info, log_live_scores
 
-    rules = dict(window=window, interval_level=cfg.evaluation.interval_level,
-                 coverage_tolerance=cfg.monitoring.coverage_tolerance, mae_tolerance=cfg.monitoring.mae_tolerance)
+    rules = {"window": window, "interval_level": cfg.evaluation.interval_level,
+             "coverage_tolerance": cfg.monitoring.coverage_tolerance, "mae_tolerance": cfg.monitoring.mae_tolerance}
     champion = champion_info(cfg)
     result.champion = champion
     if champion is not None:

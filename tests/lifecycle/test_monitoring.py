@@ -109,8 +109,8 @@ output: {{forecast_path: {tmp_path / 'out' / 'f.csv'}}}
         client.log_metric(child.info.run_id, "test_mae", 2.0)
         for run in (child, parent):
             client.set_terminated(run.info.run_id)
-        _ledger(cfg, tmp_path, uri, lambda k: dict(run_id=parent.info.run_id if k == 5 else f"run{k}",
-                                                   served_by="baseline persistence", model_version=None))
+        _ledger(cfg, tmp_path, uri, lambda k: {"run_id": parent.info.run_id if k == 5 else f"run{k}",
+                                               "served_by": "baseline persistence", "model_version": None})
         return tmp_path, cfg
     run = client.create_run(experiment)
     client.log_metric(run.info.run_id, "test_mae", 2.0)
@@ -121,8 +121,8 @@ output: {{forecast_path: {tmp_path / 'out' / 'f.csv'}}}
     client.set_model_version_tag("mon", version.version, "forecaster.run_id", run.info.run_id)
     client.set_model_version_tag("mon", version.version, "forecaster.val_mae", "1e9")  # any new model wins
     client.set_registered_model_alias("mon", "champion", version.version)
-    _ledger(cfg, tmp_path, uri, lambda k: dict(run_id=f"run{k}", served_by="mon v1",
-                                               model_version=str(version.version)))
+    _ledger(cfg, tmp_path, uri, lambda k: {"run_id": f"run{k}", "served_by": "mon v1",
+                                           "model_version": str(version.version)})
     return tmp_path, cfg
 
 
@@ -179,7 +179,7 @@ def test_monitor_exits_6_tags_the_version_and_logs_the_monitoring_run(workspace)
 
 
 def test_monitor_judges_the_fallback_baseline_that_served(fallback_workspace, capsys, monkeypatch):
-    tmp_path, cfg = fallback_workspace
+    tmp_path, _ = fallback_workspace
     from forecaster.cli import main
 
     monkeypatch.setenv("FORECASTER_STATE_DIR", str(tmp_path / "state"))
@@ -203,7 +203,7 @@ def test_monitor_judges_the_fallback_baseline_that_served(fallback_workspace, ca
 
 
 def test_no_verdict_yet_for_the_champion_names_the_count(workspace, capsys, monkeypatch):
-    tmp_path, cfg = workspace
+    tmp_path, _ = workspace
     from forecaster.cli import main
 
     monkeypatch.setenv("FORECASTER_STATE_DIR", str(tmp_path / "state"))
