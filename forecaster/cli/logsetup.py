@@ -253,8 +253,15 @@ class NativeStderr:
         if not own_fd2 or not sys.executable:
             return None
         previous.flush()
-        saved = os.dup(2)
-        read_end, write_end = os.pipe()
+        try:
+            saved = os.dup(2)
+        except OSError:
+            return None
+        try:
+            read_end, write_end = os.pipe()
+        except OSError:
+            os.close(saved)
+            return None
         try:
             process = subprocess.Popen(
                 [sys.executable, "-I", fdrelay.__file__, fmt, "1" if verbose else "0"],
