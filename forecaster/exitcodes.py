@@ -13,7 +13,7 @@ EXIT_USAGE = 2
 EXIT_DATA = 3
 EXIT_QUALITY_GATE = 4
 EXIT_LOCKED = 5
-EXIT_DEGRADED = 6  # `forecaster monitor`: the champion's live accuracy broke a monitoring.* rule
+EXIT_DEGRADED = 6  # `forecaster monitor`: the served model's (champion or fallback) live accuracy broke a monitoring.* rule
 EXIT_INTERRUPTED = 130  # 128 + SIGINT (Ctrl-C)
 EXIT_TERMINATED = 143  # 128 + SIGTERM (kill, systemctl stop)
 
@@ -27,7 +27,7 @@ exit codes:
   3    data validation error (missing column, bad timestamp, too few rows, ...)
   4    quality gate: no candidate beat the baselines (the baseline forecast may still be written)
   5    another run of the same pipeline on the same tracking store holds its lock
-  6    monitor: the champion is degraded (live accuracy broke a monitoring.* rule)
+  6    monitor: the champion, or the fallback baseline that served, is degraded (a monitoring.* rule broken)
   130  interrupted (Ctrl-C): open MLflow runs marked KILLED, nothing consumed was changed
   143  terminated (SIGTERM, e.g. systemctl stop): handled like Ctrl-C
 

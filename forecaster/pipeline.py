@@ -172,8 +172,8 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
         with stages("score"):
             scoring = ledger_steps.score_ledger(cfg, loaded.frame, state_dir)
         if scoring.degraded and not force:
-            logger.warning("pipeline %r: the champion is degraded (%s); retraining even if nothing changed",
-                           cfg.name, scoring.reason)
+            logger.warning("pipeline %r: the %s is degraded (%s); retraining even if nothing changed",
+                           cfg.name, scoring.subject, scoring.reason)
             force = True
         code = code_version()
         key = run_key(cfg.sha256(), loaded.sha256, code)

@@ -14,7 +14,10 @@ them: 0.2 million faults, 1.9 s of system time, 12.5 CPU s per epoch, peak memor
 (``bench/bench_levers.py --cell gru --variants default --rounds 2``, as it is and with
 ``TF_CPU_ALLOCATOR_USE_BFC=false`` exported; 2026-11-30, load 1.4-3). The
 values computed are the same; only where the bytes live changes. Export
-``TF_CPU_ALLOCATOR_USE_BFC=false`` to go back to the system allocator.
+``TF_CPU_ALLOCATOR_USE_BFC=false`` to go back to TensorFlow's own default: the system allocator,
+or, where TensorFlow turns its oneDNN kernels on (some Intel CPUs; ``TF_ENABLE_ONEDNN_OPTS=1``),
+oneDNN's ``MklCPUAllocator``. ``tests/test_runtime_env.py`` tells them apart by TensorFlow's own
+log line (``TF_CPP_VMODULE=process_state=2``), not by whether allocator statistics exist.
 
 Example
 -------
@@ -30,7 +33,7 @@ Example
 from __future__ import annotations
 
 import os
-from typing import MutableMapping
+from collections.abc import MutableMapping
 
 #: Environment variables TensorFlow reads at start-up, and this package's default for each.
 TENSORFLOW_DEFAULTS: dict[str, str] = {"TF_CPU_ALLOCATOR_USE_BFC": "true"}

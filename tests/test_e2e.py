@@ -6,6 +6,7 @@ about a minute and a half together.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -73,6 +74,9 @@ def test_smoke_run_succeeds_and_leaves_everything(smoke_run):
     assert parent["params.evaluation.calibration_window"] == "365"
     assert parent["params.evaluation.interval_scale"] == "absolute"
     assert (runs["tags.forecaster.ensemble"] == "true").sum() == 1
+    # every network run has the final weights' lag summaries, even when no epoch was measured
+    networks = runs[(runs["tags.forecaster.role"] == "candidate") & (runs["tags.forecaster.ensemble"] != "true")]
+    assert networks["metrics.memory_lag"].notna().all() and networks["metrics.grad_far_near_ratio"].notna().all()
     uri = f"sqlite:///{cwd / 'mlflow.db'}"  # explicit: another test module may have moved the registry URI
     version = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias("smoke", "champion")
     assert version.tags["forecaster.gate_decision"] == "promoted"
@@ -117,9 +121,13 @@ def test_unchanged_rerun_is_skipped(smoke_run):
 def test_forecast_command_from_the_registered_champion(smoke_run):
     cwd, first, _ = smoke_run
     assert first.returncode == 0
-    result = forecaster(cwd, "forecast", "--model", "models:/smoke@champion", "--data", "data/seattle_weather.csv",
-                        "--horizon", "4", "--output", "out/fc.csv", "--plot", "out/fc.png")
+    result = forecaster(cwd, "--log-format", "json", "forecast", "--model", "models:/smoke@champion",
+                        "--data", "data/seattle_weather.csv", "--horizon", "4", "--output", "out/fc.csv",
+                        "--plot", "out/fc.png")
     assert result.returncode == 0, result.stderr[-3000:]
+    # JSON logs: every line is JSON, TensorFlow's C++ lines at import included (oneDNN CPUs print some)
+    lines = (result.stdout + result.stderr).splitlines()
+    assert all(json.loads(line) for line in lines if line.strip()), result.stderr[-3000:]
     out = pd.read_csv(cwd / "out" / "fc.csv")
     assert list(out.columns) == ["series_id", "timestamp", "step", "forecast", "lower", "upper"]
     assert out["step"].tolist() == [1, 2, 3, 4]

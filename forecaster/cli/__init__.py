@@ -50,13 +50,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Before anything imports TensorFlow: keep its C++ logging quiet.
     from forecaster.cli.logsetup import (
-        configure_logging,
+        NativeStderr,
         quiet_mlflow,
         quiet_tensorflow,
     )
 
     quiet_tensorflow(verbose=bool(args.verbose))
     quiet_mlflow(progress_bars=_progress_for(args) is not None)
+    # What native code writes to fd 2 (TensorFlow's C++ logging) in the same log format.
+    native = NativeStderr.start(args.log_format, verbose=bool(args.verbose))
+    try:
+        return _run(args)
+    finally:
+        if native is not None:
+            native.stop()
+
+
+def _run(args: Any) -> int:
+    from forecaster.cli.logsetup import configure_logging
+
     level = "DEBUG" if args.verbose else "INFO"
     configure_logging(level, fmt=args.log_format, quiet=args.quiet)
     if args.tracking_uri:

@@ -124,8 +124,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     scoring = score_ledger(cfg, loaded.frame)
     _emit(scoring.summary())
     if scoring.degraded:
-        logger.warning("pipeline %r: champion degraded (exit code %d): %s", cfg.name, scoring.exit_code,
-                       scoring.reason)
+        logger.warning("pipeline %r: %s degraded (exit code %d): %s", cfg.name, scoring.subject,
+                       scoring.exit_code, scoring.reason)
     return scoring.exit_code
 
 

@@ -2,6 +2,9 @@
 
 Library modules only call ``logging.getLogger(__name__)``; the CLI calls
 :func:`configure_logging` once. Everything goes to stderr, so stdout stays free for data.
+While a command runs, :class:`NativeStderr` sends what native code (TensorFlow's C++ logging)
+writes to file descriptor 2 through :mod:`forecaster.cli.fdrelay`, which shows it in the same
+format (JSON records with ``--log-format json``) or hides it at the default verbosity.
 
 Example
 -------
@@ -16,9 +19,12 @@ import datetime as _dt
 import json
 import logging
 import os
+import subprocess
 import sys
 import threading
 from typing import Any, TextIO
+
+from forecaster.cli import fdrelay
 
 LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -216,3 +222,80 @@ class StderrToLog:
     @property
     def encoding(self) -> str:
         return getattr(self.original, "encoding", "utf-8")
+
+
+class NativeStderr:
+    """File descriptor 2 through the relay process of :mod:`forecaster.cli.fdrelay`, for one command.
+
+    :meth:`start` copies fd 2 (the original stderr), points fd 2 at a pipe the relay reads, and
+    makes ``sys.stderr`` a stream on the copy: Python's log records, tracebacks and progress bars
+    go out directly, and only what native code (or a child process) writes to fd 2 passes through
+    the relay. :meth:`stop` flushes, puts the original stderr back on fd 2 and ``sys.stderr``, and
+    waits (``timeout`` seconds at most) for the relay to write its last lines. Only when
+    ``sys.stderr`` is the process's own fd 2 (not, say, a test's capture) and Python can start the
+    relay; otherwise :meth:`start` returns ``None`` and stderr is left alone.
+    """
+
+    def __init__(self, process: subprocess.Popen, stream: TextIO, previous: TextIO) -> None:
+        self.process = process
+        self.stream = stream
+        self.previous = previous
+
+    @classmethod
+    def start(cls, fmt: str, verbose: bool) -> NativeStderr | None:
+        if fmt not in LOG_FORMATS:
+            raise ValueError(f"`fmt` must be one of {LOG_FORMATS}. Received: fmt={fmt!r}")
+        previous = sys.stderr
+        try:
+            own_fd2 = previous is sys.__stderr__ and previous.fileno() == 2
+        except (AttributeError, OSError, ValueError):
+            own_fd2 = False
+        if not own_fd2 or not sys.executable:
+            return None
+        previous.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:
+            return None
+        try:
+            read_end, write_end = os.pipe()
+        except OSError:
+            os.close(saved)
+            return None
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-I", fdrelay.__file__, fmt, "1" if verbose else "0"],
+                stdin=read_end, stdout=saved, stderr=saved, start_new_session=True,
+            )
+        except OSError:
+            for fd in (saved, write_end):
+                os.close(fd)
+            return None
+        finally:
+            os.close(read_end)
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        stream = open(saved, "w", encoding=getattr(previous, "encoding", None) or "utf-8",  # noqa: SIM115
+                      errors="backslashreplace", buffering=1)
+        sys.stderr = stream
+        return cls(process, stream, previous)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        for stream in (sys.stderr, self.stream):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os.dup2(self.stream.fileno(), 2)  # the original stderr back; this process's pipe end closed
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is self.stream:
+                handler.setStream(self.previous)
+        if sys.stderr is self.stream:
+            sys.stderr = self.previous
+        elif isinstance(sys.stderr, StderrToLog) and sys.stderr.original is self.stream:
+            sys.stderr.original = self.previous
+        self.stream.close()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass  # a child process still holds the pipe: the relay ends when it does

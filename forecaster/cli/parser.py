@@ -165,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
               "Score the pipeline's forecast ledger against its current data file: live MAE per step "
               "and overall, same-origin persistence MAE, live relative MAE, interval coverage; log them "
               "to the pipeline's MLflow monitoring run and the champion version's tags; print a short "
-              "table. Exit 6 when the champion is degraded (see monitoring.* in the pipeline file). "
+              "table. Exit 6 when the champion is degraded, or the fallback baseline when it served the latest "
+              "forecast (see monitoring.* in the pipeline file). "
               "Cheap enough to run hourly: no training, no TensorFlow.")
     mon.add_argument("pipeline", metavar="PIPELINE", help="pipeline file (YAML)")
     _set_option(mon)

@@ -100,6 +100,7 @@ def summarise(est: WindowForecaster, frame: pd.DataFrame, cfg: PipelineConfig, *
         result.metrics["xla"] = float(est.xla_)
     if getattr(est, "input_grad_by_lag_", None) is not None:
         result.input_grad_by_lag = np.asarray(est.input_grad_by_lag_, dtype=float)
+        result.lag_final = {k: float(v) for k, v in (getattr(est, "lag_final_", None) or {}).items()}
         result.metrics["lag_gradient_seconds"] = float(est.lag_gradient_seconds_)
         result.metrics["lag_gradient_cpu_seconds"] = float(est.lag_gradient_cpu_seconds_)
         result.metrics["train_cpu_seconds"] = float(est.train_cpu_seconds_)

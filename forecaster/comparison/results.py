@@ -59,6 +59,9 @@ class CandidateResult:
         Norm of the loss gradient with respect to the input at each window step of a fixed batch
         of validation windows, final weights, shape ``(lookback,)``, lag 1 (the last observed
         step) first; empty for baselines and ensembles.
+    lag_final:
+        ``memory_lag`` and ``grad_far_near_ratio`` of ``input_grad_by_lag`` (the final weights),
+        logged at step = epochs run; empty where there is no profile.
     val_forecast, test_forecast:
         Forecasts on the comparison's shared validation/test windows, original units, shape
         ``(n_windows, horizon, n_targets)``; kept for ensembling and the Diebold-Mariano test
@@ -80,6 +83,7 @@ class CandidateResult:
     plot_data: dict[str, Any] = field(default_factory=dict)
     val_forecast: np.ndarray | None = None
     input_grad_by_lag: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lag_final: dict[str, float] = field(default_factory=dict)
     test_forecast: np.ndarray | None = None
     #: Wall-clock start and end of the run's fit (unix seconds); MLflow shows them as the run's times.
     started_at: float | None = None

@@ -52,7 +52,8 @@ class RNNForecaster(WindowForecaster):
         Measure the input gradient by lag (:class:`~forecaster.training.lag_gradients.LagGradientTelemetry`)
         every this many epochs and after training; 0 turns it off. ``history_`` then has
         ``memory_lag`` and ``grad_far_near_ratio`` (NaN for the epochs not measured) and
-        ``input_grad_by_lag_`` the final profile. Default 2 (a pass costs 0.005-0.03 s once the
+        ``input_grad_by_lag_`` the final profile, ``lag_final_`` its ``memory_lag`` and
+        ``grad_far_near_ratio`` (measured in every case, even when no epoch was). Default 2 (a pass costs 0.005-0.03 s once the
         measurement is traced; the trace, once per architecture and process, is the cost that
         counts), within :data:`LAG_GRADIENT_BUDGET` (5%) of the training's wall time: a due epoch
         whose measurement would exceed it is skipped, and a training too short to pay for the
@@ -242,6 +243,7 @@ class RNNForecaster(WindowForecaster):
         if lag_cb is not None:
             self.history_.update({k: list(v) for k, v in lag_cb.history.items()})
             self.input_grad_by_lag_ = lag_cb.profile
+            self.lag_final_ = dict(lag_cb.final)
             self.lag_gradient_seconds_ = float(lag_cb.seconds)
             self.lag_gradient_cpu_seconds_ = float(lag_cb.cpu_seconds)
         self.epochs_run_ = int(result.epochs_run)

@@ -7,6 +7,8 @@
 * :func:`live_scores`: MAE per step and overall, persistence MAE, live relative MAE (their
   ratio) and interval coverage over the last ``window`` scored values (time order).
 * :func:`decide_drift`: the degradation rules of ``monitoring.*`` -> :class:`DriftDecision`.
+* :func:`latest_served`: what served the most recent forecast (:class:`Served`: the champion's
+  version, or the fallback baseline): the drift rules judge whatever served it.
 
 Example
 -------
@@ -137,11 +139,11 @@ def decide_drift(scores: LiveScores, *, window: int, interval_level: float, cove
     2. live relative MAE > 1 (it loses to the same-origin random walk);
     3. live MAE > ``mae_tolerance`` x ``test_mae`` (skipped when the test MAE is unknown).
 
-    With fewer than ``window`` scored values there is no verdict yet (``judged`` False).
+    With fewer than ``window`` scored values there is no verdict yet (``judged`` False; the reason
+    says ``no verdict yet: N of WINDOW scored values``).
     """
     if scores.n < window:
-        return DriftDecision(False, False, (f"only {scores.n} of monitoring.window={window} forecast values "
-                                            "scored so far: no verdict yet",), scores)
+        return DriftDecision(False, False, (no_verdict_yet(scores.n, window),), scores)
     reasons = []
     floor = interval_level - coverage_tolerance
     if scores.coverage < floor:
@@ -154,3 +156,45 @@ def decide_drift(scores: LiveScores, *, window: int, interval_level: float, cove
         reasons.append(f"live MAE {scores.mae:.4g} > {mae_tolerance:g} x test MAE {test_mae:.4g} "
                        "(monitoring.mae_tolerance)")
     return DriftDecision(bool(reasons), True, tuple(reasons), scores)
+
+
+def no_verdict_yet(n: int, window: int) -> str:
+    """The words for a model with fewer scored values than ``monitoring.window``."""
+    return f"no verdict yet: {n} of {window} scored values"
+
+
+@dataclass(frozen=True)
+class Served:
+    """What served a run's forecast, from its ledger rows: ``served_by`` (``<model> v<N>`` or
+    ``baseline <kind>``), the registered ``model_version`` (None for a baseline) and the run."""
+
+    served_by: str
+    model_version: str | None
+    run_id: str
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.model_version is None
+
+    @property
+    def baseline(self) -> str:
+        """The baseline's kind (``persistence``), empty for a registered version."""
+        return self.served_by.removeprefix("baseline ") if self.is_baseline else ""
+
+
+def latest_served(rows: pd.DataFrame) -> Served | None:
+    """What served the most recently recorded committed forecast among ledger ``rows`` (None: no row)."""
+    if rows.empty:
+        return None
+    last = rows.sort_values(["recorded_at", "origin", "run_id"], kind="stable").iloc[-1]
+    version = last["model_version"]
+    missing = version is None or (isinstance(version, float) and math.isnan(version)) or str(version) == ""
+    return Served(str(last["served_by"]), None if missing else str(version), str(last["run_id"]))
+
+
+def served_rows(scored: pd.DataFrame, served: Served) -> pd.DataFrame:
+    """The scored rows ``served`` wrote: a version's rows, or the rows of that baseline as fallback."""
+    if not served.is_baseline:
+        return scored[scored["model_version"].astype(str) == served.model_version]
+    baseline = scored["model_version"].isna() | (scored["model_version"].astype(str) == "")
+    return scored[baseline & (scored["served_by"] == served.served_by)]

@@ -7,6 +7,9 @@
 * The champion version gets ``forecaster.live_mae``, ``forecaster.live_rel_mae``,
   ``forecaster.live_coverage``, ``forecaster.live_n`` and, once judged, ``forecaster.degraded``
   (``true``/``false``) with ``forecaster.degraded_reason``.
+* The monitoring run gets ``forecaster.served_by`` (what served the latest forecast) and, when
+  that was the fallback baseline and it was judged, ``forecaster.degraded`` and
+  ``forecaster.degraded_reason`` (a baseline has no registered version to carry them).
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from forecaster.lifecycle.monitoring import DriftDecision, LiveScores
-from forecaster.tracking.runs import TAG_PIPELINE, TAG_ROLE
+from forecaster.lifecycle.monitoring import DriftDecision, LiveScores, Served
+from forecaster.tracking.runs import TAG_CANDIDATE, TAG_PIPELINE, TAG_ROLE
 from forecaster.tracking.store import (
     artifact_root_for,
     configure,
@@ -44,6 +47,7 @@ TAG_LIVE_COVERAGE = "forecaster.live_coverage"
 TAG_LIVE_N = "forecaster.live_n"
 TAG_DEGRADED = "forecaster.degraded"
 TAG_DEGRADED_REASON = "forecaster.degraded_reason"
+TAG_SERVED_BY = "forecaster.served_by"
 PLOT_NAME = "live_accuracy.png"
 _MAX_TAG = 5000
 
@@ -84,6 +88,23 @@ def champion_info(cfg: Any) -> ChampionInfo | None:
                         degraded_reason=version.tags.get(TAG_DEGRADED_REASON, ""))
 
 
+def baseline_test_mae(cfg: Any, parent_run_id: str, baseline: str) -> float | None:
+    """The test MAE the baseline ``baseline`` had in the comparison ``parent_run_id`` (None when unknown)."""
+    configure(cfg.tracking)
+    client = MlflowClient()
+    try:
+        parent = client.get_run(parent_run_id)
+        runs = client.search_runs(
+            [parent.info.experiment_id],
+            filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`{TAG_CANDIDATE}` = '{baseline}'",
+            max_results=1)
+    except MlflowException as exc:
+        logger.warning("could not read the test MAE of the baseline %s of run %s (%s)", baseline, parent_run_id, exc)
+        return None
+    value = runs[0].data.metrics.get("test_mae") if runs else None
+    return float(value) if value is not None and math.isfinite(float(value)) else None
+
+
 def monitoring_run_id(client: MlflowClient, experiment_id: str, pipeline: str) -> str:
     """The pipeline's monitoring run, created (and ended FINISHED) when absent."""
     runs = client.search_runs(
@@ -109,12 +130,14 @@ def _value(x: float) -> float:
 
 
 def log_live_scores(cfg: Any, scores: LiveScores, scored: pd.DataFrame, *, champion: ChampionInfo | None,
-                    decision: DriftDecision | None) -> str | None:
+                    decision: DriftDecision | None, served: Served | None = None,
+                    fallback_decision: DriftDecision | None = None) -> str | None:
     """Log one scoring of the ledger; returns the monitoring run id (None when nothing is scored).
 
     ``scores``: the pipeline's last ``monitoring.window`` scored values (every served forecast);
     ``scored``: all scored rows (for the plot); ``decision``: the champion's verdict, whose
-    scores go onto the champion version's tags.
+    scores go onto the champion version's tags; ``served`` and ``fallback_decision``: what served
+    the latest forecast and, for the fallback baseline, its verdict (onto the monitoring run's tags).
     """
     if not scores.n:
         return None
@@ -138,6 +161,14 @@ def log_live_scores(cfg: Any, scores: LiveScores, scored: pd.DataFrame, *, champ
             client.log_artifact(run_id, str(path))
     else:
         logger.info("monitoring run %s already holds the scores up to %s; nothing new to log", run_id, stamp)
+    if served is not None:
+        client.set_tag(run_id, TAG_SERVED_BY, served.served_by)
+        if fallback_decision is not None and fallback_decision.judged:
+            client.set_tag(run_id, TAG_DEGRADED, "true" if fallback_decision.degraded else "false")
+            client.set_tag(run_id, TAG_DEGRADED_REASON, (fallback_decision.reason or "no drift rule broken")[:_MAX_TAG])
+        elif not served.is_baseline:  # a version serves: its own tags carry the verdict
+            for key in set(client.get_run(run_id).data.tags) & {TAG_DEGRADED, TAG_DEGRADED_REASON}:
+                client.delete_tag(run_id, key)
     if champion is not None and decision is not None and decision.scores.n:
         s = decision.scores
         tags = {TAG_LIVE_MAE: repr(_value(s.mae)), TAG_LIVE_REL_MAE: repr(_value(s.rel_mae)),

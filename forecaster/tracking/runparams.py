@@ -31,7 +31,8 @@ EPOCH_METRICS = (
     "train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction",
     "epoch_seconds",  # wall seconds of the epoch's training pass (validation excluded)
 )
-LAG_EPOCH_METRICS = ("memory_lag", "grad_far_near_ratio")  # networks only; NaN epochs (not measured) skipped
+# Networks only; NaN epochs (not measured) skipped; the final weights' values at step = epochs run, always
+LAG_EPOCH_METRICS = ("memory_lag", "grad_far_near_ratio")
 FINAL_METRICS = (
     "val_mae", "val_rmse", "test_mae", "test_rmse", "test_smape", "test_mase", "interval_coverage",
     "train_seconds", "epochs_run", "val_rel_mae", "test_rel_mae",
@@ -85,14 +86,22 @@ def child_params(result: CandidateResult, cfg: Any) -> dict[str, str]:
 def child_metrics(result: CandidateResult, timestamp: int) -> list[Metric]:
     """Per-epoch (``step=epoch``, 1-based), final (``step=0``) and per-horizon-step metrics.
 
-    Non-finite values (a diverged epoch, a metric that does not apply) are skipped.
+    Non-finite values (a diverged epoch, a metric that does not apply) are skipped. ``memory_lag``
+    and ``grad_far_near_ratio`` of the final weights (``result.lag_final``) take the step of the
+    last epoch run, in place of that epoch's own measurement (the same weights, unless early
+    stopping restored an earlier epoch's): every network has both at its last step, the value
+    MLflow's runs table shows and sorts by, even when the telemetry budget measured no epoch.
     """
     metrics: list[Metric] = []
+    last = _epochs_run(result)
     for key in (*EPOCH_METRICS, *LAG_EPOCH_METRICS):
+        final = finite(result.lag_final.get(key)) if key in LAG_EPOCH_METRICS and last else None
         for epoch, value in enumerate(result.history.get(key) or (), start=1):
             number = finite(value)
-            if number is not None:
+            if number is not None and not (final is not None and epoch == last):
                 metrics.append(Metric(key, number, timestamp, epoch))
+        if final is not None:
+            metrics.append(Metric(key, final, timestamp, last))
     for key, value in result.metrics.items():
         number = finite(value)
         if number is not None:
@@ -104,6 +113,12 @@ def child_metrics(result: CandidateResult, timestamp: int) -> list[Metric]:
             if number is not None:
                 metrics.append(Metric(key, number, timestamp, step))
     return metrics
+
+
+def _epochs_run(result: CandidateResult) -> int:
+    """The epochs the run trained (its ``epochs_run`` metric, else the length of its loss history)."""
+    counted = finite(result.metrics.get("epochs_run"))
+    return int(counted) if counted else len(result.history.get("train_loss") or ())
 
 
 def parent_params(cfg: Any, data_path: str | Path) -> dict[str, str]:

@@ -162,6 +162,9 @@ def get_or_create_experiment(name: str, artifact_root: str | None = None) -> str
         location = artifact_root.rstrip("/") + "/" + _safe_dir_name(name)
     experiment_id = client.create_experiment(name, artifact_location=location)
     logger.info("created MLflow experiment %r (id %s, artifacts %s)", name, experiment_id, location)
+    from forecaster.tracking.ui import ensure_comparison_view
+
+    ensure_comparison_view(client, experiment_id)  # the runs view with the comparison's columns
     return experiment_id
 
 

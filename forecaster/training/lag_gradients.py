@@ -22,7 +22,8 @@ first). Per measured epoch it writes two summaries into the epoch logs and its o
 - ``grad_far_near_ratio``: the norm at the longest lag divided by the norm at lag 1.
 
 At the end of training it measures the final weights once more: ``profile`` (the metric
-``input_grad_by_lag``). It measures every ``every`` epochs (epochs ``every, 2*every, ...``,
+``input_grad_by_lag``) and its two summaries, ``final`` (logged at step = epochs run, whether or
+not the budget let any epoch be measured). It measures every ``every`` epochs (epochs ``every, 2*every, ...``,
 others get NaN); ``seconds`` is the time it spent, to compare with the training time. With a
 ``budget`` (the forecaster passes 5%) a due epoch is skipped while its measurement would take the
 telemetry over that share of the training time so far: a short training (a few seconds) does
@@ -250,6 +251,8 @@ class LagGradientTelemetry(keras.callbacks.Callback):
         ``memory_lag`` and ``grad_far_near_ratio``, one entry per epoch run (NaN when not measured).
     profile : numpy.ndarray or None
         The final weights' profile, ``(lookback,)``, lag 1 first.
+    final : dict[str, float]
+        ``memory_lag`` and ``grad_far_near_ratio`` of ``profile`` (empty before training ends).
     seconds : float
         Wall time spent measuring (the trace and the twin or clone included).
     cpu_seconds : float
@@ -281,6 +284,7 @@ class LagGradientTelemetry(keras.callbacks.Callback):
         self._started = self._last_pass = None
         self.history: dict[str, list[float]] = {k: [] for k in LAG_KEYS}
         self.profile: np.ndarray | None = None
+        self.final: dict[str, float] = {}
         self.seconds = self.cpu_seconds = 0.0
         self.measured_epochs: list[int] = []
         self._fn = self._template = self._inputs = None
@@ -348,6 +352,7 @@ class LagGradientTelemetry(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.history = {k: [] for k in LAG_KEYS}
         self.profile, self.seconds, self.cpu_seconds, self.measured_epochs = None, 0.0, 0.0, []
+        self.final = {}
         self._fn = self._template = self._inputs = self._last_pass = None
         self._started = time.perf_counter()
 
@@ -366,5 +371,7 @@ class LagGradientTelemetry(keras.callbacks.Callback):
         eager = (self.compiled and self._fn is None and not self._affordable()
                  and self._eager_cost() < self._expected_cost())
         self.profile = self._measure(eager=eager)
+        self.final = {"memory_lag": float(memory_lag(self.profile)),
+                      "grad_far_near_ratio": float(far_near_ratio(self.profile))}
         logger.debug("input gradient by lag: memory_lag=%d, far/near=%.3g, %.2fs measuring",
-                     memory_lag(self.profile), far_near_ratio(self.profile), self.seconds)
+                     self.final["memory_lag"], self.final["grad_far_near_ratio"], self.seconds)

@@ -111,6 +111,10 @@ def test_fit_predict_shapes_and_future_timestamps():
     assert len(est.history_["epoch_seconds"]) == est.epochs_run_ and min(est.history_["epoch_seconds"]) > 0
     assert est.first_epoch_overhead_seconds_ > 0 and est.xla_ is False  # 'auto' with a few hundred windows
     assert est.input_grad_by_lag_.shape == (est.lookback,)  # the final lag profile, lag 1 first
+    from forecaster.training.lag_gradients import memory_lag
+
+    assert set(est.lag_final_) == {"memory_lag", "grad_far_near_ratio"}  # measured whatever the budget did
+    assert est.lag_final_["memory_lag"] == memory_lag(est.input_grad_by_lag_)
 
 
 def test_baselines_and_rnn_share_windows():

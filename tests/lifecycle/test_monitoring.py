@@ -52,7 +52,7 @@ def test_each_rule_fires_only_when_broken(scores, fired):
 
 def test_no_verdict_before_a_full_window_and_unknown_test_mae_skips_its_rule():
     early = decide_drift(_scores(n=9, coverage=0.0), **RULES)
-    assert not early.judged and not early.degraded and "only 9 of monitoring.window=10" in early.reason
+    assert not early.judged and not early.degraded and early.reason == "no verdict yet: 9 of 10 scored values"
     unknown = decide_drift(_scores(mae=30.0, persistence_mae=40.0), **{**RULES, "test_mae": math.nan})
     assert unknown.judged and not unknown.degraded
 
@@ -62,6 +62,26 @@ def test_no_verdict_before_a_full_window_and_unknown_test_mae_skips_its_rule():
 def workspace(tmp_path):
     """A pipeline on the first 200 days of the bundled data, a champion v1 (test MAE 2.0) in a
     real SQLite store, and a ledger holding its 3-step forecasts from 6 origins, all 5 degrees off."""
+    yield _workspace(tmp_path, "champion")
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture
+def fallback_workspace(tmp_path):
+    """The same, but no champion: a comparison run whose baseline ``persistence`` (test MAE 2.0)
+    served the forecasts as the fallback, all 5 degrees off."""
+    yield _workspace(tmp_path, "fallback")
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture(params=["champion", "fallback"])
+def served_workspace(request, tmp_path):
+    """Either workspace: what served the degraded forecasts is the champion or the fallback."""
+    yield (*_workspace(tmp_path, request.param), request.param)
+    mlflow.set_tracking_uri(None)
+
+
+def _workspace(tmp_path, served):
     raw = pd.read_csv(ROOT / "data" / "seattle_weather.csv").head(200)
     raw.to_csv(tmp_path / "data.csv", index=False)
     (tmp_path / "p.yaml").write_text(f"""
@@ -81,7 +101,18 @@ output: {{forecast_path: {tmp_path / 'out' / 'f.csv'}}}
 
     uri = configure(cfg.tracking)
     client = MlflowClient()
-    run = client.create_run(get_or_create_experiment(cfg.experiment_name, artifact_root_for(uri)))
+    experiment = get_or_create_experiment(cfg.experiment_name, artifact_root_for(uri))
+    if served == "fallback":
+        parent = client.create_run(experiment, tags={"forecaster.role": "comparison"})
+        child = client.create_run(experiment, tags={"mlflow.parentRunId": parent.info.run_id,
+                                                    "forecaster.role": "baseline", "forecaster.candidate": "persistence"})
+        client.log_metric(child.info.run_id, "test_mae", 2.0)
+        for run in (child, parent):
+            client.set_terminated(run.info.run_id)
+        _ledger(cfg, tmp_path, uri, lambda k: {"run_id": parent.info.run_id if k == 5 else f"run{k}",
+                                               "served_by": "baseline persistence", "model_version": None})
+        return tmp_path, cfg
+    run = client.create_run(experiment)
     client.log_metric(run.info.run_id, "test_mae", 2.0)
     client.set_terminated(run.info.run_id)
     client.create_registered_model("mon")
@@ -90,7 +121,13 @@ output: {{forecast_path: {tmp_path / 'out' / 'f.csv'}}}
     client.set_model_version_tag("mon", version.version, "forecaster.run_id", run.info.run_id)
     client.set_model_version_tag("mon", version.version, "forecaster.val_mae", "1e9")  # any new model wins
     client.set_registered_model_alias("mon", "champion", version.version)
+    _ledger(cfg, tmp_path, uri, lambda k: {"run_id": f"run{k}", "served_by": "mon v1",
+                                           "model_version": str(version.version)})
+    return tmp_path, cfg
 
+
+def _ledger(cfg, tmp_path, uri, served_by_run):
+    """Committed 3-step forecasts from 6 daily origins, each 5 degrees above the actuals."""
     from forecaster.data import read_frame
 
     frame = read_frame(cfg.data)
@@ -101,11 +138,10 @@ output: {{forecast_path: {tmp_path / 'out' / 'f.csv'}}}
         forecast = pd.DataFrame({"series_id": "series", "step": [1, 2, 3], "forecast": actual + 5.0,
                                  "timestamp": pd.date_range(origin + pd.Timedelta(days=1), periods=3, freq="D"),
                                  "lower": actual + 4.0, "upper": actual + 6.0})
-        ledger.stage(f"run{k}", "mon", ledger_rows(forecast, history, ["temp_max"]), served_by="mon v1",
-                     model_version=str(version.version), store=uri)
-        ledger.commit(f"run{k}")
-    yield tmp_path, cfg
-    mlflow.set_tracking_uri(None)
+        who = served_by_run(k)
+        ledger.stage(who["run_id"], "mon", ledger_rows(forecast, history, ["temp_max"]), served_by=who["served_by"],
+                     model_version=who["model_version"], store=uri)
+        ledger.commit(who["run_id"])
 
 
 _MONITOR = """
@@ -142,9 +178,43 @@ def test_monitor_exits_6_tags_the_version_and_logs_the_monitoring_run(workspace)
     assert [a.path for a in client.list_artifacts(runs[0].info.run_id)] == ["live_accuracy.png"]
 
 
+def test_monitor_judges_the_fallback_baseline_that_served(fallback_workspace, capsys, monkeypatch):
+    tmp_path, _ = fallback_workspace
+    from forecaster.cli import main
+
+    monkeypatch.setenv("FORECASTER_STATE_DIR", str(tmp_path / "state"))
+    code = main(["monitor", str(tmp_path / "p.yaml")])
+    out = capsys.readouterr().out
+    assert code == EXIT_DEGRADED, out
+    assert "no champion" not in out
+    assert ("served by the fallback baseline persistence (test MAE 2): DEGRADED: live coverage 0.000 < 0.800"
+            in out), out
+    assert "live MAE 5 > 1.5 x test MAE 2" in out
+    client = MlflowClient()
+    (run,) = client.search_runs([client.get_experiment_by_name("mon").experiment_id],
+                                "tags.`forecaster.role` = 'monitoring'")
+    assert run.data.tags["forecaster.served_by"] == "baseline persistence"
+    assert run.data.tags["forecaster.degraded"] == "true"
+    # fewer scored values than monitoring.window: no verdict, said plainly, exit 0
+    code = main(["monitor", str(tmp_path / "p.yaml"), "--set", "monitoring.window=100"])
+    out = capsys.readouterr().out
+    assert code == 0 and "served by the fallback baseline persistence (test MAE 2): no verdict yet: " \
+                          "18 of 100 scored values" in out, out
+
+
+def test_no_verdict_yet_for_the_champion_names_the_count(workspace, capsys, monkeypatch):
+    tmp_path, _ = workspace
+    from forecaster.cli import main
+
+    monkeypatch.setenv("FORECASTER_STATE_DIR", str(tmp_path / "state"))
+    code = main(["monitor", str(tmp_path / "p.yaml"), "--set", "monitoring.window=19"])
+    out = capsys.readouterr().out
+    assert code == 0 and "champion mon v1 (test MAE 2): no verdict yet: 18 of 19 scored values" in out, out
+
+
 @pytest.mark.slow
-def test_a_degraded_champion_makes_the_next_run_retrain(workspace, caplog):
-    tmp_path, cfg = workspace
+def test_a_degraded_served_model_makes_the_next_run_retrain(served_workspace, caplog):
+    tmp_path, cfg, served = served_workspace
     from forecaster.pipeline import load_data, run_pipeline
     from forecaster.scheduling.lock import run_identity
     from forecaster.scheduling.state import RunState, code_version, run_key
@@ -158,7 +228,8 @@ def test_a_degraded_champion_makes_the_next_run_retrain(workspace, caplog):
     with caplog.at_level(logging.INFO, logger="forecaster"):
         outcome = run_pipeline(cfg, state_dir=state)
     assert outcome.status != "skipped" and outcome.parent_run_id
-    assert "the champion is degraded (live coverage 0.000 < 0.800" in caplog.text
+    subject = "champion" if served == "champion" else "fallback baseline persistence"
+    assert f"the {subject} is degraded (live coverage 0.000 < 0.800" in caplog.text
     assert "retraining even if nothing changed" in caplog.text
     # the run's own forecast is in the ledger, committed, under its run id
     rows = Ledger.in_state_dir(state).forecasts("mon", configure(cfg.tracking))

@@ -67,7 +67,11 @@ def _comparison(best_val_mae: float = 0.8) -> ComparisonResult:
         name="lstm-1x4 | none", role="candidate", params=_rnn_params("none", None), plan=noclip,
         history={"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.6, 0.5],
                  "grad_norm_mean": [2.0, 1.0, 0.5], "grad_norm_max": [5.0, 3.0, 1.0],
-                 "clipped_fraction": [0.0, 0.0, 0.0], "epoch_seconds": [2.5, 0.4, 0.4]},
+                 "clipped_fraction": [0.0, 0.0, 0.0], "epoch_seconds": [2.5, 0.4, 0.4],
+                 # the telemetry budget measured no epoch; the final weights were measured
+                 "memory_lag": [math.nan] * 3, "grad_far_near_ratio": [math.nan] * 3},
+        input_grad_by_lag=np.array([1.0, 0.5, 0.2, 0.05, 0.02, 0.001]),
+        lag_final={"memory_lag": 5.0, "grad_far_near_ratio": 0.001},
         metrics=_metrics(best_val_mae, first_epoch_overhead_seconds=2.1, xla=0.0),
         test_mae_by_step=np.array([0.7, 0.8, 0.9]), coverage_by_step=np.array([0.9, 0.88, 0.86]),
         plot_data=_plot_data(0.1), started_at=1_700_000_000.0, finished_at=1_700_000_042.5,
@@ -185,6 +189,10 @@ def test_metrics_final_per_epoch_and_per_step(logged):
         assert [m.step for m in client.get_metric_history(run_id, key)] == [1, 2, 3], key
     assert [m.value for m in client.get_metric_history(run_id, "epoch_seconds")] == [2.5, 0.4, 0.4]
     assert metrics["first_epoch_overhead_seconds"] == 2.1 and metrics["xla"] == 0.0
+    # no epoch measured by the lag telemetry: the final weights' summaries at step = epochs run
+    for key, value in (("memory_lag", 5.0), ("grad_far_near_ratio", 0.001)):
+        assert [(m.step, m.value) for m in client.get_metric_history(run_id, key)] == [(3, value)], key
+        assert metrics[key] == value  # what the runs table shows and sorts by
     by_step = sorted(client.get_metric_history(run_id, "test_mae_by_step"), key=lambda m: m.step)
     assert [(m.step, round(m.value, 6)) for m in by_step] == [(1, 0.7), (2, 0.8), (3, 0.9)]
     for name in ("persistence", "seasonal_naive", "linear"):
@@ -220,7 +228,8 @@ def test_artifacts_on_parent_and_children(logged):
     assert table["run_id"].iloc[0] == info.best_run_id
     plots_of = lambda name: {a.path for a in client.list_artifacts(info.child_run_ids[name], "plots")}  # noqa: E731
     assert plots_of("lstm-1x4 | none") == {
-        "plots/forecast_vs_actual.png", "plots/learning_curves.png", "plots/gradient_norms.png"}
+        "plots/forecast_vs_actual.png", "plots/learning_curves.png", "plots/gradient_norms.png",
+        "plots/gradient_by_lag.png"}
     assert plots_of("persistence") == {"plots/forecast_vs_actual.png"}
     assert plots_of("lstm-1x4 | clipnorm=1") == {"plots/learning_curves.png", "plots/gradient_norms.png"}
 
@@ -329,6 +338,18 @@ def test_parent_shows_headline_metrics_and_what_was_compared(logged):
     assert first_lines[0].startswith("**Winner: lstm-1x4 | none**: val MAE 0.8")
     assert first_lines[1].startswith("Compared 2 network run(s) (lstm-1x4 x clipping none, clipnorm=1), "
                                       "1 blend(s), 3 baseline(s) (persistence, seasonal_naive, linear)")
+    # the comparison at a glance: every candidate and baseline, val MAE, test MAE, relative MAE
+    table = [line for line in note.splitlines() if line.startswith("|")]
+    assert table == [
+        "| rank | name | val_mae | val_rel_mae | test_mae | test_rel_mae | status |",
+        "|---|---|---|---|---|---|---|",
+        "| 1 | lstm-1x4 \\| none | 0.8 | 0.8 | 0.88 | 0.8 | ok |",
+        "| 2 | ensemble | 0.85 | 0.85 | 0.935 | 0.85 | ok |",
+        "| 3 | linear | 0.95 | 0.95 | 1.045 | 0.95 | ok |",
+        "| 4 | persistence | 1 | 1 | 1.1 | 1 | ok |",
+        "| 5 | seasonal_naive | 1.2 | 1.2 | 1.32 | 1.2 | ok |",
+        "|  | lstm-1x4 \\| clipnorm=1 |  |  |  |  | failed: loss became nan at epoch 2 |",
+    ]
     # the parent starts when the first training started
     assert parent.info.start_time == 1_700_000_000_000
 
@@ -428,13 +449,24 @@ def test_mark_champion_tags_parent_and_child_and_says_so(logged):
     assert others == [None] * len(others)
 
 
-def test_ui_links_open_the_runs_view_sorted_by_val_mae(logged):
+def test_ui_links_open_the_runs_view_sorted_by_val_mae_with_the_comparison_columns(logged):
+    import json
+
     from forecaster.tracking.ui import experiment_links, is_loopback
 
     uri = resolve_tracking_uri(logged["cfg"].tracking.tracking_uri)
     (link,) = experiment_links(uri, "http://127.0.0.1:5000", "demo")
-    assert link.url == (f"http://127.0.0.1:5000/#/experiments/{logged['info'].experiment_id}/runs?"
-                        "workflowType=machine_learning&orderByKey=metrics.%60val_mae%60&orderByAsc=true")
+    experiment_id = logged["info"].experiment_id
+    assert link.url == (f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs?"
+                        "workflowType=machine_learning&viewStateShareKey=forecaster-comparison")
+    # MLflow's saved view on the experiment: sorted by val MAE, these columns in this order
+    envelope = json.loads(MlflowClient(uri).get_experiment(experiment_id).tags[
+        "mlflow.sharedViewState.forecaster-comparison"])
+    assert envelope["name"] == "forecaster: comparison" and envelope["createdAt"] > 0
+    state = json.loads(envelope["state"])
+    columns = ["metrics.`val_mae`", "metrics.`test_mae`", "metrics.`val_rel_mae`", "metrics.`test_rel_mae`"]
+    assert state == {"orderByKey": "metrics.`val_mae`", "orderByAsc": True, "selectedColumns": columns,
+                     "columnOrder": columns}
     assert experiment_links(uri, "http://127.0.0.1:5000", "no-such-experiment") == []
     assert "Default" not in [link.name for link in experiment_links(uri, "http://x:1")]  # only experiments with runs
     assert is_loopback("::1") and is_loopback("localhost") and not is_loopback("192.168.1.5")

@@ -153,6 +153,8 @@ def test_lag_telemetry_budget_skips_what_it_cannot_afford_and_still_measures_the
     train_model(model, (X, y), None, settings, callbacks=[short])
     assert short.measured_epochs == [] and short._fn is None
     assert all(math.isnan(v) for v in short.history["memory_lag"]) and len(short.history["memory_lag"]) == 3
+    assert short.final == {"memory_lag": memory_lag(short.profile),  # the final weights' summaries, always
+                           "grad_far_near_ratio": far_near_ratio(short.profile)}
     traced = LagGradientTelemetry(X[:8], y[:8])
     traced.set_model(model)
     traced.on_train_begin()

@@ -1,0 +1,41 @@
+"""What each run carries as MLflow values (forecaster.tracking.runparams): the lag summaries' steps."""
+
+from __future__ import annotations
+
+import math
+
+from forecaster.comparison.results import CandidateResult
+from forecaster.tracking.runparams import child_metrics
+
+
+def _lag_points(result: CandidateResult) -> dict[str, list[tuple[int, float]]]:
+    points: dict[str, list[tuple[int, float]]] = {}
+    for m in child_metrics(result, timestamp=0):
+        if m.key in ("memory_lag", "grad_far_near_ratio"):
+            points.setdefault(m.key, []).append((m.step, m.value))
+    return points
+
+
+def _network(history_lag: list[float], epochs: int, final: dict[str, float]) -> CandidateResult:
+    return CandidateResult(
+        "rnn-1x16 | none", "candidate", {},
+        history={"train_loss": [1.0] * epochs, "memory_lag": history_lag,
+                 "grad_far_near_ratio": [v / 100 for v in history_lag]},
+        metrics={"epochs_run": float(epochs)}, lag_final=final)
+
+
+def test_no_epoch_measured_still_logs_the_final_weights_summaries_at_the_last_step():
+    result = _network([math.nan] * 3, 3, {"memory_lag": 7.0, "grad_far_near_ratio": 0.02})
+    assert _lag_points(result) == {"memory_lag": [(3, 7.0)], "grad_far_near_ratio": [(3, 0.02)]}
+
+
+def test_measured_epochs_are_kept_and_the_final_weights_hold_the_last_step():
+    result = _network([math.nan, 9.0, math.nan, 11.0], 4, {"memory_lag": 10.0, "grad_far_near_ratio": 0.05})
+    assert _lag_points(result) == {"memory_lag": [(2, 9.0), (4, 10.0)],
+                                   "grad_far_near_ratio": [(2, 0.09), (4, 0.05)]}
+
+
+def test_no_final_summaries_no_change():
+    result = _network([math.nan, 9.0], 2, {})
+    assert _lag_points(result) == {"memory_lag": [(2, 9.0)], "grad_far_near_ratio": [(2, 0.09)]}
+    assert _lag_points(CandidateResult("linear", "baseline", {}, metrics={"val_mae": 1.0})) == {}
