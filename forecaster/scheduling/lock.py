@@ -1,9 +1,11 @@
 """One lock per pipeline and tracking store: what must not run twice.
 
 Everything is keyed by the run's *identity*, :func:`run_identity`: the pipeline name together with
-the tracking store (``<name>-<12 hex of sha256(store)>``), so the same pipeline started from two
-working directories against one store cannot run twice at once, while the same pipeline name
-against two stores runs (and is skipped) independently.
+the tracking store's identity (``<name>-<12 hex of sha256(store)>``, the store as
+:func:`forecaster.tracking.storeuri.store_identity` names it: the real path of a SQLite or file
+store, a normalised URI for a server), so the same pipeline started from two working directories,
+or through a symlink, a relative path or ``..`` segments, against one store cannot run twice at
+once, while the same pipeline name against two stores runs (and is skipped) independently.
 
 :class:`PipelineLock` holds an exclusive ``flock`` on ``<state_dir>/locks/<identity>.lock``. The
 operating system releases it when the holder exits or is killed (even by SIGKILL), so a stale lock
@@ -31,17 +33,21 @@ from pathlib import Path
 
 from forecaster.errors import LockHeldError
 from forecaster.statedir import NOFOLLOW, default_state_dir, state_subdir
+from forecaster.tracking.storeuri import store_identity
 
 logger = logging.getLogger(__name__)
 
 
 def run_identity(name: str, tracking_uri: str) -> str:
-    """What must not run twice: ``<pipeline name>-<first 12 hex of sha256(tracking URI)>``.
+    """What must not run twice: ``<pipeline name>-<first 12 hex of sha256(store identity)>``.
+
+    Two URIs of one store (a symlink, a relative path, ``..``, ``HTTP://Host:80/``) give one
+    identity (:func:`forecaster.tracking.storeuri.store_identity`).
 
     >>> run_identity("smoke", "sqlite:////srv/mlflow.db")[:6]
     'smoke-'
     """
-    return f"{name}-{hashlib.sha256(tracking_uri.encode()).hexdigest()[:12]}"
+    return f"{name}-{hashlib.sha256(store_identity(tracking_uri).encode()).hexdigest()[:12]}"
 
 
 def _now() -> str:

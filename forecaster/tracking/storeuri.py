@@ -1,7 +1,8 @@
 """Which MLflow tracking store a run uses, resolved without importing MLflow.
 
-The run's lock and state are keyed by this URI (:mod:`forecaster.scheduling.lock`), and the CLI takes the
-lock before any heavy import, so the resolution lives here rather than in :mod:`forecaster.tracking`.
+The run's lock and state are keyed by the store's *identity* (:func:`store_identity`, used by
+:mod:`forecaster.scheduling.lock`), and the CLI takes the lock before any heavy import, so the
+resolution lives here rather than in :mod:`forecaster.tracking`.
 
 Precedence: the pipeline file's ``tracking.tracking_uri`` > ``$MLFLOW_TRACKING_URI`` >
 ``sqlite:///<cwd>/mlflow.db`` (MLflow's own default, made absolute so a later ``cd`` cannot split
@@ -13,12 +14,15 @@ Example
 'sqlite:////tmp/demo/mlflow.db'
 >>> sqlite_path("sqlite:////tmp/demo/mlflow.db").name
 'mlflow.db'
+>>> store_identity("HTTP://Tracking.Example.com:80/")
+'http://tracking.example.com'
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_DB_NAME = "mlflow.db"
 SQLITE_PREFIX = "sqlite:///"
@@ -62,3 +66,50 @@ def sqlite_path(tracking_uri: str) -> Path | None:
     if not path or path == ":memory:":
         return None
     return Path(path)
+
+
+#: Ports a server URI may leave out: ``http://h`` and ``http://h:80`` are one store.
+DEFAULT_PORTS = {"http": 80, "https": 443, "postgresql": 5432, "postgres": 5432, "mysql": 3306, "mssql": 1433}
+
+
+def store_identity(tracking_uri: str) -> str:
+    """What makes two tracking URIs one store: the key of the run's lock and state.
+
+    * a SQLite store (``sqlite:///PATH``): ``sqlite:///`` + the real path of its database file
+      (symlinks resolved, ``..`` collapsed, a relative path taken against the working directory);
+    * a file store (``file:///PATH`` or a bare path): ``file://`` + the real path of its folder;
+    * a server or database (``http(s)://``, ``postgresql://``, ...): the URI with its scheme and
+      host in lower case, the scheme's default port dropped and no trailing slash;
+    * anything else (``databricks``, an in-memory ``sqlite://``): the URI's text.
+
+    An absolute, symlink-free SQLite URI is its own identity, so the keys of existing state do
+    not change.
+
+    >>> store_identity("sqlite:////tmp/../tmp/demo/./mlflow.db") == "sqlite:///" + os.path.realpath("/tmp/demo/mlflow.db")
+    True
+    >>> store_identity("https://mlflow.example.com:443/base/")
+    'https://mlflow.example.com/base'
+    """
+    uri = tracking_uri.strip()
+    db = sqlite_path(_absolute_sqlite(uri))
+    if db is not None:
+        return SQLITE_PREFIX + os.path.realpath(db)
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme == "file" or (not scheme and uri not in ("", "databricks", "uc")):
+        path = parts.path if scheme == "file" else uri
+        return "file://" + os.path.realpath(path)
+    if not parts.netloc:
+        return uri
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if port is None or port == DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    if parts.username is not None:
+        user = parts.username + (f":{parts.password}" if parts.password is not None else "")
+        netloc = f"{user}@{netloc}"
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
