@@ -16,6 +16,11 @@ Before ``load`` the run takes its lock, keyed by pipeline name and tracking stor
 held), and checks its outputs (exit 2); before training it opens the store (exit 2), recovers from
 a killed previous run, and skips when data, pipeline file and code are unchanged since the last
 successful run and its outputs still exist (unless forced).
+
+A SIGTERM is recorded, not raised where it lands (:mod:`forecaster.execution.termination`): the run
+checks for it between stages, candidates, epochs and MLflow child runs, and last just before the
+commit point, raising :class:`~forecaster.errors.Terminated` (exit 143, nothing consumed changed).
+One that arrives after that last check leaves the run's own outcome and exit code.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from forecaster.comparison.results import ComparisonResult
 from forecaster.config import PipelineConfig
 from forecaster.data.columns import SERIES_ID
 from forecaster.data.schema import DataSchema
+from forecaster.execution import termination
 from forecaster.exitcodes import EXIT_OK, EXIT_QUALITY_GATE
 from forecaster.scheduling.commit import (
     Commit,
@@ -93,6 +99,7 @@ class _Stages:
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
+        termination.check()  # a safe point before every stage
         start = time.perf_counter()
         logger.info("stage %s ...", name)
         try:
@@ -100,6 +107,7 @@ class _Stages:
         finally:
             self.seconds[name] = round(time.perf_counter() - start, 3)
             logger.info("stage %s done in %.1fs", name, self.seconds[name])
+        termination.check()  # and after it
 
 
 def load_data(cfg: PipelineConfig):
@@ -151,6 +159,13 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
     DataValidationError
         The data breaks a rule (exit 3).
     """
+    with termination.deferred():  # a SIGTERM only sets a flag; the stages check it at safe points
+        return _run_locked(cfg, config_path=config_path, force=force, jobs=jobs, progress=progress,
+                           state_dir=state_dir, epoch_callback_factory=epoch_callback_factory, executor=executor)
+
+
+def _run_locked(cfg: PipelineConfig, *, config_path, force, jobs, progress, state_dir, epoch_callback_factory,
+                executor) -> RunOutcome:
     progress = progress or NullProgress()
     stages = _Stages()
     tracking_uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
@@ -179,6 +194,7 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
         key = run_key(cfg.sha256(), loaded.sha256, code)
         state = RunState(state_dir)
         if not force and state.is_unchanged(identity, key):
+            termination.check()
             last = state.last_success(identity) or {}
             msg = (f"pipeline {cfg.name!r}: data, pipeline file and code unchanged since the last successful "
                    f"run ({last.get('finished_at', 'unknown time')}); skipped (use --force to run anyway)")
@@ -205,8 +221,10 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
                         "config_path": config_path, "data_sha256": loaded.sha256,
                         **_output_hashes(record, outcome),
                     }
+                termination.check()  # the last safe point: past it, the run's outcome stands
                 with stages("commit"):
                     commit(state_dir, record)
+                    termination.settle()
                 if outcome.gate is not None:  # after the commit point: the alias really moved
                     tracking.mark_champion(outcome.parent_run_id, None, outcome.comparison, outcome.gate,
                                            cfg.registered_model_name)
