@@ -12,10 +12,12 @@ announced by a ``stage NAME ...`` log line:
 ``commit``    the commit point: one journal, then alias, files, run state, parent FINISHED
               (:mod:`forecaster.scheduling.commit`)
 
-Before ``load`` the run takes its lock, keyed by pipeline name and tracking store (exit 5 when
-held), and checks its outputs (exit 2); before training it opens the store (exit 2), recovers from
-a killed previous run, and skips when data, pipeline file and code are unchanged since the last
-successful run and its outputs still exist (unless forced).
+Before ``load`` the run probes a tracking server (exit 2 within ``$FORECASTER_STORE_TIMEOUT`` s),
+checks that its lock, keyed by pipeline name and tracking store, is free (exit 5 when held), and
+checks its outputs (exit 2); ``load`` also checks every rule of the pipeline file on the data
+(:mod:`forecaster.comparison.rules`). Only then does it write anything: it takes the lock, opens
+the store (exit 2), recovers from a killed previous run, and skips when data, pipeline file and
+code are unchanged since the last successful run and its outputs still exist (unless forced).
 
 A SIGTERM is recorded, not raised where it lands (:mod:`forecaster.execution.termination`): the run
 checks for it between stages, candidates, epochs and MLflow child runs, and last just before the
@@ -55,7 +57,7 @@ from forecaster.scheduling.lock import PipelineLock, run_identity
 from forecaster.scheduling.outputs import sha256_file, stage_forecast
 from forecaster.scheduling.preflight import check_outputs
 from forecaster.scheduling.state import RunState, code_version, run_key
-from forecaster.tracking.storeuri import resolve_tracking_uri
+from forecaster.tracking.storeuri import probe_store, resolve_tracking_uri
 
 logger = logging.getLogger(__name__)
 
@@ -170,11 +172,20 @@ def _run_locked(cfg: PipelineConfig, *, config_path, force, jobs, progress, stat
     stages = _Stages()
     tracking_uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
     identity = run_identity(cfg.name, tracking_uri)
-    with PipelineLock(cfg.name, state_dir, store=tracking_uri):
-        targets = {"output.forecast_path": cfg.output.forecast_path, "output.plot_path": cfg.output.plot_path}
-        check_outputs(targets)
-        with stages("load"):
-            loaded = load_data(cfg)
+    # Nothing is written until every check that needs no store has passed: a server that does not
+    # answer (exit 2 in seconds), a run already holding the lock (exit 5, before the data is read),
+    # the outputs (exit 2), the data (exit 3) and every rule of the pipeline file on it (exit 2/3).
+    probe_store(tracking_uri)
+    lock = PipelineLock(cfg.name, state_dir, store=tracking_uri)
+    lock.check_free()
+    targets = {"output.forecast_path": cfg.output.forecast_path, "output.plot_path": cfg.output.plot_path}
+    check_outputs(targets)
+    with stages("load"):
+        loaded = load_data(cfg)
+        from forecaster.comparison.rules import check_run
+
+        check_run(cfg, loaded.frame)
+    with lock:
         from forecaster import tracking
 
         tracking.configure(cfg.tracking)  # opens (creates, upgrades) the store: exit 2 when it cannot

@@ -100,6 +100,24 @@ class PipelineLock:
     def held(self) -> bool:
         return self._fd is not None
 
+    def check_free(self) -> None:
+        """Raise :class:`LockHeldError` now when another holder has the lock, writing nothing (no
+        directory, no lock file): a run calls it before it reads data, and takes the lock itself
+        (:meth:`acquire`) only once the pipeline's rules have passed."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | NOFOLLOW)
+        except FileNotFoundError:
+            return
+        except OSError:
+            return  # acquire() reports what is wrong with the file
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (BlockingIOError, PermissionError):
+            holder = _read_holder(fd)
+            raise LockHeldError(self._held_message(holder)) from None
+        finally:
+            os.close(fd)  # releases a flock taken here
+
     def acquire(self) -> "PipelineLock":
         """Take the lock or raise :class:`LockHeldError`."""
         if self._fd is not None:
@@ -111,11 +129,7 @@ class PipelineLock:
         except (BlockingIOError, PermissionError):
             holder = _read_holder(fd)
             os.close(fd)
-            against = f" against the store {self.store}" if self.store else ""
-            raise LockHeldError(
-                f"pipeline {self.name!r} is already running{against}: another process holds the lock "
-                f"{self.path} ({holder}); this run exits without doing anything"
-            ) from None
+            raise LockHeldError(self._held_message(holder)) from None
         except BaseException:
             os.close(fd)
             raise
@@ -125,6 +139,11 @@ class PipelineLock:
         self._fd = fd
         logger.debug("Acquired lock %s", self.path)
         return self
+
+    def _held_message(self, holder: str) -> str:
+        against = f" against the store {self.store}" if self.store else ""
+        return (f"pipeline {self.name!r} is already running{against}: another process holds the lock "
+                f"{self.path} ({holder}); this run exits without doing anything")
 
     def release(self) -> None:
         if self._fd is None:

@@ -4,6 +4,10 @@ The run's lock and state are keyed by the store's *identity* (:func:`store_ident
 :mod:`forecaster.scheduling.lock`), and the CLI takes the lock before any heavy import, so the
 resolution lives here rather than in :mod:`forecaster.tracking`.
 
+Before anything else a run probes a tracking *server* (:func:`probe_store`): an address that does
+not answer fails in ``$FORECASTER_STORE_TIMEOUT`` seconds (default 5) with exit 2 naming
+``tracking.tracking_uri``, instead of after MLflow's own retries (minutes).
+
 Precedence: the pipeline file's ``tracking.tracking_uri`` > ``$MLFLOW_TRACKING_URI`` >
 ``sqlite:///<cwd>/mlflow.db`` (MLflow's own default, made absolute so a later ``cd`` cannot split
 one store in two).
@@ -20,12 +24,23 @@ Example
 
 from __future__ import annotations
 
+import logging
 import os
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from forecaster.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
 DEFAULT_DB_NAME = "mlflow.db"
 SQLITE_PREFIX = "sqlite:///"
+#: Seconds a run waits for a tracking server to answer before it fails (exit 2); a contract.
+STORE_TIMEOUT_ENV = "FORECASTER_STORE_TIMEOUT"
+DEFAULT_STORE_TIMEOUT = 5.0
 
 
 def resolve_tracking_uri(config_uri: str | None = None) -> str:
@@ -113,3 +128,57 @@ def store_identity(tracking_uri: str) -> str:
         user = parts.username + (f":{parts.password}" if parts.password is not None else "")
         netloc = f"{user}@{netloc}"
     return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
+
+
+def store_timeout() -> float:
+    """``$FORECASTER_STORE_TIMEOUT`` in seconds (default 5); a bad value is a usage error (exit 2)."""
+    raw = os.environ.get(STORE_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_STORE_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{STORE_TIMEOUT_ENV} must be a number of seconds > 0. Received: {STORE_TIMEOUT_ENV}={raw}")
+    return value
+
+
+def probe_store(tracking_uri: str, timeout: float | None = None) -> None:
+    """Fail fast when a tracking server does not answer: one bounded probe before anything else.
+
+    For an ``http(s)://`` store, ``GET <uri>/health`` is tried until any HTTP answer arrives (even
+    an error status: something answers) or ``timeout`` seconds (default :func:`store_timeout`)
+    have passed. Other stores (SQLite, files) are checked when they are opened. Nothing is written.
+
+    Raises
+    ------
+    ConfigError
+        The server did not answer in time (exit 2); the message names ``tracking.tracking_uri``,
+        the reason and ``FORECASTER_STORE_TIMEOUT``.
+    """
+    parts = urlsplit(tracking_uri.strip())
+    if parts.scheme.lower() not in ("http", "https"):
+        return
+    timeout = store_timeout() if timeout is None else timeout
+    url = tracking_uri.strip().rstrip("/") + "/health"
+    deadline = time.monotonic() + timeout
+    reason = "no answer"
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            with urllib.request.urlopen(url, timeout=max(0.1, min(left, 5.0))):  # noqa: S310 - the user's server
+                return
+        except urllib.error.HTTPError:
+            return  # an HTTP status: the server answers
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            cause = getattr(exc, "reason", exc)
+            reason = f"{type(cause).__name__}: {cause}" if not isinstance(cause, str) else cause
+        time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+    raise ConfigError(
+        f"tracking.tracking_uri: the MLflow tracking server did not answer within {timeout:g} s ({reason}). "
+        f"Start the server or fix the address; to wait longer set {STORE_TIMEOUT_ENV}=<seconds>. "
+        f"Received: tracking.tracking_uri={tracking_uri}"
+    )
