@@ -212,6 +212,9 @@ def _run_locked(cfg: PipelineConfig, *, config_path, force, jobs, progress, stat
             logger.info(msg)
             return RunOutcome(status="skipped", exit_code=EXIT_OK, message=msg,
                               forecast_path=last.get("forecast_path"), plot_path=last.get("plot_path"))
+        # A champion whose files cannot be loaded safely is quarantined now, before any training:
+        # the run goes on as if there were none (forecaster.tracking.quarantine).
+        tracking.quarantine_unsafe_champion(cfg.registered_model_name)
         frame = split_frame(cfg, loaded.frame)
         record = Commit(identity=identity, pipeline=cfg.name, tracking_uri=tracking_uri,
                         registered_model=cfg.registered_model_name)
