@@ -58,8 +58,8 @@ def quarantine_unsafe_champion(registered_model: str,
     client.set_model_version_tag(registered_model, number, TAG_QUARANTINED, "true")
     client.set_model_version_tag(registered_model, number, TAG_QUARANTINED_REASON, reason[:MAX_REASON])
     logger.error(
-        "the champion %s v%s cannot be loaded safely and is quarantined (tagged %s=true): %s. This run "
-        "goes on as if there were no champion: the new best must beat the baselines to be promoted",
-        registered_model, number, TAG_QUARANTINED, reason,
+        "the champion %s v%s cannot be loaded safely and is quarantined (tagged %s=true): %s (the model's "
+        "files: %s). This run goes on as if there were no champion: the new best must beat the baselines "
+        "to be promoted", registered_model, number, TAG_QUARANTINED, reason, version.source,
     )
     return number
