@@ -218,8 +218,9 @@ def test_an_unreachable_tracking_server_fails_in_seconds_naming_the_key(tmp_path
 
 
 def test_unexpected_error_exits_1_with_traceback(tmp_path):
-    write_pipeline(tmp_path / "p.yaml", pipeline_dict())
-    write_csv(tmp_path / "data.csv")  # valid data: the run gets as far as taking its lock
+    # a valid pipeline on valid data: the run gets as far as taking its lock (its rules pass first)
+    write_pipeline(tmp_path / "p.yaml", {**pipeline_dict(), "baselines": ["persistence"]})
+    write_csv(tmp_path / "data.csv")
     blocker = tmp_path / "state-is-a-file"
     blocker.write_text("")
     done = cli("run", "p.yaml", cwd=tmp_path, env={"FORECASTER_STATE_DIR": str(blocker)})
