@@ -348,6 +348,7 @@ def _register(cfg, comparison: ComparisonResult, frame, loaded, info, backtest: 
     run_id = info.child_run_ids[best.name]
     model_uri = tracking.log_forecaster_model(best.model_dir, input_example=_input_example(cfg, loaded.frame),
                                               run_id=run_id)
+    termination.check()  # safe points inside register: after each long MLflow call
     evidence = GateEvidence(
         candidate=best.name, val_mae=best.val_mae, val_rel_mae=best.metrics.get("val_rel_mae", math.nan),
         baseline_name=base.name if base else None, baseline_val_mae=base.val_mae if base else None,
@@ -356,6 +357,7 @@ def _register(cfg, comparison: ComparisonResult, frame, loaded, info, backtest: 
     )
     champion = tracking.champion_evidence(cfg.registered_model_name, lambda uri: _champion_val_mae(uri, frame),
                                           loaded.sha256)
+    termination.check()
     decision = decide(evidence, champion, pipeline=cfg.name)
     return tracking.register_pending(model_uri, decision, evidence, registered_model=cfg.registered_model_name,
                                      run_id=run_id, data_sha256=loaded.sha256)

@@ -141,7 +141,6 @@ def _term_at(cwd: Path, line: str, delay: float) -> tuple[int, str, tuple[float,
 POINTS = [
     ("training lstm", 0.5),  # inside an epoch
     ("logging comparison", 0.0),  # while MLflow logs the child runs
-    ("logging comparison", 1.0),
     ("stage register ...", 0.3),  # while the model is logged and registered
 ]
 
