@@ -162,11 +162,11 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
         The data breaks a rule (exit 3).
     """
     with termination.deferred():  # a SIGTERM only sets a flag; the stages check it at safe points
-        return _run_locked(cfg, config_path=config_path, force=force, jobs=jobs, progress=progress,
+        return _run(cfg, config_path=config_path, force=force, jobs=jobs, progress=progress,
                            state_dir=state_dir, epoch_callback_factory=epoch_callback_factory, executor=executor)
 
 
-def _run_locked(cfg: PipelineConfig, *, config_path, force, jobs, progress, state_dir, epoch_callback_factory,
+def _run(cfg: PipelineConfig, *, config_path, force, jobs, progress, state_dir, epoch_callback_factory,
                 executor) -> RunOutcome:
     progress = progress or NullProgress()
     stages = _Stages()
