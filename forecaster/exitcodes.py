@@ -36,4 +36,6 @@ environment:
                         (default: $XDG_STATE_HOME/forecaster, else ~/.local/state/forecaster)
   MLFLOW_TRACKING_URI   the MLflow store when the pipeline file sets no tracking.tracking_uri
                         (default: sqlite:///mlflow.db in the working directory)
+  FORECASTER_STORE_TIMEOUT  seconds `run` waits for a tracking server to answer before it
+                        exits 2 naming tracking.tracking_uri (default: 5)
 """

@@ -12,10 +12,17 @@ announced by a ``stage NAME ...`` log line:
 ``commit``    the commit point: one journal, then alias, files, run state, parent FINISHED
               (:mod:`forecaster.scheduling.commit`)
 
-Before ``load`` the run takes its lock, keyed by pipeline name and tracking store (exit 5 when
-held), and checks its outputs (exit 2); before training it opens the store (exit 2), recovers from
-a killed previous run, and skips when data, pipeline file and code are unchanged since the last
-successful run and its outputs still exist (unless forced).
+Before ``load`` the run probes a tracking server (exit 2 within ``$FORECASTER_STORE_TIMEOUT`` s),
+checks that its lock, keyed by pipeline name and tracking store, is free (exit 5 when held), and
+checks its outputs (exit 2); ``load`` also checks every rule of the pipeline file on the data
+(:mod:`forecaster.comparison.rules`). Only then does it write anything: it takes the lock, opens
+the store (exit 2), recovers from a killed previous run, and skips when data, pipeline file and
+code are unchanged since the last successful run and its outputs still exist (unless forced).
+
+A SIGTERM is recorded, not raised where it lands (:mod:`forecaster.execution.termination`): the run
+checks for it between stages, candidates, epochs and MLflow child runs, and last just before the
+commit point, raising :class:`~forecaster.errors.Terminated` (exit 143, nothing consumed changed).
+One that arrives after that last check leaves the run's own outcome and exit code.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from forecaster.comparison.results import ComparisonResult
 from forecaster.config import PipelineConfig
 from forecaster.data.columns import SERIES_ID
 from forecaster.data.schema import DataSchema
+from forecaster.execution import termination
 from forecaster.exitcodes import EXIT_OK, EXIT_QUALITY_GATE
 from forecaster.scheduling.commit import (
     Commit,
@@ -49,7 +57,7 @@ from forecaster.scheduling.lock import PipelineLock, run_identity
 from forecaster.scheduling.outputs import sha256_file, stage_forecast
 from forecaster.scheduling.preflight import check_outputs
 from forecaster.scheduling.state import RunState, code_version, run_key
-from forecaster.tracking.storeuri import resolve_tracking_uri
+from forecaster.tracking.storeuri import probe_store, resolve_tracking_uri
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +101,7 @@ class _Stages:
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
+        termination.check()  # a safe point before every stage
         start = time.perf_counter()
         logger.info("stage %s ...", name)
         try:
@@ -100,6 +109,7 @@ class _Stages:
         finally:
             self.seconds[name] = round(time.perf_counter() - start, 3)
             logger.info("stage %s done in %.1fs", name, self.seconds[name])
+        termination.check()  # and after it
 
 
 def load_data(cfg: PipelineConfig):
@@ -151,15 +161,31 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
     DataValidationError
         The data breaks a rule (exit 3).
     """
+    with termination.deferred():  # a SIGTERM only sets a flag; the stages check it at safe points
+        return _run(cfg, config_path=config_path, force=force, jobs=jobs, progress=progress,
+                           state_dir=state_dir, epoch_callback_factory=epoch_callback_factory, executor=executor)
+
+
+def _run(cfg: PipelineConfig, *, config_path, force, jobs, progress, state_dir, epoch_callback_factory,
+                executor) -> RunOutcome:
     progress = progress or NullProgress()
     stages = _Stages()
     tracking_uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
     identity = run_identity(cfg.name, tracking_uri)
-    with PipelineLock(cfg.name, state_dir, store=tracking_uri):
-        targets = {"output.forecast_path": cfg.output.forecast_path, "output.plot_path": cfg.output.plot_path}
-        check_outputs(targets)
-        with stages("load"):
-            loaded = load_data(cfg)
+    # Nothing is written until every check that needs no store has passed: a server that does not
+    # answer (exit 2 in seconds), a run already holding the lock (exit 5, before the data is read),
+    # the outputs (exit 2), the data (exit 3) and every rule of the pipeline file on it (exit 2/3).
+    probe_store(tracking_uri)
+    lock = PipelineLock(cfg.name, state_dir, store=tracking_uri)
+    lock.check_free()
+    targets = {"output.forecast_path": cfg.output.forecast_path, "output.plot_path": cfg.output.plot_path}
+    check_outputs(targets)
+    with stages("load"):
+        loaded = load_data(cfg)
+        from forecaster.comparison.rules import check_run
+
+        check_run(cfg, loaded.frame)
+    with lock:
         from forecaster import tracking
 
         tracking.configure(cfg.tracking)  # opens (creates, upgrades) the store: exit 2 when it cannot
@@ -179,12 +205,16 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
         key = run_key(cfg.sha256(), loaded.sha256, code)
         state = RunState(state_dir)
         if not force and state.is_unchanged(identity, key):
+            termination.check()
             last = state.last_success(identity) or {}
             msg = (f"pipeline {cfg.name!r}: data, pipeline file and code unchanged since the last successful "
                    f"run ({last.get('finished_at', 'unknown time')}); skipped (use --force to run anyway)")
             logger.info(msg)
             return RunOutcome(status="skipped", exit_code=EXIT_OK, message=msg,
                               forecast_path=last.get("forecast_path"), plot_path=last.get("plot_path"))
+        # A champion whose files cannot be loaded safely is quarantined now, before any training:
+        # the run goes on as if there were none (forecaster.tracking.quarantine).
+        tracking.quarantine_unsafe_champion(cfg.registered_model_name)
         frame = split_frame(cfg, loaded.frame)
         record = Commit(identity=identity, pipeline=cfg.name, tracking_uri=tracking_uri,
                         registered_model=cfg.registered_model_name)
@@ -205,8 +235,10 @@ def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: 
                         "config_path": config_path, "data_sha256": loaded.sha256,
                         **_output_hashes(record, outcome),
                     }
+                termination.check()  # the last safe point: past it, the run's outcome stands
                 with stages("commit"):
                     commit(state_dir, record)
+                    termination.settle()
                 if outcome.gate is not None:  # after the commit point: the alias really moved
                     tracking.mark_champion(outcome.parent_run_id, None, outcome.comparison, outcome.gate,
                                            cfg.registered_model_name)
@@ -316,6 +348,7 @@ def _register(cfg, comparison: ComparisonResult, frame, loaded, info, backtest: 
     run_id = info.child_run_ids[best.name]
     model_uri = tracking.log_forecaster_model(best.model_dir, input_example=_input_example(cfg, loaded.frame),
                                               run_id=run_id)
+    termination.check()  # safe points inside register: after each long MLflow call
     evidence = GateEvidence(
         candidate=best.name, val_mae=best.val_mae, val_rel_mae=best.metrics.get("val_rel_mae", math.nan),
         baseline_name=base.name if base else None, baseline_val_mae=base.val_mae if base else None,
@@ -324,6 +357,7 @@ def _register(cfg, comparison: ComparisonResult, frame, loaded, info, backtest: 
     )
     champion = tracking.champion_evidence(cfg.registered_model_name, lambda uri: _champion_val_mae(uri, frame),
                                           loaded.sha256)
+    termination.check()
     decision = decide(evidence, champion, pipeline=cfg.name)
     return tracking.register_pending(model_uri, decision, evidence, registered_model=cfg.registered_model_name,
                                      run_id=run_id, data_sha256=loaded.sha256)

@@ -6,8 +6,12 @@ below it; nothing imports it.
 Each command parses its arguments, configures logging, imports the heavy modules it needs
 (TensorFlow, MLflow, pandas) only when it runs, and maps errors to the documented exit codes
 (owned by :mod:`forecaster.exitcodes`, printed by every ``--help``). SIGTERM is handled like
-Ctrl-C: it raises :class:`forecaster.errors.Terminated` (a ``KeyboardInterrupt``), so open MLflow
-runs are marked KILLED and nothing consumed is half-written; the exit code is 143 (130 for Ctrl-C).
+Ctrl-C, so open MLflow runs are marked KILLED and nothing consumed is half-written; the exit code
+is 143 (130 for Ctrl-C). The handler records it (:mod:`forecaster.execution.termination`); during
+``run`` it does nothing else and the run stops at its next safe point; otherwise it also raises
+:class:`forecaster.errors.Terminated` at once. Either way a command that returns while a SIGTERM
+is pending (one not followed by a run's commit point) exits 143, never 0: a raise swallowed where
+it landed (a garbage-collection callback) is not lost.
 
 Example
 -------
@@ -29,6 +33,7 @@ from forecaster.cli.csvsource import infer_data_config
 from forecaster.cli.exitcodes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED
 from forecaster.cli.parser import build_parser
 from forecaster.errors import ForecasterError, Terminated
+from forecaster.execution import termination
 
 # The exit codes are owned by forecaster.exitcodes (the CLI's view: forecaster.cli.exitcodes).
 __all__ = [
@@ -75,7 +80,20 @@ def _run(args: Any) -> int:
         # Every command, and any process it starts, uses this store (pipeline files are
         # overridden too: see commands._load_config).
         os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
+    termination.reset()
     previous = _handle_sigterm()
+    try:
+        code = _run_command(args)
+        if termination.pending():  # a SIGTERM no run's commit point settled: never a silent 0
+            logger.error("Terminated (SIGTERM)")
+            return EXIT_TERMINATED
+        return code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_command(args: Any) -> int:
     try:
         return int(args.handler(args))
     except ForecasterError as exc:
@@ -84,7 +102,7 @@ def _run(args: Any) -> int:
         logger.debug("Details", exc_info=True)
         return exc.exit_code
     except Terminated:
-        logger.error("Terminated (SIGTERM)")
+        termination.request()  # logged once, by main
         return EXIT_TERMINATED
     except KeyboardInterrupt:
         logger.error("Interrupted")
@@ -94,18 +112,19 @@ def _run(args: Any) -> int:
         logger.error("Unexpected error: %s%s", type(exc).__name__, f": {summary}" if summary else "",
                      exc_info=True)
         return EXIT_ERROR
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated()
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """Record the SIGTERM; raise only when no run checks the flag at its safe points and no run's
+    commit point has settled the outcome."""
+    termination.request()
+    if termination.pending() and not termination.deferring():
+        raise Terminated()
 
 
 def _handle_sigterm() -> Any:
-    """Turn SIGTERM into :class:`Terminated` (main thread only); returns the previous handler."""
+    """Install :func:`_on_sigterm` (main thread only); returns the previous handler."""
     if threading.current_thread() is not threading.main_thread():
         return None
-    return signal.signal(signal.SIGTERM, _raise_terminated)
+    return signal.signal(signal.SIGTERM, _on_sigterm)
 

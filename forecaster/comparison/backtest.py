@@ -23,6 +23,7 @@ from forecaster.comparison.progress import NullProgress, Progress
 from forecaster.comparison.tasks import fold_task
 from forecaster.config import PipelineConfig
 from forecaster.data.columns import SERIES_ID
+from forecaster.execution import termination
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def run_folds(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, *,
         results = []
         with tempfile.TemporaryDirectory(prefix="forecaster-backtest-", dir=workdir) as tmp:
             for fold in range(folds):
+                termination.check()  # a safe point between folds
                 results.append(backtest_fold(cfg, plans, frame, folds, fold, workdir=tmp))
                 logger.info("%s", results[-1].line)
                 progress.advance("folds")

@@ -46,6 +46,20 @@ def fold_sizes(cfg: PipelineConfig, folds: int) -> tuple[float, float]:
     return val, test
 
 
+def fold_labels(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, fold: int) -> pd.Series:
+    """The split labels of fold ``fold`` of ``folds`` (raises DataValidationError, exit 3, when a
+    series is too short for the folds)."""
+    val, test = fold_sizes(cfg, folds)
+    return fold_split_labels(frame, folds, fold, val, test, min_train_rows=cfg.window.lookback + cfg.window.horizon)
+
+
+def check_folds(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
+    """Fail before anything is written when the data is too short for ``evaluation.backtest_folds``
+    (the same rule every fold applies: :func:`fold_labels`)."""
+    if cfg.evaluation.backtest_folds:
+        fold_labels(cfg, frame, cfg.evaluation.backtest_folds, 0)
+
+
 @dataclass
 class FoldOutcome:
     """What one walk-forward fold returns (data only: a fold may run as a cluster task)."""
@@ -61,9 +75,7 @@ def backtest_fold(cfg: PipelineConfig, plans: list[CandidatePlan], frame: pd.Dat
 
     A plain function of its arguments: the unit of distribution of a backtest (one task per fold).
     """
-    val, test = fold_sizes(cfg, folds)
-    labels = fold_split_labels(frame, folds, fold, val, test,
-                               min_train_rows=cfg.window.lookback + cfg.window.horizon)
+    labels = fold_labels(cfg, frame, folds, fold)
     fold_frame = frame.assign(split=labels.to_numpy())
     fold_frame = fold_frame[fold_frame[SPLIT] != "unused"].reset_index(drop=True)
     rows = []

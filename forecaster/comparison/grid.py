@@ -8,11 +8,12 @@ metrics relative to persistence and the Diebold-Mariano test against it, and ret
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,6 +37,7 @@ from forecaster.comparison.tasks import train_candidates
 from forecaster.config import PipelineConfig
 from forecaster.estimator import BaselineForecaster
 from forecaster.evaluation import diebold_mariano
+from forecaster.execution import termination
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,7 @@ def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.P
 
     baselines = []
     for kind in cfg.baselines:
+        termination.check()  # a safe point: between baselines and candidates
         baselines.append(evaluate_baseline(cfg, kind, frame, models_dir))
         logger.info("baseline %-15s val_mae=%.4f test_mae=%.4f", kind,
                     baselines[-1].metrics.get("val_mae", math.nan), baselines[-1].metrics.get("test_mae", math.nan))
@@ -102,6 +105,7 @@ def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.P
                                       warm_start_from=warm_start_from)
     elif jobs <= 1 or len(plans) <= 1:
         for plan in plans:
+            termination.check()
             callbacks = [epoch_callback_factory()] if epoch_callback_factory else []
             if not isinstance(progress, NullProgress):
                 callbacks.append(epoch_progress_callback(progress, plan.name, cfg.training.epochs))
@@ -119,13 +123,17 @@ def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.P
             futures = {pool.submit(train_candidate, cfg_dict, plan, str(data_ref), str(models_dir),
                                    warm_start_from=warm_start_from): plan
                        for plan in plans}
-            for future in as_completed(futures):
-                result = future.result()
-                by_name[result.name] = result
-                _log_candidate(result)
-                progress.advance("candidates", name=result.name)
+            try:
+                for result in _as_finished(futures):
+                    by_name[result.name] = result
+                    _log_candidate(result)
+                    progress.advance("candidates", name=result.name)
+            except BaseException:
+                _stop_pool(pool)
+                raise
         candidates = [by_name[p.name] for p in plans]
     progress.finish("candidates")
+    termination.check()
 
     blend = blend_candidate(cfg, frame, candidates, baselines, models_dir)
     if blend is not None:
@@ -135,6 +143,26 @@ def run_comparison(cfg: PipelineConfig, frame: pd.DataFrame, workdir: str | os.P
     _add_relative_metrics(comparison)
     _add_significance(comparison, frame, cfg)
     return comparison
+
+
+def _as_finished(futures) -> Any:
+    """The pool's results as they finish, with a SIGTERM check at least every second."""
+    waiting = set(futures)
+    while waiting:
+        done, waiting = wait(waiting, timeout=1.0, return_when=FIRST_COMPLETED)
+        termination.check()
+        for future in done:
+            yield future.result()
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a ``--jobs`` pool now (a SIGTERM or an error): queued candidates are cancelled and the
+    workers still training are terminated rather than awaited."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
 
 
 def _log_candidate(result: CandidateResult) -> None:

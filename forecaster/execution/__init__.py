@@ -1,7 +1,8 @@
 """Where the work of a run executes: this process (``local``) or a Ray cluster (``ray``).
 
-Owns where tasks run and how their results travel back (``archive``). May import the ground floor
-only (and ``ray`` in ``ray_executor``); the tasks themselves belong to :mod:`forecaster.comparison`.
+Owns where tasks run, how their results travel back (``archive``) and when they must stop
+(``termination``: the SIGTERM flag checked at safe points). May import the ground floor only (and
+``ray`` in ``ray_executor``); the tasks themselves belong to :mod:`forecaster.comparison`.
 
 The execution environment is not part of the pipeline file: the same file runs on a laptop or a
 cluster, and the idempotence key never depends on it. Only :mod:`forecaster.execution.ray_executor`

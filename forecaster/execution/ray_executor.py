@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator, Sequence
 import ray
 import ray.exceptions
 
+from forecaster.execution import termination
 from forecaster.execution.outcome import ExecutorUnavailableError, TaskOutcome
 
 logger = logging.getLogger(__name__)
@@ -210,7 +211,8 @@ class RayExecutor:
         try:
             with _sigterm_as_interrupt():
                 while pending:
-                    ready, pending = ray.wait(pending, num_returns=1)
+                    ready, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+                    termination.check()  # a SIGTERM recorded by the CLI: cancel the outstanding tasks
                     for ref in ready:
                         i = index[ref]
                         try:

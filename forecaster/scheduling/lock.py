@@ -1,9 +1,11 @@
 """One lock per pipeline and tracking store: what must not run twice.
 
 Everything is keyed by the run's *identity*, :func:`run_identity`: the pipeline name together with
-the tracking store (``<name>-<12 hex of sha256(store)>``), so the same pipeline started from two
-working directories against one store cannot run twice at once, while the same pipeline name
-against two stores runs (and is skipped) independently.
+the tracking store's identity (``<name>-<12 hex of sha256(store)>``, the store as
+:func:`forecaster.tracking.storeuri.store_identity` names it: the real path of a SQLite or file
+store, a normalised URI for a server), so the same pipeline started from two working directories,
+or through a symlink, a relative path or ``..`` segments, against one store cannot run twice at
+once, while the same pipeline name against two stores runs (and is skipped) independently.
 
 :class:`PipelineLock` holds an exclusive ``flock`` on ``<state_dir>/locks/<identity>.lock``. The
 operating system releases it when the holder exits or is killed (even by SIGKILL), so a stale lock
@@ -31,17 +33,21 @@ from pathlib import Path
 
 from forecaster.errors import LockHeldError
 from forecaster.statedir import NOFOLLOW, default_state_dir, state_subdir
+from forecaster.tracking.storeuri import store_identity
 
 logger = logging.getLogger(__name__)
 
 
 def run_identity(name: str, tracking_uri: str) -> str:
-    """What must not run twice: ``<pipeline name>-<first 12 hex of sha256(tracking URI)>``.
+    """What must not run twice: ``<pipeline name>-<first 12 hex of sha256(store identity)>``.
+
+    Two URIs of one store (a symlink, a relative path, ``..``, ``HTTP://Host:80/``) give one
+    identity (:func:`forecaster.tracking.storeuri.store_identity`).
 
     >>> run_identity("smoke", "sqlite:////srv/mlflow.db")[:6]
     'smoke-'
     """
-    return f"{name}-{hashlib.sha256(tracking_uri.encode()).hexdigest()[:12]}"
+    return f"{name}-{hashlib.sha256(store_identity(tracking_uri).encode()).hexdigest()[:12]}"
 
 
 def _now() -> str:
@@ -94,6 +100,24 @@ class PipelineLock:
     def held(self) -> bool:
         return self._fd is not None
 
+    def check_free(self) -> None:
+        """Raise :class:`LockHeldError` now when another holder has the lock, writing nothing (no
+        directory, no lock file): a run calls it before it reads data, and takes the lock itself
+        (:meth:`acquire`) only once the pipeline's rules have passed."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | NOFOLLOW)
+        except FileNotFoundError:
+            return
+        except OSError:
+            return  # acquire() reports what is wrong with the file
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (BlockingIOError, PermissionError):
+            holder = _read_holder(fd)
+            raise LockHeldError(self._held_message(holder)) from None
+        finally:
+            os.close(fd)  # releases a flock taken here
+
     def acquire(self) -> "PipelineLock":
         """Take the lock or raise :class:`LockHeldError`."""
         if self._fd is not None:
@@ -105,11 +129,7 @@ class PipelineLock:
         except (BlockingIOError, PermissionError):
             holder = _read_holder(fd)
             os.close(fd)
-            against = f" against the store {self.store}" if self.store else ""
-            raise LockHeldError(
-                f"pipeline {self.name!r} is already running{against}: another process holds the lock "
-                f"{self.path} ({holder}); this run exits without doing anything"
-            ) from None
+            raise LockHeldError(self._held_message(holder)) from None
         except BaseException:
             os.close(fd)
             raise
@@ -119,6 +139,11 @@ class PipelineLock:
         self._fd = fd
         logger.debug("Acquired lock %s", self.path)
         return self
+
+    def _held_message(self, holder: str) -> str:
+        against = f" against the store {self.store}" if self.store else ""
+        return (f"pipeline {self.name!r} is already running{against}: another process holds the lock "
+                f"{self.path} ({holder}); this run exits without doing anything")
 
     def release(self) -> None:
         if self._fd is None:

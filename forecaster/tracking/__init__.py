@@ -12,6 +12,8 @@ run's scheduling, the pipeline or the CLI.
 - :mod:`.artifacts`: the comparison table and the figures a comparison logs;
 - :mod:`.pyfunc_model`: the served model, forecasting from raw history;
 - :mod:`.registry`: registration, writing the champion gate's decision (aliases, never stages);
+- :mod:`.quarantine`: a champion whose files cannot be loaded safely is tagged quarantined and
+  treated as no champion;
 - :mod:`.lifecycle`: ending the pipeline's parent run at its commit point, closing a killed run's.
 """
 
@@ -26,6 +28,7 @@ from forecaster.tracking.pyfunc_model import (
     load_forecaster_from_uri,
     log_forecaster_model,
 )
+from forecaster.tracking.quarantine import quarantine_unsafe_champion
 from forecaster.tracking.registry import (
     abandon_pending,
     champion_evidence,
@@ -51,6 +54,7 @@ __all__ = [
     "commit_version",
     "end_run",
     "open_store",
+    "quarantine_unsafe_champion",
     "register_pending",
     "ComparisonRunInfo",
     "ForecasterModel",

@@ -58,6 +58,11 @@ TAG_BASELINE_VAL_MAE = "forecaster.baseline_val_mae"
 #: ``pending`` (registered, its run not committed yet), ``committed`` or ``abandoned``.
 TAG_STATE = "forecaster.state"
 STATE_PENDING, STATE_COMMITTED, STATE_ABANDONED = "pending", "committed", "abandoned"
+#: A champion whose files cannot be loaded safely (:mod:`forecaster.tracking.quarantine`): ``true``,
+#: and why. A quarantined champion counts as no champion: not re-scored, not warm-started from,
+#: not served; the gate decides as for a first model.
+TAG_QUARANTINED = "forecaster.quarantined"
+TAG_QUARANTINED_REASON = "forecaster.quarantined_reason"
 
 
 def champion_uri(name: str) -> str | None:
@@ -65,13 +70,22 @@ def champion_uri(name: str) -> str | None:
     return f"models:/{name}@{CHAMPION}" if _champion(MlflowClient(), name) is not None else None
 
 
-def _champion(client: MlflowClient, name: str) -> ModelVersion | None:
+def _champion(client: MlflowClient, name: str, *, quarantined: bool = False) -> ModelVersion | None:
+    """The version the ``champion`` alias names; None when there is none or (unless
+    ``quarantined``) when it is tagged ``forecaster.quarantined=true``."""
     try:
-        return client.get_model_version_by_alias(name, CHAMPION)
+        version = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException as exc:
         if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
             return None
         raise
+    if not quarantined and is_quarantined(version):
+        return None
+    return version
+
+
+def is_quarantined(version: ModelVersion) -> bool:
+    return str((version.tags or {}).get(TAG_QUARANTINED, "")).lower() == "true"
 
 
 def _tag_float(version: ModelVersion, key: str) -> float | None:

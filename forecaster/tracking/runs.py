@@ -42,6 +42,7 @@ from forecaster.comparison.results import (
     CandidateResult,
     ComparisonResult,
 )
+from forecaster.execution import termination
 from forecaster.tracking.artifacts import (
     comparison_table,
     write_candidate_artifacts,
@@ -279,6 +280,7 @@ def log_comparison(
         with tempfile.TemporaryDirectory(prefix="tracking-", dir=workdir) as scratch:
             scratch_dir = Path(scratch)
             for index, result in enumerate([*comparison.candidates, *comparison.baselines]):
+                termination.check()  # a safe point between child runs: a SIGTERM marks them KILLED
                 if result.name in info.child_run_ids:
                     logger.warning("two runs are named %r; the run ids map keeps the last", result.name)
                 # A short name (cell, size, clipping) fits the runs list; the full one is the
@@ -319,7 +321,8 @@ def log_comparison(
             client.set_terminated(parent_id, RunStatus.to_string(RunStatus.FINISHED))
     except BaseException as exc:
         status = "FAILED" if isinstance(exc, Exception) else "KILLED"
-        logger.error("logging to MLflow failed (%s); marking run(s) %s", exc, status)
+        why = "stopped by SIGTERM" if isinstance(exc, termination.Terminated) else f"failed ({exc})"
+        logger.error("logging to MLflow %s; marking run(s) %s", why, status)
         if open_child is not None:
             _terminate(client, open_child, status)
         _terminate(client, parent_id, status)

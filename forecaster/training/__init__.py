@@ -1,7 +1,8 @@
 """Training: Adam with first-class gradient clipping, per-epoch gradient telemetry, NaN guard, seeds.
 
 Owns how a Keras model is fitted: the optimiser with clipping, callbacks, seeds, XLA and threads,
-the lag telemetry. May import ``models`` and the ground floor; never data frames, estimators or MLflow.
+the lag telemetry. May import ``models``, ``execution.termination`` (the SIGTERM flag, checked after every batch and
+epoch) and the ground floor; never data frames, estimators or MLflow.
 
 Public API (see docs/ARCHITECTURE.md): :class:`TrainSettings`, :func:`make_optimizer`,
 :class:`GradientTelemetry`, :func:`set_seed`, :func:`train_model` -> :class:`TrainResult`.

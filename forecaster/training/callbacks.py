@@ -1,4 +1,5 @@
-"""Keras callbacks of the training path: per-epoch gradient telemetry, the NaN guard, the epoch clock.
+"""Keras callbacks of the training path: per-epoch gradient telemetry, the NaN guard, the epoch clock,
+the SIGTERM check (:class:`StopOnTermination`).
 
 Cost: the telemetry reads four variables once per epoch. The NaN guard reads ``logs['loss']``
 after each batch, which adds no host sync on the TensorFlow backend: Keras 3 already converts the
@@ -20,6 +21,8 @@ import statistics
 import time
 
 import keras
+
+from forecaster.execution import termination
 
 logger = logging.getLogger(__name__)
 
@@ -187,3 +190,17 @@ def _first_call_excess(times: list[float]) -> float:
     if len(times) < 2:
         return float(sum(times))
     return max(0.0, times[0] - statistics.median(times[1:]))
+
+
+class StopOnTermination(keras.callbacks.Callback):
+    """A safe point after every training batch and epoch: a SIGTERM recorded by the CLI
+    (:mod:`forecaster.execution.termination`) stops training here with
+    :class:`~forecaster.errors.Terminated`; the candidate is abandoned, nothing is saved."""
+
+    async_safe = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        termination.check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        termination.check()

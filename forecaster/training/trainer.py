@@ -25,7 +25,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from forecaster.training.callbacks import EPOCH_SECONDS, TELEMETRY_KEYS, EpochClock, GradientTelemetry, NanGuard
+from forecaster.training.callbacks import (
+    EPOCH_SECONDS,
+    TELEMETRY_KEYS,
+    EpochClock,
+    GradientTelemetry,
+    NanGuard,
+    StopOnTermination,
+)
 from forecaster.training.optimizer import make_optimizer
 from forecaster.training.seeding import set_seed
 from forecaster.training.settings import TrainSettings
@@ -223,7 +230,7 @@ def train_model(
     )
     guard = NanGuard()
     clock = EpochClock()
-    own: list[keras.callbacks.Callback] = [clock, GradientTelemetry(), guard]
+    own: list[keras.callbacks.Callback] = [clock, GradientTelemetry(), guard, StopOnTermination()]
     if settings.patience > 0 and val_ds is not None:
         own.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience,
                                                  restore_best_weights=True))

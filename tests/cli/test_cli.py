@@ -177,8 +177,50 @@ def test_concurrent_run_exits_5_before_loading_data(tmp_path):
     assert elapsed < 10
 
 
+def test_a_rule_of_the_file_on_the_data_fails_before_anything_is_written(tmp_path):
+    # evaluation.season 100000 on daily data with lookback 28: exit 2 before the store or the lock exist
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "seattle_weather.csv").write_bytes((REPO / "data" / "seattle_weather.csv").read_bytes())
+    (tmp_path / "smoke.yaml").write_text((REPO / "pipelines" / "smoke.yaml").read_text())
+    done = cli("run", "smoke.yaml", "--set", "evaluation.season=100000", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "window.lookback" in done.stderr and "100000" in done.stderr and "evaluation.season" in done.stderr
+    assert "Traceback" not in done.stderr
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+                     if p.name not in ("data", "seattle_weather.csv", "smoke.yaml"))
+    assert written == []  # no mlflow.db, no mlflow.db.lock, no state directory, no lock file
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_unreachable_tracking_server_fails_in_seconds_naming_the_key(tmp_path):
+    write_csv(tmp_path / "data.csv")
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    write_pipeline(tmp_path / "p.yaml", {**pipeline_dict(), "tracking": {"tracking_uri": uri}})
+    start = time.perf_counter()
+    done = cli("run", "p.yaml", cwd=tmp_path)  # the default wait: 5 s
+    elapsed = time.perf_counter() - start
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert elapsed < 20
+    assert "tracking.tracking_uri: the MLflow tracking server did not answer within 5 s" in done.stderr
+    assert "FORECASTER_STORE_TIMEOUT=<seconds>" in done.stderr and uri in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / ".forecaster").exists()
+    done = cli("run", "p.yaml", cwd=tmp_path, env={"FORECASTER_STORE_TIMEOUT": "1.5"})
+    assert done.returncode == 2 and "did not answer within 1.5 s" in done.stderr
+    done = cli("run", "p.yaml", cwd=tmp_path, env={"FORECASTER_STORE_TIMEOUT": "soon"})
+    assert done.returncode == 2 and "FORECASTER_STORE_TIMEOUT must be a number of seconds > 0" in done.stderr
+
+
 def test_unexpected_error_exits_1_with_traceback(tmp_path):
-    write_pipeline(tmp_path / "p.yaml", pipeline_dict())
+    # a valid pipeline on valid data: the run gets as far as taking its lock (its rules pass first)
+    write_pipeline(tmp_path / "p.yaml", {**pipeline_dict(), "baselines": ["persistence"]})
+    write_csv(tmp_path / "data.csv")
     blocker = tmp_path / "state-is-a-file"
     blocker.write_text("")
     done = cli("run", "p.yaml", cwd=tmp_path, env={"FORECASTER_STATE_DIR": str(blocker)})

@@ -171,3 +171,26 @@ def test_corrupt_run_state_is_ignored(tmp_path, caplog):
     path.write_text("{not json")
     assert RunState(tmp_path).last_success("nightly") is None
     assert "unreadable run state" in caplog.text
+
+
+def _store_aliases(tmp_path, monkeypatch):
+    """One SQLite store named four ways: plain, through a symlinked directory, relative, with ``..``."""
+    (tmp_path / "X" / "store").mkdir(parents=True)
+    (tmp_path / "X" / "sub").mkdir()
+    (tmp_path / "X" / "store_link").symlink_to(tmp_path / "X" / "store", target_is_directory=True)
+    monkeypatch.chdir(tmp_path / "X")
+    return [f"sqlite:///{tmp_path}/X/store/mlflow.db", f"sqlite:///{tmp_path}/X/store_link/mlflow.db",
+            "sqlite:///store/mlflow.db", f"sqlite:///{tmp_path}/X/sub/../store/mlflow.db"]
+
+
+def test_the_lock_is_keyed_on_the_store_not_the_uri_text(tmp_path, monkeypatch):
+    state = tmp_path / "state"
+    plain, *aliases = _store_aliases(tmp_path, monkeypatch)
+    assert len({run_identity("nightly", uri) for uri in [plain, *aliases]}) == 1
+    with PipelineLock("nightly", state, store=plain):
+        for uri in aliases:
+            with pytest.raises(LockHeldError, match="'nightly' is already running"):
+                PipelineLock("nightly", state, store=uri).acquire()
+    for uri in aliases:  # and each alias holds it against the plain path
+        with PipelineLock("nightly", state, store=uri), pytest.raises(LockHeldError):
+            PipelineLock("nightly", state, store=plain).acquire()
