@@ -17,7 +17,8 @@
   with each embedding as input, for all output segments and channels at once; dropout
   (``dropout``) then a ``Dense(units -> w)`` give ``w`` values per output segment.
 - **Truncated BPTT** (``truncate`` in steps): the encoder runs over chunks of
-  ``max(1, truncate // segment)`` segments with the gradient stopped between chunks, so training
+  ``max(1, truncate // segment)`` segments ending at the window's end, with the gradient stopped
+  between chunks, so training
   gradients reach back about ``truncate`` steps, rounded down to whole segments (at least one).
 
 Example
@@ -83,11 +84,13 @@ class SegmentRecurrent(keras.layers.Layer):
 
     def _encode(self, z):
         chunk = self.n_in if self.truncate is None else max(1, int(self.truncate) // self.segment)
+        # Chunks end at the window's end (the first one may be shorter), as TruncatedRecurrent does.
+        bounds = sorted({0, *range(self.n_in % chunk, self.n_in, chunk)})
         states = None
-        for start in range(0, self.n_in, chunk):
+        for a, b in zip(bounds, [*bounds[1:], self.n_in]):
             if states is not None:
                 states = [ops.stop_gradient(s) for s in states]
-            out = self.rnn(z[:, start:start + chunk], initial_state=states)
+            out = self.rnn(z[:, a:b], initial_state=states)
             states = list(out[1:])
         return states
 

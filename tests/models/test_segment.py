@@ -76,3 +76,11 @@ def test_lookback_or_horizon_not_divisible_exits_2_naming_the_keys(tmp_path, mon
     err = capsys.readouterr().err
     assert code == 2, err
     assert key in err and "models.0.segment=4" in err and "Traceback" not in err
+
+
+def test_truncation_across_segments_leaves_the_forecast_unchanged():
+    spec = ModelSpec(cell="lstm", units=6, segment=2)
+    x = np.random.default_rng(1).normal(size=(3, 10, 1)).astype("float32")
+    full = build_model(spec, 10, 1, 4, 1, seed=5)
+    cut = build_model(spec, 10, 1, 4, 1, seed=5, truncate=4)  # chunks of 2 segments: [0,1) [1,3) [3,5)
+    np.testing.assert_allclose(full(x), cut(x), atol=1e-5)
