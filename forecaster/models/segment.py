@@ -74,9 +74,11 @@ class SegmentRecurrent(keras.layers.Layer):
     def build(self, input_shape):
         n_t = len(self.target_indices)
         pos_width = self.units // 2 if self.channel_embedding else self.units
-        self.pos_emb = self.add_weight(shape=(self.n_out, pos_width), initializer="random_normal", name="position")
+        seed = self.seed
+        normal = (lambda k: keras.initializers.RandomNormal(stddev=0.05, seed=None if seed is None else seed + k))
+        self.pos_emb = self.add_weight(shape=(self.n_out, pos_width), initializer=normal(6), name="position")
         if self.channel_embedding:
-            self.chan_emb = self.add_weight(shape=(n_t, self.units - pos_width), initializer="random_normal",
+            self.chan_emb = self.add_weight(shape=(n_t, self.units - pos_width), initializer=normal(7),
                                             name="channel")
         self.embed.build((None, self.n_in, self.segment))
         self.rnn.build((None, self.n_in, self.units))
