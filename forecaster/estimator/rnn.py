@@ -289,6 +289,7 @@ class RNNForecaster(WindowForecaster):
 
         import forecaster.models.layers  # noqa: F401  registers the custom layers for safe loading
         import forecaster.models.truncation  # noqa: F401  (TruncatedRecurrent too)
+        import forecaster.models.segment  # noqa: F401  (SegmentRecurrent too)
 
         path = directory / MODEL_FILE
         if not path.is_file():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -59,6 +62,10 @@ def test_multivariate_save_load_forecast_round_trip(tmp_path):
     est.save(tmp_path / "m")
     again = type(est).load(tmp_path / "m")
     pd.testing.assert_frame_equal(again.predict(frame), before)
+    # A fresh process (no segment module imported yet) loads it in safe mode, as `forecast` does.
+    code = f"from forecaster.estimator import RNNForecaster; RNNForecaster.load({str(tmp_path / 'm')!r})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 @pytest.mark.parametrize("window,key", [({"lookback": 10, "horizon": 4}, "window.lookback=10"),
