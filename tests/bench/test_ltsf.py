@@ -33,7 +33,7 @@ def test_small_frame_windows_read_lookback_from_earlier_split():
     assert starts["test"].tolist() == list(range(36, 45))
     assert ltsf.test_window_count(50, "ratio", 4, 2) == 9
     assert starts["val"].tolist() == list(range(31, 35))  # labels in rows 35..39
-    assert starts["train"].tolist() == list(range(0, 30))  # whole window in rows 0..34
+    assert starts["train"].tolist() == list(range(30))  # whole window in rows 0..34
 
 
 def test_scaled_metrics_by_hand():

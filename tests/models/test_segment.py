@@ -64,7 +64,7 @@ def test_multivariate_save_load_forecast_round_trip(tmp_path):
     pd.testing.assert_frame_equal(again.predict(frame), before)
     # A fresh process (no segment module imported yet) loads it in safe mode, as `forecast` does.
     code = f"from forecaster.estimator import RNNForecaster; RNNForecaster.load({str(tmp_path / 'm')!r})"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
 
 
