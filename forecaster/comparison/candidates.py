@@ -74,6 +74,8 @@ def rnn_params(cfg: PipelineConfig, plan: CandidatePlan) -> dict[str, Any]:
         "cell": model["cell"], "layers": model["layers"], "units": model["units"],
         "bidirectional": model["bidirectional"], "dropout": model["dropout"],
         "recurrent_dropout": model["recurrent_dropout"], "head": model["head"],
+        "segment": model.get("segment"), "norm": model.get("norm", "revin"),
+        "channel_embedding": model.get("channel_embedding", True),
         "clipping": plan.clipping["kind"], "clip_threshold": plan.clipping["threshold"],
         "loss": t.loss, "learning_rate": t.learning_rate, "batch_size": t.batch_size,
         "epochs": t.epochs, "patience": t.patience, "seed": t.seed, "residual": t.residual,

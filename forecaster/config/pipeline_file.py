@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from forecaster.config.data import DataConfig
 from forecaster.config.overrides import apply_overrides
@@ -99,6 +99,19 @@ class PipelineConfig(StrictSection):
                     "start, so there is no clean K-step cut; use bptt 'full' or drop bidirectional"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _segments_divide_window(self) -> "PipelineConfig":
+        for j, m in enumerate(self.models):
+            if m.segment is None:
+                continue
+            for key, v in (("window.lookback", self.window.lookback), ("window.horizon", self.window.horizon)):
+                if v % m.segment:
+                    raise ValueError(
+                        f"{key}={v} is not divisible by models.{j}.segment={m.segment}: segment "
+                        "recurrence cuts the window and the forecast into whole segments"
+                    )
+        return self
 
     @field_validator("models")
     @classmethod

@@ -73,6 +73,19 @@ class ModelConfig(StrictSection):
     dropout: float = Field(default=0.0, ge=0, lt=1)
     recurrent_dropout: float = Field(default=0.0, ge=0, lt=1)
     head: Literal["dense", "seq2seq"] = "dense"
+    segment: int | None = Field(default=None, ge=1)
+    norm: Literal["revin", "last"] = "revin"
+    channel_embedding: bool = True
+
+    @model_validator(mode="after")
+    def _segment_single_layer(self) -> "ModelConfig":
+        if self.segment is not None and (self.layers != 1 or self.bidirectional or self.recurrent_dropout):
+            raise ValueError(
+                f"segment={self.segment} takes one unidirectional layer without recurrent_dropout; "
+                f"received layers={self.layers}, bidirectional={self.bidirectional}, "
+                f"recurrent_dropout={self.recurrent_dropout}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _units_match_layers(self) -> "ModelConfig":

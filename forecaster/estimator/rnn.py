@@ -32,7 +32,7 @@ class RNNForecaster(WindowForecaster):
         Target columns (their own history is always an input).
     lookback, horizon, stride : int
         Window shape: ``X (n_samples, lookback, n_features)`` -> ``y (n_samples, horizon, n_targets)``.
-    cell, layers, units, bidirectional, dropout, recurrent_dropout, head :
+    cell, layers, units, bidirectional, dropout, recurrent_dropout, head, segment, norm, channel_embedding :
         The architecture (see :class:`forecaster.models.spec.ModelSpec`).
     clipping, clip_threshold :
         ``none`` | ``clipnorm`` | ``clipvalue`` | ``global_clipnorm`` and its threshold.
@@ -111,6 +111,9 @@ class RNNForecaster(WindowForecaster):
         dropout=0.0,
         recurrent_dropout=0.0,
         head="dense",
+        segment=None,
+        norm="revin",
+        channel_embedding=True,
         clipping="none",
         clip_threshold=None,
         loss="mse",
@@ -147,6 +150,7 @@ class RNNForecaster(WindowForecaster):
         self.bidirectional = bidirectional
         self.dropout = dropout
         self.recurrent_dropout = recurrent_dropout
+        self.segment, self.norm, self.channel_embedding = segment, norm, channel_embedding
         self.head = head
         self.clipping = clipping
         self.clip_threshold = clip_threshold
@@ -180,7 +184,8 @@ class RNNForecaster(WindowForecaster):
 
         units = tuple(self.units) if isinstance(self.units, (list, tuple)) else self.units
         return ModelSpec(cell=self.cell, layers=self.layers, units=units, bidirectional=self.bidirectional,
-                         dropout=self.dropout, recurrent_dropout=self.recurrent_dropout, head=self.head)
+                         dropout=self.dropout, recurrent_dropout=self.recurrent_dropout, head=self.head,
+                         segment=self.segment, norm=self.norm, channel_embedding=self.channel_embedding)
 
     def fit(self, frame: pd.DataFrame, y: Any = None, callbacks=()) -> "RNNForecaster":
         self._callbacks = list(callbacks or ())
@@ -200,6 +205,7 @@ class RNNForecaster(WindowForecaster):
             self.spec, self.lookback, values.shape[1], self.horizon, len(targets),
             residual_targets=targets if self.residual else None, seed=self.seed,
             center_targets=self.center_targets, scale_targets=self.scale_targets, truncate=self.truncate,
+            target_indices=targets,
         )
         self.warm_started_, self.warm_start_note_ = False, "warm start off"
         if self.warm_start_from:
@@ -285,6 +291,7 @@ class RNNForecaster(WindowForecaster):
 
         import forecaster.models.layers  # noqa: F401  registers the custom layers for safe loading
         import forecaster.models.truncation  # noqa: F401  (TruncatedRecurrent too)
+        import forecaster.models.segment  # noqa: F401  (SegmentRecurrent too)
 
         path = directory / MODEL_FILE
         if not path.is_file():

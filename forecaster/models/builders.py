@@ -155,6 +155,7 @@ def build_model(
     center_targets: bool = False,
     scale_targets: bool = False,
     truncate: int | None = None,
+    target_indices: Sequence[int] | None = None,
 ) -> keras.Model:
     """Build (not compile) the Keras model of ``spec``.
 
@@ -182,6 +183,9 @@ def build_model(
         (:class:`~forecaster.models.truncation.TruncatedRecurrent`), so training gradients reach at
         most ``truncate`` steps back; the forward pass (the forecast) is unchanged. ``None``: full
         BPTT. Needs a unidirectional spec and ``1 <= truncate < lookback``.
+    target_indices : sequence of int, optional
+        Column of each target among the inputs; used by segment recurrence (``spec.segment``), which
+        reads only the target channels (default: ``residual_targets``, else the first columns).
     seed : int, optional
         Seeds every initializer and dropout layer (each with its own seed derived from this
         one): the same seed gives identical initial weights.
@@ -205,6 +209,13 @@ def build_model(
     n_targets = _check_positive_int("n_targets", n_targets)
     if truncate is not None:
         _check_truncate(truncate, lookback, spec)
+    if spec.segment is not None:  # segment recurrence: its own normalisation, residual/centring unused
+        from forecaster.models.segment import build_segment_model
+
+        targets = list(target_indices if target_indices is not None else
+                       residual_targets if residual_targets is not None else range(n_targets))
+        return build_segment_model(spec, lookback, n_features, horizon, targets, seed=seed,
+                                   truncate=truncate, name=model_name(spec))
     residual = residual_targets is not None
     if residual:
         residual_targets = _check_residual_targets(residual_targets, n_features, n_targets)

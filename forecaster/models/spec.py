@@ -50,6 +50,14 @@ class ModelSpec:
     head : {"dense", "seq2seq"}, default "dense"
         ``dense``: last state -> Dense(horizon * n_targets) (direct multi-step);
         ``seq2seq``: last state repeated ``horizon`` times -> recurrent decoder -> per-step Dense.
+    segment : int, optional
+        Segment recurrence (:mod:`forecaster.models.segment`): the cell steps over segments of this
+        many steps; ``head`` is then unused (parallel multi-step decoder). One layer only.
+    norm : {"revin", "last"}, default "revin"
+        With ``segment``: instance normalisation of each channel's window (mean/std, no affine) or
+        subtraction of its last value.
+    channel_embedding : bool, default True
+        With ``segment``: the decoder input concatenates a learned channel embedding.
 
     Raises
     ------
@@ -64,6 +72,9 @@ class ModelSpec:
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
     head: str = "dense"
+    segment: int | None = None
+    norm: str = "revin"
+    channel_embedding: bool = True
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -87,6 +98,14 @@ class ModelSpec:
             object.__setattr__(self, name, float(value))
         if self.head not in HEADS:
             raise ValueError(f"`head` must be one of {list(HEADS)}. Received: head={self.head!r}")
+        if self.segment is not None and (not _is_int(self.segment) or self.segment < 1):
+            raise ValueError(f"`segment` must be an int >= 1. Received: segment={self.segment!r}")
+        if self.norm not in ("revin", "last"):
+            raise ValueError(f"`norm` must be one of ['revin', 'last']. Received: norm={self.norm!r}")
+        if self.segment is not None and (self.bidirectional or self.layers != 1 or self.recurrent_dropout):
+            raise ValueError("`segment` recurrence takes one unidirectional layer without recurrent_dropout. "
+                             f"Received: layers={self.layers}, bidirectional={self.bidirectional}, "
+                             f"recurrent_dropout={self.recurrent_dropout}")
 
     @staticmethod
     def _normalised_units(units: Any, layers: int) -> int | tuple[int, ...]:
@@ -131,6 +150,12 @@ class ModelSpec:
             parts.append(f"rdo{self.recurrent_dropout:g}")
         if self.head != "dense":
             parts.append(self.head)
+        if self.segment is not None:
+            parts.append(f"seg{self.segment}")
+            if self.norm != "revin":
+                parts.append(self.norm)
+            if not self.channel_embedding:
+                parts.append("noch")
         return "-".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
