@@ -207,6 +207,9 @@ def stocks_figures(cfg, outcome, seconds: float) -> dict:
     errors = walk_forward_by_ticker(cfg, frame, plan, folds)
     champion_label = ROLE_LABELS.get(champion.role, champion.name)
     table = ticker_table(errors, champion_label, cfg.window.horizon)
+    from forecaster.evaluation import walk_forward_significance
+
+    gate_test = walk_forward_significance(errors, "best_rnn", cfg.window.horizon)  # the gate's rule 3b
     pooled = {m: g["abs_error"].mean() for m, g in errors.groupby("model")}
     champ_rows = errors[errors["model"] == champion_label]
     coverage_by_step = champ_rows.filter(like="inside_").mean().tolist()
@@ -228,6 +231,9 @@ def stocks_figures(cfg, outcome, seconds: float) -> dict:
         "walk_forward_coverage": float(np.mean(coverage_by_step)),
         "walk_forward_coverage_by_step": coverage_by_step,
         "tickers": table.to_dict(orient="records"),
+        "significance": cfg.evaluation.significance,
+        "gate_dm_pvalue": gate_test.p_value,
+        "gate_dm_pvalue_by_ticker": gate_test.by_series,
         "results": [
             {"name": r.name, "role": r.role, "val_mae": r.val_mae,
              "val_rel_mae": r.metrics.get("val_rel_mae", math.nan),
@@ -356,6 +362,14 @@ def render(figures: dict, started: str, seconds: float, overrides: list[str] | N
                   f"(p < 0.05) on {len(wins)} of {len(s['tickers'])} tickers ({', '.join(wins) or 'none'}); "
                   f"it is no better than the random walk (relative MAE >= 1) on {', '.join(losses) or 'none'}; "
                   "elsewhere its edge is not significant."]
+        if s.get("gate_dm_pvalue") is not None:
+            alpha = s.get("significance")
+            by_ticker = ", ".join(f"{t} {_f(p, 3)}" for t, p in sorted(s["gate_dm_pvalue_by_ticker"].items()))
+            lines += ["", f"The gate's significance rule (`evaluation.significance: {alpha}`): one-sided "
+                      f"Diebold-Mariano test of the best RNN against persistence over the same folds, p pooled "
+                      f"{_f(s['gate_dm_pvalue'], 4)}; per ticker {by_ticker}. "
+                      + ("A win is claimed only when every one of these is below it."
+                         if alpha is not None else "The rule is off in this pipeline.")]
         champ = next((r for r in s["results"] if r["name"] == s["champion"]), None)
         if champ is not None:
             inside = 0.87 <= champ["coverage"] <= 0.93

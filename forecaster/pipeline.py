@@ -93,6 +93,8 @@ class BacktestResult:
     #: ``(series_id, relative MAE)`` of its worst series, or None with one series.
     worst_series: tuple[str, float] | None
     folds: int
+    #: With ``evaluation.significance``: the best candidate's walk-forward DM test against persistence.
+    significance: object | None = None  # forecaster.evaluation.SignificanceResult
 
 
 class _Stages:
@@ -271,7 +273,7 @@ def _run_stages(cfg, frame, loaded, code, workdir, stages, record: Commit, *, jo
         record.parent_run_id = info.parent_run_id
         if backtest is not None:
             tracking.log_backtest(info.parent_run_id, backtest.tidy, backtest.summary,
-                                  best=comparison.best_candidate.name)
+                                  best=comparison.best_candidate.name, significance=backtest.significance)
     outcome = RunOutcome(status="success", exit_code=EXIT_OK, message="", parent_run_id=info.parent_run_id,
                          comparison=comparison)
     best = comparison.best_candidate
@@ -323,12 +325,21 @@ def _abandon(state_dir, record: Commit, exc: BaseException) -> None:
 
 def _backtest_best(cfg, comparison, frame, workdir, progress, executor=None) -> BacktestResult:
     """Walk-forward folds of the best candidate's architecture and the baselines."""
-    from forecaster.comparison.backtest import backtest_summary, run_backtest
+    from forecaster.comparison.backtest import backtest_summary, run_folds
+    from forecaster.evaluation import walk_forward_significance
 
     best = comparison.best_candidate
     plans = [best.plan] if best.plan is not None else []  # a blend carries its network's plan, rebuilt per fold
     folds = cfg.evaluation.backtest_folds
-    tidy = run_backtest(cfg, frame, folds, plans=plans, progress=progress, workdir=workdir, executor=executor)
+    outcomes = run_folds(cfg, frame, folds, plans=plans, progress=progress, workdir=workdir, executor=executor)
+    tidy = pd.concat([o.rows for o in outcomes], ignore_index=True)
+    significance = None
+    if cfg.evaluation.significance is not None:
+        windows = pd.concat([o.windows for o in outcomes], ignore_index=True)
+        significance = walk_forward_significance(windows, best.name, cfg.window.horizon)
+        logger.info("walk-forward Diebold-Mariano test of %s against persistence: p=%.4g (significance %g)%s",
+                    best.name, significance.p_value, cfg.evaluation.significance,
+                    "".join(f", {k} p={v:.4g}" for k, v in significance.by_series.items()))
     summary = backtest_summary(tidy)
     row = summary[summary["model"] == best.name]
     rel = float(row["rel_mae"].iloc[0]) if len(row) else math.nan
@@ -337,7 +348,8 @@ def _backtest_best(cfg, comparison, frame, workdir, progress, executor=None) -> 
         worst = (row["worst_series"].iloc[0], float(row["worst_series_rel_mae"].iloc[0]))
     logger.info("walk-forward backtest (%d folds): %s rel_mae=%.4f%s", folds, best.name, rel,
                 f" (worst series {worst[0]}: {worst[1]:.4f})" if worst else "")
-    return BacktestResult(tidy=tidy, summary=summary, rel_mae=rel, worst_series=worst, folds=folds)
+    return BacktestResult(tidy=tidy, summary=summary, rel_mae=rel, worst_series=worst, folds=folds,
+                          significance=significance)
 
 
 def _register(cfg, comparison: ComparisonResult, frame, loaded, info, backtest: BacktestResult | None) -> GateDecision:
@@ -354,6 +366,9 @@ def _register(cfg, comparison: ComparisonResult, frame, loaded, info, backtest: 
         baseline_name=base.name if base else None, baseline_val_mae=base.val_mae if base else None,
         backtest_rel_mae=backtest.rel_mae if backtest else None, backtest_folds=cfg.evaluation.backtest_folds,
         worst_series=backtest.worst_series if backtest else None,
+        significance=cfg.evaluation.significance,
+        dm_pvalue=backtest.significance.p_value if backtest and backtest.significance else None,
+        dm_worst_series=backtest.significance.worst_series() if backtest and backtest.significance else None,
     )
     champion = tracking.champion_evidence(cfg.registered_model_name, lambda uri: _champion_val_mae(uri, frame),
                                           loaded.sha256)

@@ -74,3 +74,51 @@ def test_backtest_pipeline_refits_every_model_on_each_fold(tmp_path):
     assert set(tidy["model"]) == {"persistence", "linear", "gru-1x2 | none"}
     whole = tidy[(tidy["step"] == 0) & (tidy["metric"] == "mae")]
     assert (whole["value"] > 0).all() and whole["value"].notna().all()
+
+
+def _significance_workspace(tmp_path, frame, **evaluation):
+    import yaml
+
+    frame.to_csv(tmp_path / "walks.csv", index=False)
+    spec = {
+        "name": "walks", "data": {"path": str(tmp_path / "walks.csv"), "target": "y", "series_column": "series_id"},
+        "window": {"lookback": 20, "horizon": 3}, "split": {"val": 0.25, "test": 0.25},
+        "models": [{"cell": "gru", "units": 4}],
+        "training": {"epochs": 2, "batch_size": 128, "blend": False, "seed": 1},
+        "baselines": ["persistence", "linear"],
+        "evaluation": {"backtest_folds": 2, **evaluation},
+        "tracking": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment": "walks"},
+        "output": {"forecast_path": str(tmp_path / "out" / "f.csv"), "plot_path": str(tmp_path / "out" / "f.png")},
+    }
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(spec))
+    return tmp_path / "p.yaml"
+
+
+@pytest.mark.slow
+def test_a_win_that_could_be_noise_exits_4_and_serves_persistence(tmp_path, monkeypatch):
+    """evaluation.significance on two random walks: exit 4 and persistence's forecast is written
+    (never another baseline's: no other win was tested); the pooled and per-series walk-forward DM
+    p-values are parent metrics and the gate's evidence on the version. Which quality rule fails
+    first is the gate's business (tests/comparison/test_gate.py); this checks the wiring."""
+    from mlflow.tracking import MlflowClient
+
+    from forecaster.cli import main
+    from tests.estimator.test_estimator import random_walks
+
+    monkeypatch.setenv("FORECASTER_STATE_DIR", str(tmp_path / "state"))
+    frame = random_walks(n=500).drop(columns=["split", "segment"])
+    path = _significance_workspace(tmp_path, frame, significance=0.05)
+    assert main(["run", str(path)]) == 4
+    forecast = pd.read_csv(tmp_path / "out" / "f.csv")
+    last = frame.groupby("series_id")["y"].last()
+    for sid, rows in forecast.groupby("series_id"):  # the random walk's forecast: the last value
+        np.testing.assert_allclose(rows["forecast"].to_numpy(), last[sid], rtol=1e-6)  # float32
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    parent = next(r for r in client.search_runs([client.get_experiment_by_name("walks").experiment_id])
+                  if "mlflow.parentRunId" not in r.data.tags)
+    metrics = parent.data.metrics
+    assert {"dm_pvalue", "dm_pvalue.s0", "dm_pvalue.s1"} <= set(metrics), sorted(metrics)
+    assert all(0.0 <= metrics[k] <= 1.0 for k in ("dm_pvalue", "dm_pvalue.s0", "dm_pvalue.s1"))
+    version = client.get_model_version("walks", "1")
+    assert version.tags["forecaster.significance"] == "0.05"
+    assert float(version.tags["forecaster.dm_pvalue"]) == pytest.approx(metrics["dm_pvalue"])

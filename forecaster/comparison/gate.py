@@ -12,10 +12,13 @@ The rule, in order (the first that fails decides):
 3. it is strictly better than the best baseline on validation (a tie is not promoted);
 4. with a walk-forward backtest: its MAE over persistence's is ``< 1`` over all series,
 5. ... and on every single series;
+5b. with ``evaluation.significance`` (alpha): the walk-forward folds' one-sided Diebold-Mariano
+   test of it against persistence (:mod:`forecaster.evaluation.significance`) gives ``p < alpha``
+   pooled over all series and on every series (a win that could be noise is not claimed);
 6. it is strictly better than the current champion on the same validation windows (a version
    that only ties the champion is NOT promoted: a scheduler must not churn the alias).
 
-Failing 3, 4 or 5 is a *quality gate* (exit 4): no candidate is worth serving. Failing 1, 2 or
+Failing 3, 4, 5 or 5b is a *quality gate* (exit 4): no candidate is worth serving. Failing 1, 2 or
 6 registers a challenger and exits 0 when the champion (or nothing) still serves.
 
 Example
@@ -58,6 +61,33 @@ class GateEvidence:
     backtest_rel_mae: float | None = None
     backtest_folds: int = 0
     worst_series: tuple[str, float] | None = None
+    #: ``evaluation.significance`` (alpha), or None when the rule is off.
+    significance: float | None = None
+    #: The pooled one-sided DM p-value against persistence over the folds (None: not computed).
+    dm_pvalue: float | None = None
+    #: ``(series_id, p)`` of the series with the largest DM p-value (None with one series).
+    dm_worst_series: tuple[str, float] | None = None
+
+    def significance_failure(self) -> str | None:
+        """Why the win is not significant (rule 5b), or None when it is or the rule is off."""
+        alpha = self.significance
+        if alpha is None:
+            return None
+        p = math.nan if self.dm_pvalue is None else float(self.dm_pvalue)
+        if not p < alpha:  # NaN too: no evidence is no win
+            return (f"walk-forward Diebold-Mariano p={p:.4g} >= significance {alpha:g} (pooled over all series): "
+                    "the win over persistence could be noise")
+        if self.dm_worst_series is not None and not float(self.dm_worst_series[1]) < alpha:
+            series, p_series = self.dm_worst_series[0], float(self.dm_worst_series[1])
+            return (f"walk-forward Diebold-Mariano p={p_series:.4g} >= significance {alpha:g} on series "
+                    f"{series!r} (pooled p={p:.4g}): the win over persistence could be noise there")
+        return None
+
+    def significance_note(self) -> str:
+        """``; DM p=... < alpha`` for a reason when the rule is on and passed, else ``""``."""
+        if self.significance is None or self.dm_pvalue is None or self.significance_failure() is not None:
+            return ""
+        return f"; walk-forward DM p={float(self.dm_pvalue):.3g} < {self.significance:g}"
 
 
 @dataclass(frozen=True)
@@ -128,6 +158,11 @@ def _quality(evidence: GateEvidence, pipeline: str) -> tuple[str, str] | None:
         headlines.append(f"{name} beats the random walk over all series (walk-forward MAE "
                          f"{float(e.backtest_rel_mae):.4f}x persistence's) but not on series {series!r} "
                          f"({rel:.4f}x)")
+    not_significant = e.significance_failure()
+    if not_significant is not None:
+        reasons.append(not_significant)
+        headlines.append(f"{name} does not beat the random walk significantly: {not_significant}; "
+                         "persistence is served")
     if base is not None and math.isfinite(float(base)) and not e.val_mae < float(base):
         headlines.append(f"pipeline {pipeline!r}: no candidate beat the baselines on validation (best candidate "
                          f"{e.candidate} val_mae={e.val_mae:.4f}, best baseline {e.baseline_name} "
@@ -172,13 +207,15 @@ def decide(evidence: GateEvidence, champion: ChampionEvidence | None, pipeline: 
     if quality is not None:
         return verdict(False, quality[0], quality)
     if champion is None:
-        return verdict(True, f"no current champion; val_rel_mae={rel:.4f} < 1 beats persistence")
+        return verdict(True, f"no current champion; val_rel_mae={rel:.4f} < 1 beats persistence"
+                             f"{e.significance_note()}")
     if champion.val_mae is None:
         return verdict(False, f"beats persistence (val_rel_mae={rel:.4f}) but {champion.source} "
                               f"(version {champion.version}), so the champion is kept")
     if val_mae < champion.val_mae:
         return verdict(True, f"beats persistence (val_rel_mae={rel:.4f}) and val MAE {val_mae:.4g} < "
-                             f"champion v{champion.version}'s {champion.val_mae:.4g} ({champion.source})")
+                             f"champion v{champion.version}'s {champion.val_mae:.4g} ({champion.source})"
+                             f"{e.significance_note()}")
     return verdict(False, f"val MAE {val_mae:.4g} does not beat champion v{champion.version}'s "
                           f"{champion.val_mae:.4g} ({champion.source})")
 

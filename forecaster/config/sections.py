@@ -234,10 +234,28 @@ class EvaluationConfig(StrictSection):
         "validation windows.",
     )
     backtest_folds: int = Field(default=0, ge=0)
+    significance: float | None = Field(
+        default=None, gt=0, lt=1,
+        description="Claim a win only when it is significant: the champion gate also requires the "
+        "walk-forward folds' one-sided Diebold-Mariano test of the best candidate against persistence "
+        "(absolute-error losses, HLN-corrected) to give p < significance, pooled over all series and "
+        "on each series; otherwise exit 4 and persistence's forecast is served. Needs backtest_folds "
+        ">= 1. null: off.",
+    )
     season: int | None = Field(
         default=None, ge=1, description="Season length in steps; inferred from the frequency when absent."
     )
     plot_steps: int = Field(default=168, ge=1)
+
+    @model_validator(mode="after")
+    def _significance_needs_folds(self) -> "EvaluationConfig":
+        if self.significance is not None and not self.backtest_folds:
+            raise ValueError(
+                f"evaluation.significance={self.significance} tests the walk-forward folds against persistence: set "
+                f"evaluation.backtest_folds >= 1 (received backtest_folds={self.backtest_folds}) or "
+                "evaluation.significance: null"
+            )
+        return self
 
 
 class MonitoringConfig(StrictSection):

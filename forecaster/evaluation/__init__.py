@@ -1,5 +1,6 @@
 """Evaluation in the data's original units: point metrics, conformal intervals, the
-Diebold-Mariano test and walk-forward backtest helpers.
+Diebold-Mariano tests (two-sided for the table, one-sided walk-forward for the gate's
+significance rule) and walk-forward backtest helpers.
 
 Owns every metric, the interval rules, the Diebold-Mariano test and the fold layout. May import the
 canonical column names of ``data`` and the ground floor; never a model or MLflow.
@@ -36,6 +37,12 @@ from forecaster.evaluation.intervals import (
     interval_scales,
     window_spread,
 )
+from forecaster.evaluation.significance import (
+    DMResult,
+    SignificanceResult,
+    dm_test,
+    walk_forward_significance,
+)
 from forecaster.evaluation.metrics import (
     naive_scale,
     point_metrics,
@@ -44,6 +51,10 @@ from forecaster.evaluation.metrics import (
 )
 
 __all__ = [
+    "DMResult",
+    "SignificanceResult",
+    "dm_test",
+    "walk_forward_significance",
     "ALL_STEPS",
     "INTERVAL_SCALES",
     "TIDY_COLUMNS",

@@ -1,7 +1,7 @@
 """A run's forecast outputs: which model writes them, and staging the CSV and plot for the commit.
 
 After the gate, the forecast comes from the newly promoted candidate, else the current champion,
-else (``output.fallback_to_baseline``) the best baseline. :func:`stage_forecast` writes the CSV and
+else (``output.fallback_to_baseline``) the best baseline (persistence with ``evaluation.significance``). :func:`stage_forecast` writes the CSV and
 the PNG to hidden staged files beside their targets; :mod:`forecaster.scheduling.commit` renames them into
 place together at the run's commit point, so they always come from the same run.
 """
@@ -23,13 +23,20 @@ from forecaster.scheduling.commit import StagedFile, discard_staged, staged_path
 logger = logging.getLogger(__name__)
 
 
-def fallback_baseline(comparison: ComparisonResult, backtest_summary: pd.DataFrame | None):
+def fallback_baseline(comparison: ComparisonResult, backtest_summary: pd.DataFrame | None,
+                      persistence_only: bool = False):
     """The baseline served when no candidate passes the gate.
 
     The best baseline on validation; when a walk-forward backtest ran, only among the baselines
     that beat persistence over the folds (on every series) -- persistence itself always qualifies,
     so a baseline that only looked better on validation never replaces the random walk.
+    ``persistence_only`` (``evaluation.significance`` is set): persistence, since no other
+    baseline's win was tested for significance.
     """
+    if persistence_only:
+        found = comparison.baseline("persistence")
+        if found is not None and not found.failed:
+            return found
     if backtest_summary is None:
         return comparison.best_baseline
     rows = backtest_summary.set_index("model")
@@ -62,7 +69,8 @@ def forecaster_for_output(cfg, outcome: Any, comparison: ComparisonResult,
         if uri is not None:
             outcome.served_by = uri
             return load_forecaster_from_uri(uri), f"{cfg.registered_model_name}@champion"
-    base = fallback_baseline(comparison, backtest_summary)
+    base = fallback_baseline(comparison, backtest_summary,
+                             persistence_only=cfg.evaluation.significance is not None)
     if cfg.output.fallback_to_baseline and base is not None:
         logger.warning("writing the forecast of the baseline %s: no candidate passed the gate", base.name)
         outcome.served_by = base.name

@@ -11,12 +11,23 @@ Example
 'gru 2x32 bi'
 >>> clipping_label({"clipping": "clipnorm", "clip_threshold": 1.0}), bptt_label({"bptt": 24})
 ('clipnorm=1', 'truncate=24')
+>>> metric_safe("BRK.B"), metric_safe("Zürich (airport)")
+('BRK.B', 'Z_rich _airport_')
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
+
+_METRIC_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
+def metric_safe(text: str) -> str:
+    """``text`` as part of an MLflow metric name: every character MLflow refuses (it keeps ASCII
+    letters, digits, ``_ - . /`` and space) becomes ``_``."""
+    return _METRIC_UNSAFE.sub("_", str(text)) or "_"
 
 
 def clipping_label(params: Mapping[str, Any]) -> str:

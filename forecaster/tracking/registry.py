@@ -169,6 +169,9 @@ def register_pending(
     if evidence.worst_series is not None:
         tags["forecaster.backtest_worst_series"] = str(evidence.worst_series[0])
         tags["forecaster.backtest_worst_series_rel_mae"] = repr(float(evidence.worst_series[1]))
+    if evidence.significance is not None:
+        tags["forecaster.significance"] = repr(float(evidence.significance))
+        tags["forecaster.dm_pvalue"] = "none" if evidence.dm_pvalue is None else repr(float(evidence.dm_pvalue))
     for key, value in tags.items():
         client.set_model_version_tag(registered_model, version, key, value)
     verdict = "Promoted to champion" if decision.promoted else "Kept as challenger (champion unchanged)"

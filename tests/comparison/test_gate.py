@@ -87,3 +87,30 @@ def test_losing_to_the_random_walk_out_of_sample_is_a_quality_gate(backtest, wor
 def test_quality_gate_exit_code_holds_even_when_persistence_already_failed():
     d = decide(evidence(val_mae=0.9, rel=1.2, baseline_name="linear", baseline_val_mae=0.5), None)
     assert d.exit_code == EXIT_QUALITY_GATE and "does not beat persistence" in d.reason
+
+
+def test_significance_refuses_a_noise_level_win_with_exit_4():
+    kwargs = dict(baseline_name="linear", baseline_val_mae=0.85, backtest_rel_mae=0.993, backtest_folds=3,
+                  significance=0.05)
+    noise = decide(evidence(dm_pvalue=0.31, **kwargs), None, pipeline="stocks")
+    assert (noise.promoted, noise.alias, noise.exit_code, noise.quality_gate) == (
+        False, "challenger", EXIT_QUALITY_GATE, True)
+    assert noise.reason == ("walk-forward Diebold-Mariano p=0.31 >= significance 0.05 (pooled over all series): "
+                            "the win over persistence could be noise")
+    assert "does not beat the random walk significantly" in noise.headline and "persistence is served" in noise.headline
+    one_series = decide(evidence(dm_pvalue=0.001, dm_worst_series=("IBM", 0.4), **kwargs), None)
+    assert one_series.exit_code == EXIT_QUALITY_GATE and "on series 'IBM'" in one_series.reason
+    unknown = decide(evidence(dm_pvalue=None, **kwargs), None)  # no evidence is no win
+    assert unknown.exit_code == EXIT_QUALITY_GATE and "p=nan" in unknown.reason
+    # the walk-forward rules still come first
+    worse = decide(evidence(dm_pvalue=0.9, **{**kwargs, "backtest_rel_mae": 1.01}), None)
+    assert "walk-forward MAE is 1.0100x" in worse.reason
+
+
+def test_significance_accepts_a_clear_win_and_says_so():
+    d = decide(evidence(baseline_name="linear", baseline_val_mae=0.85, backtest_rel_mae=0.8, significance=0.05,
+                        dm_pvalue=0.0012, dm_worst_series=("AAPL", 0.03)), None)
+    assert (d.promoted, d.exit_code) == (True, EXIT_OK)
+    assert d.reason.endswith("; walk-forward DM p=0.0012 < 0.05")
+    off = decide(evidence(dm_pvalue=0.9), None)  # significance off: the p-value is not a rule
+    assert off.promoted and "DM" not in off.reason

@@ -22,3 +22,15 @@ def test_thefallback_baseline_must_beat_the_random_walk_walk_forward():
     assert fallback_baseline(comparison, summary).name == "linear"
     summary["rel_mae"] = [1.0, 1.01]
     assert fallback_baseline(comparison, summary.drop(columns="worst_series_rel_mae")).name == "persistence"
+
+
+def test_with_significance_the_fallback_is_persistence():
+    def baseline(name, val_mae):
+        return CandidateResult(name=name, role="baseline", params={}, metrics={"val_mae": val_mae})
+
+    comparison = ComparisonResult(pipeline="p", candidates=[], horizon=1, target=["y"],
+                                  baselines=[baseline("persistence", 2.0), baseline("linear", 1.9)])
+    summary = pd.DataFrame({"model": ["persistence", "linear"], "rel_mae": [1.0, 0.98]})
+    assert fallback_baseline(comparison, summary).name == "linear"
+    assert fallback_baseline(comparison, summary, persistence_only=True).name == "persistence"
+    assert fallback_baseline(comparison, None, persistence_only=True).name == "persistence"
