@@ -21,7 +21,7 @@ from forecaster.models.spec import ModelSpec
 CONTRACT_PARAMS = (
     "cell", "layers", "units", "bidirectional", "dropout", "recurrent_dropout", "head", "clipping",
     "clip_threshold", "learning_rate", "batch_size", "lookback", "horizon", "n_features", "n_params",
-    "seed", "warm_start", "bptt",
+    "seed", "warm_start", "bptt", "segment", "norm",
 )
 
 #: The baseline every blend candidate mixes with its network (``blend(<network> + linear)``).
@@ -123,6 +123,10 @@ def contract_params(cfg: PipelineConfig, plan: CandidatePlan | None, est: Any = 
         "n_params": getattr(est, "n_params_", 0),
         "seed": cfg.training.seed,
         "warm_start": bool(getattr(est, "warm_started_", False)),
+        # segment recurrence: the segment length in steps (0: the cell steps through every time step)
+        # and the window normalisation it uses ("none" without segments)
+        "segment": model.get("segment") or 0,
+        "norm": model.get("norm", "revin") if model.get("segment") else "none",
     }
     assert set(values) == set(CONTRACT_PARAMS)  # one writer: a new name goes in both places here
     return values

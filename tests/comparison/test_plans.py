@@ -23,7 +23,7 @@ def test_the_contract_names_are_the_documented_ones():
     assert CONTRACT_PARAMS == (
         "cell", "layers", "units", "bidirectional", "dropout", "recurrent_dropout", "head", "clipping",
         "clip_threshold", "learning_rate", "batch_size", "lookback", "horizon", "n_features", "n_params",
-        "seed", "warm_start", "bptt",
+        "seed", "warm_start", "bptt", "segment", "norm",
     )
 
 
@@ -38,7 +38,7 @@ def test_a_plan_writes_its_architecture_clipping_and_bptt():
         "cell": "gru", "layers": 2, "units": "8,4", "bidirectional": False, "dropout": 0.1,
         "recurrent_dropout": 0.0, "head": "dense", "clipping": "clipnorm", "clip_threshold": 1.0, "bptt": 4,
         "learning_rate": 0.01, "batch_size": 16, "lookback": 12, "horizon": 3, "n_features": 5,
-        "n_params": 321, "seed": 3, "warm_start": True,
+        "n_params": 321, "seed": 3, "warm_start": True, "segment": 0, "norm": "none",
     }
     assert contract_params(config(), plans[0])["bptt"] == "full"
 
@@ -49,8 +49,16 @@ def test_a_baseline_gets_neutral_values_and_its_kind_as_cell():
         "cell": "linear", "layers": 0, "units": 0, "bidirectional": False, "dropout": 0.0,
         "recurrent_dropout": 0.0, "head": "none", "clipping": "none", "clip_threshold": 0.0, "bptt": "none",
         "learning_rate": 0.0, "batch_size": 0, "lookback": 12, "horizon": 3, "n_features": 2, "n_params": 0,
-        "seed": 3, "warm_start": False,
+        "seed": 3, "warm_start": False, "segment": 0, "norm": "none",
     }
+
+
+def test_a_segment_plan_logs_its_segment_and_norm():
+    cfg = config().model_copy(deep=True)
+    cfg.models = [cfg.models[0].model_validate({"cell": "gru", "units": 8, "segment": 3}),
+                  cfg.models[0].model_validate({"cell": "lstm", "units": 8, "segment": 3, "norm": "last"})]
+    params = [contract_params(cfg, plan) for plan in plan_candidates(cfg)]
+    assert {(p["cell"], p["segment"], p["norm"]) for p in params} == {("gru", 3, "revin"), ("lstm", 3, "last")}
 
 
 def test_plans_are_values():

@@ -79,6 +79,30 @@ def test_matching_candidate_starts_from_the_champions_weights(prepared, caplog):
     assert not all(np.array_equal(a, b) for a, b in zip(cold.weights, expected))
 
 
+def test_a_segment_candidate_warm_starts_from_a_segment_champion(prepared, tmp_path, caplog):
+    """Segment recurrence (issue 24) warm-starts like the classic cells: the same architecture
+    (cell, units, segment) starts from the champion's weights; a step-by-step champion does not fit."""
+    data_ref, _, classic = prepared
+    import pandas as pd
+
+    frame = pd.read_parquet(data_ref)
+    spec = dict(target=["temp_max"], lookback=8, horizon=2, cell="gru", units=4, segment=2, epochs=1,
+                batch_size=64, features={"calendar": [], "log_returns": []})
+    champion = RNNForecaster(seed=1, **spec).fit(frame)
+    source = champion.save(tmp_path / "segment-champion")
+    cfg = PipelineConfig.model_validate({**_cfg().model_dump(mode="json"), "window": {"lookback": 8, "horizon": 2},
+                                         "models": [{"cell": "gru", "units": 4, "segment": 2}]})
+    start = _WeightsAtStart()
+    with caplog.at_level(logging.INFO, logger="forecaster"):
+        result = train_candidate(cfg, plan_candidates(cfg)[0], data_ref, callbacks=[start], warm_start_from=str(source))
+    assert result.params["warm_start"] is True and result.params["segment"] == 2
+    for got, want in zip(start.weights, champion.model_.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert np.isfinite(result.metrics["val_mae"])
+    cold = train_candidate(cfg, plan_candidates(cfg)[0], data_ref, warm_start_from=str(classic))
+    assert cold.params["warm_start"] is False
+
+
 def test_architecture_mismatch_starts_cold_with_a_log_line(prepared, caplog):
     data_ref, champion, source = prepared
     cfg = _cfg(units=4)
