@@ -44,7 +44,7 @@ OUT = skill.REPO / "bench" / "out" / "levers"
 
 
 def figures(station: str, lever: str, seed: int) -> dict:
-    description, overrides = LEVERS[lever]
+    _, overrides = LEVERS[lever]
     workdir = OUT / f"{station}-{lever}-{seed}"
     workdir.mkdir(parents=True, exist_ok=True)
     cfg, outcome, seconds = skill.run(station, workdir, 1, [*overrides, f"training.seed={seed}"])
