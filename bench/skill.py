@@ -428,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench/skill.py: {DATA} is absent; these figures need the real datasets there. Skipped.")
         return 0
     started = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    commit = code_version()  # the code this process runs: taken once, before any edit of the checkout
     figures: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="forecaster-skill-") as tmp:
         workdir = Path(args.workdir or tmp)
@@ -444,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 figures[name] = temperature_figures(name, cfg, outcome, seconds)
             figures[name]["overrides"] = list(args.set)
-            figures[name]["commit"] = code_version()
+            figures[name]["commit"] = commit
             figures[name]["load"] = [round(x, 1) for x in os.getloadavg()]
             figures[name]["measured"] = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
             (workdir / f"{name}.json").write_text(json.dumps(figures[name], indent=1, default=float))
