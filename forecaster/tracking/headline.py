@@ -153,7 +153,9 @@ def champion_line(decision: Any, registered_model: str) -> str:
         return f"**Champion: {registered_model} v{version}**, promoted in this run."
     current = getattr(decision, "champion_version", None)
     kept = f"{registered_model} v{current} stays champion" if current else "no champion"
-    return f"Champion unchanged ({kept}); this run registered v{version} as {getattr(decision, 'alias', '?')}."
+    reason = getattr(decision, "reason", "")
+    why = f" Gate: {reason}." if reason else ""  # e.g. the walk-forward or significance rule that failed
+    return f"Champion unchanged ({kept}); this run registered v{version} as {getattr(decision, 'alias', '?')}.{why}"
 
 
 def mark_champion(
