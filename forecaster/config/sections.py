@@ -214,6 +214,12 @@ class TrainingConfig(StrictSection):
         default=None, gt=0,
         description="Learning rate of a warm-started candidate; null: a tenth of `learning_rate`.",
     )
+    lr_schedule: Literal["none", "plateau"] = Field(
+        default="none",
+        description="Learning-rate schedule of the networks. 'plateau': halve the rate whenever the "
+        "validation loss has not improved for max(1, patience // 2) epochs (at most 5 halvings); "
+        "'none': a constant rate. Measured at 24 h in docs/levers.md.",
+    )
 
 
 class EvaluationConfig(StrictSection):

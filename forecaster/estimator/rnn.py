@@ -85,6 +85,9 @@ class RNNForecaster(WindowForecaster):
         XLA for the training steps (:class:`~forecaster.training.TrainSettings`): ``'auto'`` measures
         which is faster on this machine (:mod:`forecaster.training.xla_choice`); ``xla_`` says what
         was used and ``first_epoch_overhead_seconds_`` what tracing and compiling cost.
+    lr_schedule : {'none', 'plateau'}, default 'none'
+        Learning-rate schedule (:class:`~forecaster.training.TrainSettings`); with ``'plateau'``
+        ``history_['learning_rate']`` holds each epoch's rate.
 
     Example
     -------
@@ -139,6 +142,7 @@ class RNNForecaster(WindowForecaster):
         warm_patience=1,
         warm_learning_rate=None,
         jit_compile="auto",
+        lr_schedule="none",
     ):
         self.target = target
         self.lookback = lookback
@@ -177,6 +181,7 @@ class RNNForecaster(WindowForecaster):
         self.warm_patience = warm_patience
         self.warm_learning_rate = warm_learning_rate
         self.jit_compile = jit_compile
+        self.lr_schedule = lr_schedule
 
     @property
     def spec(self):
@@ -222,7 +227,7 @@ class RNNForecaster(WindowForecaster):
             epochs=epochs, batch_size=self.batch_size, learning_rate=learning_rate,
             patience=patience, loss=self.loss, clipping=self.clipping,
             clip_threshold=self.clip_threshold, seed=self.seed, verbose=self.verbose,
-            jit_compile=self.jit_compile,
+            jit_compile=self.jit_compile, lr_schedule=self.lr_schedule,
         )
         import tensorflow as tf
 

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 EPOCH_METRICS = (
     "train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction",
     "epoch_seconds",  # wall seconds of the epoch's training pass (validation excluded)
+    "learning_rate",  # only under training.lr_schedule: plateau (the rate the epoch trained with)
 )
 # Networks only; NaN epochs (not measured) skipped; the final weights' values at step = epochs run, always
 LAG_EPOCH_METRICS = ("memory_lag", "grad_far_near_ratio")

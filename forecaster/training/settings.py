@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 LOSSES = ("mse", "mae", "huber")
+LR_SCHEDULES = ("none", "plateau")
 CLIPPING_KINDS = ("none", "clipnorm", "clipvalue", "global_clipnorm")
 
 
@@ -107,6 +108,10 @@ class TrainSettings:
         (:attr:`eval_batch_size`). Measured in ``bench/bench_levers.py``.
     verbose : {0, 1, 2}, default 0
         Passed to ``model.fit``.
+    lr_schedule : {'none', 'plateau'}, default 'none'
+        ``'plateau'``: halve the learning rate whenever ``val_loss`` has not improved for
+        :attr:`plateau_patience` epochs, down to ``learning_rate / 32`` (Keras
+        ``ReduceLROnPlateau``); needs validation data. ``'none'``: constant.
 
     Raises
     ------
@@ -126,6 +131,7 @@ class TrainSettings:
     steps_per_execution: int = 1
     validation_batch_size: int | None = 1024
     verbose: int = 0
+    lr_schedule: str = "none"
 
     def __post_init__(self) -> None:
         _check_int("epochs", self.epochs, 1)
@@ -144,8 +150,16 @@ class TrainSettings:
             raise ValueError(
                 f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={self.jit_compile!r}"
             )
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"`lr_schedule` must be one of {LR_SCHEDULES}. Received: lr_schedule={self.lr_schedule!r}")
         if self.verbose not in (0, 1, 2) or isinstance(self.verbose, bool):
             raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={self.verbose!r}")
+
+    @property
+    def plateau_patience(self) -> int:
+        """Epochs without a better ``val_loss`` before ``'plateau'`` halves the rate: half the
+        early-stopping patience (at least 1), so the rate drops before training stops."""
+        return max(1, self.patience // 2)
 
     @property
     def eval_batch_size(self) -> int:
@@ -169,6 +183,7 @@ class TrainSettings:
             learning_rate=training.learning_rate,
             patience=training.patience,
             loss=training.loss,
+            lr_schedule=getattr(training, "lr_schedule", "none"),
             seed=training.seed,
             clipping=clipping.kind,
             clip_threshold=clipping.threshold,

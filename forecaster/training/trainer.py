@@ -231,6 +231,10 @@ def train_model(
     guard = NanGuard()
     clock = EpochClock()
     own: list[keras.callbacks.Callback] = [clock, GradientTelemetry(), guard, StopOnTermination()]
+    if settings.lr_schedule == "plateau" and val_ds is not None:
+        own.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
+                                                     patience=settings.plateau_patience,
+                                                     min_lr=settings.learning_rate / 32))
     if settings.patience > 0 and val_ds is not None:
         own.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=settings.patience,
                                                  restore_best_weights=True))
@@ -247,6 +251,8 @@ def train_model(
         "val_loss": [float(v) for v in logs.get("val_loss", nan_list)],
         **{key: [float(v) for v in logs.get(key, nan_list)] for key in (*TELEMETRY_KEYS, EPOCH_SECONDS)},
     }
+    if "learning_rate" in logs:  # a schedule ran: the rate of each epoch
+        history["learning_rate"] = [float(v) for v in logs["learning_rate"]]
     result = TrainResult(
         history=history,
         epochs_run=epochs_run,

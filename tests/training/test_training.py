@@ -101,6 +101,7 @@ def test_make_optimizer_rejects_bad_arguments(args, message):
         ({"learning_rate": float("nan")}, "`learning_rate` must be a finite number > 0"),
         ({"jit_compile": "yes"}, "`jit_compile` must be True, False or 'auto'. Received: jit_compile='yes'"),
         ({"seed": "1"}, "`seed` must be an integer. Received: seed='1'"),
+        ({"lr_schedule": "cosine"}, "`lr_schedule` must be one of ('none', 'plateau'). Received: lr_schedule='cosine'"),
     ],
 )
 def test_train_settings_reject_bad_values(kwargs, message):
@@ -111,9 +112,11 @@ def test_train_settings_reject_bad_values(kwargs, message):
 
 def test_train_settings_from_config():
     s = TrainSettings.from_config(
-        TrainingConfig(epochs=4, loss="huber", seed=3), ClippingConfig(kind="clipvalue", threshold=0.5)
+        TrainingConfig(epochs=4, loss="huber", seed=3, lr_schedule="plateau"),
+        ClippingConfig(kind="clipvalue", threshold=0.5),
     )
     assert (s.epochs, s.loss, s.seed, s.clipping, s.clip_threshold) == (4, "huber", 3, "clipvalue", 0.5)
+    assert s.lr_schedule == "plateau"
 
 
 # --- telemetry ----------------------------------------------------------------------------------
@@ -208,6 +211,22 @@ def test_early_stopping_restores_the_best_weights():
     assert result.best_epoch < result.epochs_run < 8  # it stopped early, after the best epoch
     for restored, best in zip(model.get_weights(), snapshots[result.best_epoch - 1]):
         np.testing.assert_array_equal(restored, best)
+
+
+def test_plateau_schedule_halves_the_rate_when_validation_stalls_and_records_it():
+    X, y = _data(64)
+    settings = TrainSettings(epochs=8, batch_size=16, learning_rate=0.02, patience=0, lr_schedule="plateau")
+    assert settings.plateau_patience == 1
+    result = train_model(_model(), (X, y), (X, -y), settings)  # fitting the training data hurts validation
+    rates = result.history["learning_rate"]
+    assert len(rates) == result.epochs_run == 8  # patience 0: no early stopping
+    assert rates[0] == pytest.approx(0.02)
+    assert all(later <= earlier for earlier, later in zip(rates, rates[1:]))
+    assert min(rates) < 0.02 and min(rates) >= 0.02 / 32 * (1 - 1e-6)
+    for rate in rates:  # only halvings
+        assert math.log2(0.02 / rate) == pytest.approx(round(math.log2(0.02 / rate)), abs=1e-4)
+    constant = train_model(_model(), (X, y), (X, -y), TrainSettings(epochs=2, batch_size=16, patience=0))
+    assert "learning_rate" not in constant.history  # no schedule, no rate column
 
 
 def test_nan_in_training_data_is_reported_not_raised():
