@@ -39,6 +39,9 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
                    ["window.lookback=720", "models=[{cell: gru, units: 128, segment: 24}]"]),
     "gru_only": ("the grid's GRU alone (the LSTM dropped): the cost of the second candidate",
                  ["models=[{cell: gru, layers: 1, units: 64}]"]),
+    "gru_plateau": ("gru_only with `training.lr_schedule: plateau` (halve the rate after patience // 2 "
+                    "epochs without a better validation loss)",
+                    ["models=[{cell: gru, layers: 1, units: 64}]", "training.lr_schedule=plateau"]),
 }
 OUT = skill.REPO / "bench" / "out" / "levers"
 
