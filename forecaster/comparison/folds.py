@@ -54,7 +54,7 @@ def fold_sizes(cfg: PipelineConfig, folds: int) -> tuple[float, float] | tuple[i
 
 
 def _share(rows: int, folds: int) -> int:
-    return max(1, int(math.floor(rows / folds + 0.5)))
+    return max(1, math.floor(rows / folds + 0.5))
 
 
 def fold_labels(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, fold: int) -> pd.Series:

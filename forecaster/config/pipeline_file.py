@@ -114,7 +114,7 @@ class PipelineConfig(StrictSection):
         return self
 
     @model_validator(mode="after")
-    def _split_rows_hold_a_window(self) -> "PipelineConfig":
+    def _split_rows_hold_a_window(self) -> PipelineConfig:
         lookback, horizon, split = self.window.lookback, self.window.horizon, self.split
         for key, value, least, what in (
             ("train_rows", split.train_rows, lookback + horizon, "window.lookback + window.horizon"),

@@ -22,8 +22,8 @@ from forecaster.data.columns import SERIES_ID, TIMESTAMP
 from forecaster.data.length import check_length
 from forecaster.data.ranges import range_flags
 from forecaster.data.reader import read_frame
-from forecaster.data.splits import SplitRule, as_rule
 from forecaster.data.regularise import RegularisationReport, regularise
+from forecaster.data.splits import SplitRule, as_rule
 from forecaster.errors import DataValidationError
 
 logger = logging.getLogger(__name__)

@@ -85,7 +85,7 @@ class SplitRule:
             )
 
     @classmethod
-    def from_config(cls, split: Any) -> "SplitRule":
+    def from_config(cls, split: Any) -> SplitRule:
         """The rule of a pipeline's ``split`` section (:class:`forecaster.config.SplitConfig`)."""
         if getattr(split, "val_rows", None) is not None:
             return cls(train_rows=split.train_rows, val_rows=split.val_rows, test_rows=split.test_rows)
