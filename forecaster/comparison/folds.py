@@ -25,8 +25,9 @@ from forecaster.comparison.candidates import (
 )
 from forecaster.comparison.plans import CandidatePlan
 from forecaster.config import PipelineConfig
-from forecaster.data.columns import SPLIT
+from forecaster.data.columns import SERIES_ID, SPLIT
 from forecaster.data.splits import SplitRule, assign_splits
+from forecaster.errors import DataValidationError
 from forecaster.evaluation import fold_split_labels, tidy_metrics
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,16 @@ def fold_labels(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, fold: int)
     min_train = cfg.window.lookback + cfg.window.horizon
     if cfg.split.train_rows is None:
         return fold_split_labels(frame, folds, fold, val, test, min_train_rows=min_train)
-    used = assign_splits(frame, SplitRule.from_config(cfg.split)).to_numpy() != "unused"
+    rule = SplitRule.from_config(cfg.split)
+    counts = frame.groupby(SERIES_ID, sort=True).size()
+    short = counts[rule.unused(counts.to_numpy()) < 0]
+    if len(short):
+        sid, n = next(iter(short.items()))
+        raise DataValidationError(
+            f"series {str(sid)!r} has {int(n)} rows; the backtest's folds lie within the split's "
+            f"train_rows + val_rows + test_rows = {rule.train_rows + rule.val_rows + rule.test_rows} rows"
+        )
+    used = assign_splits(frame, rule).to_numpy() != "unused"
     labels = pd.Series("unused", index=frame.index, name=SPLIT, dtype=object)
     labels[used] = fold_split_labels(frame[used], folds, fold, val, test, min_train_rows=min_train).to_numpy()
     return labels

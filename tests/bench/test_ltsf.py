@@ -61,7 +61,7 @@ def test_ratio_split_and_windows_on_a_small_frame_through_the_product(tmp_path):
 
 def test_ett_split_leaves_the_rest_unused_and_counts_every_test_window(tmp_path):
     data, pipeline = _files(tmp_path, 14_500)  # 8640 + 2880 + 2880 = 14400 used, 100 unused
-    cfg, frame = ltsf.protocol_frame(data, "ett-hour", 2, pipeline)
+    _, frame = ltsf.protocol_frame(data, "ett-hour", 2, pipeline)
     assert len(frame) == 14_400 and frame["y"].iloc[-1] == 14_399.0  # the last 100 rows dropped
     assert frame["split"].value_counts().to_dict() == {"train": 8640, "val": 2880, "test": 2880}
     assert frame["split"].iloc[[8639, 8640, 11519, 11520]].tolist() == ["train", "val", "val", "test"]

@@ -164,8 +164,8 @@ def test_drop_unused_drops_and_logs_once_per_frame(caplog):
         kept = drop_unused(frame)
     assert len(kept) == 18 and set(kept["split"]) == {"train", "val", "test"}
     records = [r.getMessage() for r in caplog.records if "unused" in r.getMessage()]
-    assert records == ["split: 4 row(s) after the test rows left unused (split.train_rows given): "
-                       "series 'a' 3, series 'b' 1"]
+    assert records == [("split: 4 row(s) after the test rows left unused (split.train_rows given): "
+                        "series 'a' 3, series 'b' 1")]
     assert drop_unused(kept) is kept  # nothing unused: the frame as it is
 
 
