@@ -7,11 +7,15 @@
   overrides ``data.path`` and ``--horizon`` ``window.horizon``. The first model entry is trained
   by :class:`forecaster.estimator.RNNForecaster` with the same keyword arguments ``forecaster run``
   gives it (:func:`forecaster.comparison.candidates.rnn_params`).
-- **Splits** (:func:`protocol_borders`). ``ett-hour``: 8,640 / 2,880 / 2,880 rows (12/4/4 months),
-  the rest unused. ``ratio``: 0.7 / 0.1 / 0.2 of the rows (train = int(0.7 n), test = int(0.2 n),
-  val the rest). Rows are labelled train/val/test in the product's ``split`` column; the product's
-  window rule already lets validation and test windows read their lookback from the rows before
-  the border (only their targets lie inside the split). Test windows stride 1; every window counts.
+- **Splits** (:func:`protocol_borders`, :func:`protocol_overrides`). ``ett-hour``: 8,640 / 2,880 /
+  2,880 rows (12/4/4 months), the rest unused. ``ratio``: 0.7 / 0.1 / 0.2 of the rows (train =
+  int(0.7 n), test = int(0.2 n), val the rest; n the rows of the file's series). The protocol is
+  the product's own split by row counts: the overrides ``split.train_rows``, ``split.val_rows``,
+  ``split.test_rows`` given to :func:`forecaster.config.load_config`; the data is loaded, checked
+  and labelled by the product (:func:`forecaster.pipeline.load_data`,
+  :func:`forecaster.pipeline.split_frame`, which drops the unused rows). The product's window rule
+  lets validation and test windows read their lookback from the rows before the border (only their
+  targets lie inside the split). Test windows stride 1; every window counts.
 - **Scaling** (:func:`scaled_metrics`). A standard scaler (mean, population std) per channel fit on
   the training rows; MSE and MAE on scaled values, averaged over windows, steps and channels;
   MAE also in the data's own units.
@@ -31,7 +35,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 ETT_ROWS = (12 * 30 * 24, 4 * 30 * 24, 4 * 30 * 24)  # 8640 / 2880 / 2880
@@ -55,12 +58,43 @@ def protocol_borders(n_rows: int, protocol: str) -> tuple[int, int, int]:
     raise ValueError(f"--protocol must be ett-hour or ratio. Received: {protocol!r}")
 
 
-def label_splits(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
-    """``frame`` (one series, time order) cut to the protocol's rows with its ``split`` column."""
-    n_train, n_val, n_test = protocol_borders(len(frame), protocol)
-    out = frame.iloc[:n_train + n_val + n_test].copy()
-    out["split"] = np.repeat(np.array(["train", "val", "test"]), [n_train, n_val, n_test])
-    return out
+def protocol_overrides(protocol: str, n_rows: int | None = None) -> list[str]:
+    """The pipeline overrides of the protocol: the product's split by row counts.
+
+    ``n_rows`` (the rows of the series) is needed by ``ratio`` only; ``ett-hour`` leaves a file
+    too short for its rows to the product's length check (exit 3).
+
+    >>> protocol_overrides("ett-hour")
+    ['split.train_rows=8640', 'split.val_rows=2880', 'split.test_rows=2880']
+    >>> protocol_overrides("ratio", 1000)
+    ['split.train_rows=700', 'split.val_rows=100', 'split.test_rows=200']
+    """
+    if protocol == "ett-hour":
+        rows = ETT_ROWS
+    elif n_rows is None:
+        raise ValueError(f"--protocol {protocol} needs the row count of the data")
+    else:
+        rows = protocol_borders(n_rows, protocol)
+    return [f"split.{key}={value}" for key, value in zip(("train_rows", "val_rows", "test_rows"), rows)]
+
+
+def protocol_frame(data: str, protocol: str, horizon: int, pipeline: str | None, overrides=()):
+    """``(cfg, frame)``: the pipeline with the protocol's split, and the data loaded, checked and
+    labelled by the product (unused rows dropped), as ``forecaster run`` prepares it."""
+    from forecaster.config import load_config
+    from forecaster.data.columns import SERIES_ID
+    from forecaster.data.reader import read_frame
+    from forecaster.pipeline import load_data, split_frame
+
+    if pipeline is None:
+        pipeline = str(ROOT / "pipelines/ltsf" / ("etth1.yaml" if protocol == "ett-hour" else "weather.yaml"))
+    base = [f"data.path={data}", f"window.horizon={horizon}"]
+    n_rows = None
+    if protocol != "ett-hour":  # the ratio's counts come from the rows of the file's series
+        raw = read_frame(load_config(pipeline, [*base, *overrides]).data)
+        n_rows = int(raw.groupby(SERIES_ID).size().min())
+    cfg = load_config(pipeline, [*base, *protocol_overrides(protocol, n_rows), *overrides])
+    return cfg, split_frame(cfg, load_data(cfg).frame)
 
 
 def test_window_count(n_rows: int, protocol: str, lookback: int, horizon: int) -> int:
@@ -80,14 +114,9 @@ def scaled_metrics(y_true: np.ndarray, y_pred: np.ndarray, mean: np.ndarray, std
 def run(data: str, protocol: str, horizon: int, pipeline: str | None, overrides=()) -> dict:
     from forecaster.comparison.candidates import rnn_params
     from forecaster.comparison.plans import CandidatePlan
-    from forecaster.config import load_config
-    from forecaster.data.reader import read_frame
     from forecaster.estimator import RNNForecaster
 
-    if pipeline is None:
-        pipeline = str(ROOT / "pipelines/ltsf" / ("etth1.yaml" if protocol == "ett-hour" else "weather.yaml"))
-    cfg = load_config(pipeline, [f"data.path={data}", f"window.horizon={horizon}", *overrides])
-    frame = label_splits(read_frame(cfg.data), protocol)
+    cfg, frame = protocol_frame(data, protocol, horizon, pipeline, overrides)
     targets = list(cfg.data.target)
     train = frame.loc[frame["split"] == "train", targets].to_numpy(float)
     mean, std = train.mean(axis=0), train.std(axis=0)

@@ -116,9 +116,9 @@ class _Stages:
 
 def load_data(cfg: PipelineConfig):
     """Load, validate and regularise the pipeline's data (no splits yet)."""
-    from forecaster.data import load_dataset
+    from forecaster.data import SplitRule, load_dataset
 
-    return load_dataset(cfg.data, cfg.window.lookback, cfg.window.horizon, cfg.split.val, cfg.split.test,
+    return load_dataset(cfg.data, cfg.window.lookback, cfg.window.horizon, SplitRule.from_config(cfg.split),
                         features=cfg.features)
 
 
@@ -142,11 +142,13 @@ def backtest_pipeline(cfg: PipelineConfig, folds: int | None = None, progress: P
 
 
 def split_frame(cfg: PipelineConfig, frame: pd.DataFrame) -> pd.DataFrame:
-    from forecaster.data.splits import assign_splits
+    """``frame`` with its ``split`` column by the pipeline's split rule (fractions or row counts);
+    rows a split with ``split.train_rows`` leaves unused are dropped (logged once)."""
+    from forecaster.data.splits import SplitRule, assign_splits, drop_unused
 
     out = frame.copy()
-    out["split"] = assign_splits(out, cfg.split.val, cfg.split.test).to_numpy()
-    return out
+    out["split"] = assign_splits(out, SplitRule.from_config(cfg.split)).to_numpy()
+    return drop_unused(out)
 
 
 def run_pipeline(cfg: PipelineConfig, *, config_path: str | None = None, force: bool = False, jobs: int = 1,

@@ -296,6 +296,27 @@ def test_bad_data_file(case, command, workdir, capsys):
     assert tf_untouched(), "validation must fail before TensorFlow is imported"
 
 
+@pytest.mark.parametrize("command", ["run", "data check"])
+@pytest.mark.parametrize("train_rows", [None, 30])
+def test_series_too_short_for_split_row_counts(train_rows, command, workdir, capsys):
+    frame = pd.concat([good_frame(120).assign(site="long"), good_frame(40).assign(site="short")])
+    write_frame(workdir / "data.csv", frame)
+    cfg = pipeline(workdir, data={"series_column": "site"})
+    cfg["split"] = {"val_rows": 20, "test_rows": 15} | ({"train_rows": train_rows} if train_rows else {})
+    write_yaml(workdir / "p.yaml", cfg)
+    tf_untouched = _tf_guard()
+    code = main([*command.split(), "p.yaml"])
+    err = one_clear_message(capsys.readouterr().err)
+    assert code == 3, err
+    needed = 30 + 20 + 15 if train_rows else 8 + 2 + 20 + 15  # train_rows + val + test, or one window + val + test
+    for word in ["data.csv", "too few rows", "series 'short' has 40 rows", f"needs at least {needed} rows",
+                 "val_rows=20, test_rows=15"]:
+        assert word in err, (word, err)
+    assert "'long'" not in err
+    assert_nothing_written(workdir)
+    assert tf_untouched(), "validation must fail before TensorFlow is imported"
+
+
 # ----------------------------------------------------------------------------- pipeline files
 def _cfg(**sections):
     return lambda tmp: pipeline(tmp, **sections)
@@ -325,6 +346,17 @@ PIPELINE_CASES = {
     "horizon text": (_cfg(window={"horizon": "abc"}), [], ["window.horizon", "'abc'"]),
     "val 1.5": (_cfg(split={"val": 1.5}), [], ["split.val", "1.5"]),
     "val + test >= 1": (_cfg(split={"val": 0.6, "test": 0.5}), [], ["split", "val=0.6", "test=0.5"]),
+    "split fractions and rows": (_cfg(split={"val_rows": 30, "test_rows": 20}), [],
+                                 ["split", "cannot be combined", "split.val=0.2", "split.val_rows=30"]),
+    "split rows without test_rows": (lambda tmp: {**pipeline(tmp), "split": {"val_rows": 30}}, [],
+                                     ["split.val_rows and split.test_rows", "split.val_rows=30"]),
+    "split rows not an integer": (lambda tmp: {**pipeline(tmp), "split": {"val_rows": 30.5, "test_rows": 20}}, [],
+                                  ["split.val_rows", "30.5"]),
+    "--set split rows bool": (lambda tmp: {**pipeline(tmp), "split": {"val_rows": 30}},
+                              ["--set", "split.test_rows=true"], ["split.test_rows", "True"]),
+    "split train_rows below a window": (lambda tmp: {**pipeline(tmp), "split": {"train_rows": 9, "val_rows": 30,
+                                                                                "test_rows": 20}}, [],
+                                        ["split.train_rows=9", "window.lookback + window.horizon = 10"]),
     "models empty": (_cfg(models=[]), [], ["models", "at least one model", "received []"]),
     "duplicate model": (_cfg(models=[{"cell": "gru", "units": 2}, {"cell": "lstm"},
                                      {"cell": "gru", "units": [2]}]), [],

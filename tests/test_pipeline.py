@@ -65,6 +65,19 @@ def test_split_frame_splits_by_time_without_touching_the_input(tmp_path):
     assert shares["train"] > shares["val"] > 0 and shares["test"] > 0
 
 
+def test_split_frame_with_row_counts_drops_the_unused_rows(tmp_path, caplog):
+    path = tmp_path / "y.csv"
+    write_csv(path)  # 240 rows
+    cfg = config(path, split={"train_rows": 100, "val_rows": 40, "test_rows": 30})
+    with caplog.at_level("INFO", logger="forecaster.data.splits"):
+        out = split_frame(cfg, check_data(cfg).frame)
+    assert out["split"].tolist() == ["train"] * 100 + ["val"] * 40 + ["test"] * 30
+    assert out["timestamp"].iloc[-1] == pd.Timestamp("2024-01-01") + pd.Timedelta(hours=169)
+    assert sum("70 row(s) after the test rows left unused" in r.getMessage() for r in caplog.records) == 1
+    latest = split_frame(config(path, split={"val_rows": 40, "test_rows": 30}), check_data(cfg).frame)
+    assert latest["split"].tolist() == ["train"] * 170 + ["val"] * 40 + ["test"] * 30
+
+
 def test_backtest_pipeline_refits_every_model_on_each_fold(tmp_path):
     path = tmp_path / "y.csv"
     write_csv(path, n=300)

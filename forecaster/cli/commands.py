@@ -130,7 +130,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
-    from forecaster.data import load_dataset
+    from forecaster.data import SplitRule, load_dataset
 
     source = Path(args.source)
     if source.name.lower().endswith(PIPELINE_SUFFIXES):
@@ -138,7 +138,7 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
         cfg = _load_config(args.source, args.overrides, args.tracking_uri)
         data_cfg, features = cfg.data, cfg.features
         lookback, horizon, val, test = (cfg.window.lookback, cfg.window.horizon,
-                                        cfg.split.val, cfg.split.test)
+                                        SplitRule.from_config(cfg.split), None)
         label = f"pipeline {cfg.name!r} ({source})"
     else:
         if args.overrides:

@@ -25,7 +25,9 @@ from forecaster.comparison.candidates import (
 )
 from forecaster.comparison.plans import CandidatePlan
 from forecaster.config import PipelineConfig
-from forecaster.data.columns import SPLIT
+from forecaster.data.columns import SERIES_ID, SPLIT
+from forecaster.data.splits import SplitRule, assign_splits
+from forecaster.errors import DataValidationError
 from forecaster.evaluation import fold_split_labels, tidy_metrics
 
 logger = logging.getLogger(__name__)
@@ -34,23 +36,52 @@ logger = logging.getLogger(__name__)
 SERIES_MAE = "series_mae:"
 
 
-def fold_sizes(cfg: PipelineConfig, folds: int) -> tuple[float, float]:
-    """Validation and test block sizes of each fold, as fractions of each series.
+def fold_sizes(cfg: PipelineConfig, folds: int) -> tuple[float, float] | tuple[int, int]:
+    """Validation and test block sizes of each fold: fractions of each series, or row counts.
 
     The pipeline's test share is divided into ``folds`` consecutive test blocks; each fold
     validates on a block of the same size as the pipeline's validation share divided likewise
-    (at least the test block's size).
+    (at least the test block's size). With a split by row counts the shares are ``split.test_rows``
+    and ``split.val_rows``, and each block is that count divided by ``folds``, rounded half up
+    (at least one row), as a fraction's block is rounded on each series.
     """
-    test = (cfg.split.test or cfg.split.val) / folds
-    val = max(cfg.split.val / folds, test)
+    split = cfg.split
+    if split.by_rows:
+        test_rows = _share(split.test_rows or split.val_rows, folds)
+        return max(_share(split.val_rows, folds), test_rows), test_rows
+    test = (split.test or split.val) / folds
+    val = max(split.val / folds, test)
     return val, test
+
+
+def _share(rows: int, folds: int) -> int:
+    return max(1, math.floor(rows / folds + 0.5))
 
 
 def fold_labels(cfg: PipelineConfig, frame: pd.DataFrame, folds: int, fold: int) -> pd.Series:
     """The split labels of fold ``fold`` of ``folds`` (raises DataValidationError, exit 3, when a
-    series is too short for the folds)."""
+    series is too short for the folds).
+
+    The folds cover the rows the pipeline's split uses: with ``split.train_rows`` the rows after a
+    series' first ``train_rows + val_rows + test_rows`` are ``unused`` in every fold.
+    """
     val, test = fold_sizes(cfg, folds)
-    return fold_split_labels(frame, folds, fold, val, test, min_train_rows=cfg.window.lookback + cfg.window.horizon)
+    min_train = cfg.window.lookback + cfg.window.horizon
+    if cfg.split.train_rows is None:
+        return fold_split_labels(frame, folds, fold, val, test, min_train_rows=min_train)
+    rule = SplitRule.from_config(cfg.split)
+    counts = frame.groupby(SERIES_ID, sort=True).size()
+    short = counts[rule.unused(counts.to_numpy()) < 0]
+    if len(short):
+        sid, n = next(iter(short.items()))
+        raise DataValidationError(
+            f"series {str(sid)!r} has {int(n)} rows; the backtest's folds lie within the split's "
+            f"train_rows + val_rows + test_rows = {rule.train_rows + rule.val_rows + rule.test_rows} rows"
+        )
+    used = assign_splits(frame, rule).to_numpy() != "unused"
+    labels = pd.Series("unused", index=frame.index, name=SPLIT, dtype=object)
+    labels[used] = fold_split_labels(frame[used], folds, fold, val, test, min_train_rows=min_train).to_numpy()
+    return labels
 
 
 def check_folds(cfg: PipelineConfig, frame: pd.DataFrame) -> None:

@@ -113,6 +113,21 @@ class PipelineConfig(StrictSection):
                     )
         return self
 
+    @model_validator(mode="after")
+    def _split_rows_hold_a_window(self) -> PipelineConfig:
+        lookback, horizon, split = self.window.lookback, self.window.horizon, self.split
+        for key, value, least, what in (
+            ("train_rows", split.train_rows, lookback + horizon, "window.lookback + window.horizon"),
+            ("val_rows", split.val_rows, horizon, "window.horizon"),
+            ("test_rows", split.test_rows or None, horizon, "window.horizon"),
+        ):
+            if value is not None and value < least:
+                raise ValueError(
+                    f"split.{key}={value} is below {what} = {least}: the {key[:-5]} rows hold no full window "
+                    f"(window.lookback={lookback}, window.horizon={horizon})"
+                )
+        return self
+
     @field_validator("models")
     @classmethod
     def _models_distinct(cls, value: list[ModelConfig]) -> list[ModelConfig]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 CELLS = ("rnn", "gru", "lstm")
 HEADS = ("dense", "seq2seq")
@@ -51,11 +51,43 @@ class WindowConfig(StrictSection):
 
 
 class SplitConfig(StrictSection):
+    """Chronological split of each series: fractions (``val``, ``test``) or row counts
+    (``val_rows``, ``test_rows``, optional ``train_rows``), never both (see
+    :class:`forecaster.data.splits.SplitRule`)."""
+
     val: float = Field(default=0.25, gt=0, lt=1)
     test: float = Field(default=0.25, ge=0, lt=1)
+    train_rows: StrictInt | None = Field(
+        default=None, ge=1,
+        description="With val_rows/test_rows: the first train_rows rows of each series train, the next "
+        "val_rows validate, the next test_rows test; later rows are unused (the ETT protocol).")
+    val_rows: StrictInt | None = Field(
+        default=None, ge=1, description="Validation rows per series (with test_rows; instead of val/test).")
+    test_rows: StrictInt | None = Field(
+        default=None, ge=0, description="Test rows per series (with val_rows; instead of val/test); "
+        "without train_rows the last test_rows rows, after the val_rows validation rows.")
+
+    @property
+    def by_rows(self) -> bool:
+        """Whether the split counts rows (``val_rows``/``test_rows``) instead of fractions."""
+        return self.val_rows is not None
 
     @model_validator(mode="after")
     def _leaves_training_data(self) -> "SplitConfig":
+        counts = {k: getattr(self, k) for k in ("train_rows", "val_rows", "test_rows") if getattr(self, k) is not None}
+        fractions = {k: getattr(self, k) for k in ("val", "test") if k in self.model_fields_set}
+        if counts and fractions:
+            given = ", ".join(f"split.{k}={v}" for k, v in {**fractions, **counts}.items())
+            raise ValueError(
+                f"split fractions (split.val, split.test) and row counts (split.train_rows, split.val_rows, "
+                f"split.test_rows) cannot be combined; received {given}. Give one or the other"
+            )
+        if counts and (self.val_rows is None or self.test_rows is None):
+            given = ", ".join(f"split.{k}={v}" for k, v in counts.items())
+            raise ValueError(
+                f"split by row counts needs both split.val_rows and split.test_rows (split.train_rows is "
+                f"optional); received {given}"
+            )
         if self.val + self.test >= 1:
             raise ValueError(
                 f"val + test must be below 1 to leave training data; received val={self.val}, test={self.test}"

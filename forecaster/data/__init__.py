@@ -2,7 +2,8 @@
 
 Owns the canonical column names (:mod:`~forecaster.data.columns`), the raw <-> canonical schema
 (:mod:`~forecaster.data.schema`), every data-validation rule (exit 3), regularisation to the
-frequency, the minimum lengths and the chronological split rule (:mod:`~forecaster.data.splits`).
+frequency, the minimum lengths and the chronological split rule (:mod:`~forecaster.data.splits`: by
+fractions or by row counts, :class:`SplitRule`).
 May import ``config`` and the ground floor only.
 
 The canonical frame: ``series_id`` (str), ``timestamp`` (datetime64[ns], tz-naive), then the
@@ -18,7 +19,7 @@ from forecaster.data.length import check_length, minimum_rows
 from forecaster.data.reader import read_frame
 from forecaster.data.regularise import RegularisationReport, SeriesReport, regularise
 from forecaster.data.schema import DataSchema
-from forecaster.data.splits import assign_splits, split_sizes
+from forecaster.data.splits import SplitRule, assign_splits, drop_unused, split_sizes
 from forecaster.data.validation import frame_from_dataframe
 
 __all__ = [
@@ -26,8 +27,10 @@ __all__ = [
     "LoadedData",
     "RegularisationReport",
     "SeriesReport",
+    "SplitRule",
     "assign_splits",
     "check_length",
+    "drop_unused",
     "file_sha256",
     "frame_from_dataframe",
     "infer_frequency",

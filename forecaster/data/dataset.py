@@ -23,6 +23,7 @@ from forecaster.data.length import check_length
 from forecaster.data.ranges import range_flags
 from forecaster.data.reader import read_frame
 from forecaster.data.regularise import RegularisationReport, regularise
+from forecaster.data.splits import SplitRule, as_rule
 from forecaster.errors import DataValidationError
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def check_feature_sources(frame: pd.DataFrame, features: FeaturesConfig, source:
 
 
 def load_dataset(
-    cfg: DataConfig, lookback: int, horizon: int, val: float, test: float,
+    cfg: DataConfig, lookback: int, horizon: int, val: float | SplitRule, test: float | None = None,
     features: FeaturesConfig | None = None,
 ) -> LoadedData:
     """Read ``cfg.path``, regularise it, and check every series is long enough.
@@ -103,7 +104,8 @@ def load_dataset(
     lookback, horizon : int
         Window input and output steps.
     val, test : float
-        Split fractions, for :func:`~forecaster.data.length.check_length`.
+        Split fractions, for :func:`~forecaster.data.length.check_length`; or the split rule
+        (:class:`~forecaster.data.splits.SplitRule`, e.g. row counts) as ``val``.
     features : FeaturesConfig, optional
         The pipeline's features section: the columns it derives features from must be numeric
         columns of the data.
@@ -122,8 +124,9 @@ def load_dataset(
         frame, report = regularise(frame, cfg.frequency, cfg.aggregate, cfg.max_gap)
     except DataValidationError as exc:
         raise DataValidationError(f"{path}: {exc}") from exc
-    check_length(frame, lookback, horizon, val, test, source=str(path))
-    flags = range_flags(frame, val, test, source=str(path))
+    rule = as_rule(val, test)
+    check_length(frame, lookback, horizon, rule, source=str(path))
+    flags = range_flags(frame, rule, source=str(path))
     for flag in flags:
         logger.warning("%s", flag)
     return LoadedData(

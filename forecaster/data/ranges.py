@@ -1,6 +1,6 @@
 """Flag values far outside the training range: likely glitches the scaler has never seen.
 
-The training rows of a series are its first ``n_train`` rows (:func:`~forecaster.data.length.split_sizes`,
+The training rows of a series are its first ``n_train`` rows (:meth:`~forecaster.data.splits.SplitRule.sizes`,
 the rule of the chronological split). A value of a later row is *far outside* when it lies more
 than :data:`FAR_FACTOR` training ranges beyond the training minimum or maximum of its series and
 column. ``forecaster data check`` prints these flags and ``forecaster run`` logs them as warnings;
@@ -22,14 +22,15 @@ import numpy as np
 import pandas as pd
 
 from forecaster.data.columns import SEGMENT, SERIES_ID, SPLIT, TIMESTAMP
-from forecaster.data.length import split_sizes
+from forecaster.data.splits import SplitRule, as_rule
 
 #: How many training ranges beyond the training minimum/maximum count as far outside.
 FAR_FACTOR = 3.0
 _KEYS = (SERIES_ID, TIMESTAMP, SEGMENT, SPLIT)
 
 
-def range_flags(frame: pd.DataFrame, val: float, test: float, source: str = "<dataframe>") -> list[str]:
+def range_flags(frame: pd.DataFrame, val: float | SplitRule, test: float | None = None,
+                source: str = "<dataframe>") -> list[str]:
     """One message per column with values far outside its training range (in any series).
 
     Parameters
@@ -37,8 +38,8 @@ def range_flags(frame: pd.DataFrame, val: float, test: float, source: str = "<da
     frame : pandas.DataFrame
         Canonical frame (sorted by ``series_id, timestamp``), usually after regularisation.
     val, test : float
-        Split fractions: the training rows of a series of ``n`` rows are its first
-        ``split_sizes(n, val, test)[0]``.
+        Split fractions (or a :class:`~forecaster.data.splits.SplitRule` as ``val``): the training
+        rows of a series of ``n`` rows are its first ``rule.sizes(n)[0]``.
     source : str
         What to call the data in the messages (the file path).
 
@@ -50,8 +51,9 @@ def range_flags(frame: pd.DataFrame, val: float, test: float, source: str = "<da
     """
     columns = [c for c in frame.columns if c not in _KEYS and pd.api.types.is_numeric_dtype(frame[c])]
     found: dict[str, list[tuple[float, float, float, float, str, pd.Timestamp, int]]] = {}
+    rule = as_rule(val, test)
     for sid, rows in frame.groupby(SERIES_ID, sort=True):
-        n_train = split_sizes(len(rows), val, test)[0]
+        n_train = rule.sizes(len(rows))[0]
         if n_train < 2 or n_train >= len(rows):
             continue
         for name in columns:

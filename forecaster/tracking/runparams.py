@@ -131,8 +131,7 @@ def parent_params(cfg: Any, data_path: str | Path) -> dict[str, str]:
         "window.lookback": cfg.window.lookback,
         "window.horizon": cfg.window.horizon,
         "window.stride": cfg.window.stride,
-        "split.val": cfg.split.val,
-        "split.test": cfg.split.test,
+        **_split_params(cfg.split),
         "evaluation.interval_level": cfg.evaluation.interval_level,
         "evaluation.interval_scale": cfg.evaluation.interval_scale,
         "evaluation.calibration_window": cfg.evaluation.calibration_window,
@@ -145,6 +144,15 @@ def parent_params(cfg: Any, data_path: str | Path) -> dict[str, str]:
     for key, value in cfg.training.model_dump(mode="json").items():
         params[f"training.{key}"] = value
     return {k: _param_value(v)[:6000] for k, v in params.items()}
+
+
+def _split_params(split: Any) -> dict[str, Any]:
+    """``split.val``/``split.test`` for a split by fractions; ``split.train_rows`` (when given),
+    ``split.val_rows`` and ``split.test_rows`` for a split by row counts."""
+    if getattr(split, "val_rows", None) is None:
+        return {"split.val": split.val, "split.test": split.test}
+    keys = ("train_rows", "val_rows", "test_rows") if split.train_rows is not None else ("val_rows", "test_rows")
+    return {f"split.{key}": getattr(split, key) for key in keys}
 
 
 def _model_names(cfg: Any) -> list[str]:

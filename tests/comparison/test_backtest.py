@@ -6,9 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.comparison.backtest import backtest_summary, run_backtest, series_rel_mae
-from forecaster.comparison.folds import SERIES_MAE, fold_sizes
+from forecaster.comparison.backtest import (
+    backtest_summary,
+    run_backtest,
+    series_rel_mae,
+)
+from forecaster.comparison.folds import SERIES_MAE, check_folds, fold_labels, fold_sizes
 from forecaster.config import PipelineConfig
+from forecaster.errors import DataValidationError
 from forecaster.evaluation import tidy_metrics
 
 
@@ -23,6 +28,43 @@ def config(val=0.2, test=0.3) -> PipelineConfig:
 def test_fold_sizes_divide_the_test_share_and_never_validate_on_less():
     assert fold_sizes(config(0.2, 0.3), 3) == pytest.approx((0.1, 0.1))
     assert fold_sizes(config(0.4, 0.2), 2) == pytest.approx((0.2, 0.1))
+
+
+def rows_config(**split) -> PipelineConfig:
+    return PipelineConfig.model_validate({
+        "name": "bt", "data": {"path": "unused.csv", "target": "y"}, "window": {"lookback": 8, "horizon": 2},
+        "split": split, "models": [{"cell": "gru", "units": 2}], "evaluation": {"backtest_folds": 2},
+    })
+
+
+def test_fold_sizes_with_row_counts_divide_the_counts_like_the_fractions():
+    assert fold_sizes(rows_config(val_rows=10, test_rows=10), 2) == (5, 5)
+    assert fold_sizes(rows_config(val_rows=20, test_rows=9), 2) == (10, 5)  # 4.5 rounds half up
+    assert fold_sizes(rows_config(val_rows=4, test_rows=12), 3) == (4, 4)  # never validate on less
+    assert fold_sizes(rows_config(val_rows=6, test_rows=0), 2) == (3, 3)  # no test rows: the val share
+
+
+def test_fold_labels_with_row_counts_by_hand():
+    frame = pd.DataFrame({"series_id": ["a"] * 60 + ["b"] * 70,
+                          "timestamp": list(pd.date_range("2024", periods=60, freq="h"))
+                          + list(pd.date_range("2024", periods=70, freq="h"))})
+    # latest rows: folds over every row; blocks of 5 (10 / 2 folds)
+    cfg = rows_config(val_rows=10, test_rows=10)
+    fold0 = fold_labels(cfg, frame, 2, 0)[:60].tolist()
+    assert fold0 == ["train"] * 45 + ["val"] * 5 + ["test"] * 5 + ["unused"] * 5
+    # first rows (train_rows): folds over each series' first 50 rows; the rest unused in every fold
+    cfg = rows_config(train_rows=30, val_rows=10, test_rows=10)
+    for fold, train_end in ((0, 35), (1, 40)):
+        labels = fold_labels(cfg, frame, 2, fold)
+        for series, n in (("a", 60), ("b", 70)):
+            got = labels[(frame["series_id"] == series).to_numpy()].tolist()
+            assert got == (["train"] * train_end + ["val"] * 5 + ["test"] * 5
+                           + ["unused"] * (n - train_end - 10)), (fold, series)
+    short = frame[frame["series_id"] == "a"].iloc[:45]
+    with pytest.raises(DataValidationError, match="series 'a' has 45 rows; .* = 50 rows"):  # exit 3
+        check_folds(rows_config(train_rows=30, val_rows=10, test_rows=10), short)
+    with pytest.raises(DataValidationError, match="series 'a'"):  # 10 + 5 + 2 * 5 = 25 rows needed
+        check_folds(rows_config(val_rows=10, test_rows=10), short.iloc[:24])
 
 
 def tidy(maes: dict[tuple[int, str], float], series: dict[tuple[int, str, str], float] | None = None) -> pd.DataFrame:

@@ -127,3 +127,46 @@ def test_config_hash_ignores_key_order():
     assert a.sha256() == b.sha256()
     c = PipelineConfig.model_validate({**a.model_dump(), "window": {"lookback": 4, "horizon": 1}})
     assert c.sha256() != a.sha256()
+
+
+# ----------------------------------------------------------------------------- split by row counts
+def test_split_by_row_counts_is_accepted(tmp_path):
+    text = ISSUE_EXAMPLE.replace("split: {val: 0.25, test: 0.25}",
+                                 "split: {train_rows: 8640, val_rows: 2880, test_rows: 2880}")
+    split = load_config(write(tmp_path, text)).split
+    assert (split.train_rows, split.val_rows, split.test_rows, split.by_rows) == (8640, 2880, 2880, True)
+    latest = load_config(write(tmp_path, ISSUE_EXAMPLE.replace("split: {val: 0.25, test: 0.25}",
+                                                               "split: {val_rows: 48, test_rows: 0}"))).split
+    assert (latest.train_rows, latest.val_rows, latest.test_rows) == (None, 48, 0)
+    # the fractions' defaults do not count as given: overrides of the rows alone are valid
+    no_split = ISSUE_EXAMPLE.replace("split: {val: 0.25, test: 0.25}\n", "")
+    cfg = load_config(write(tmp_path, no_split), ["split.val_rows=24", "split.test_rows=24"])
+    assert cfg.split.by_rows and not load_config(write(tmp_path, no_split)).split.by_rows
+
+
+@pytest.mark.parametrize(
+    ("split", "expected"),
+    [
+        ("{val: 0.2, val_rows: 100, test_rows: 50}",
+         ["split", "cannot be combined", "split.val=0.2", "split.val_rows=100", "split.test_rows=50"]),
+        ("{test: 0.1, train_rows: 500, val_rows: 100, test_rows: 50}", ["cannot be combined", "split.test=0.1"]),
+        ("{val_rows: 100}", ["split.val_rows and split.test_rows", "split.val_rows=100"]),
+        ("{train_rows: 500, test_rows: 50}", ["split.val_rows and split.test_rows", "split.train_rows=500"]),
+        ("{val_rows: 100, test_rows: -1}", ["split.test_rows", "greater than or equal to 0", "-1"]),
+        ("{val_rows: 0, test_rows: 50}", ["split.val_rows", "greater than or equal to 1", "received 0"]),
+        ("{val_rows: true, test_rows: 50}", ["split.val_rows", "valid integer", "True"]),
+        ("{val_rows: 100.5, test_rows: 50}", ["split.val_rows", "valid integer", "100.5"]),
+        ("{val_rows: '100', test_rows: 50}", ["split.val_rows", "valid integer", "'100'"]),
+        ("{val_rows: 100, test_rows: 50, last_rows: 3}", ["split.last_rows", "unknown key"]),
+        ("{val_rows: 10, test_rows: 50}", ["split.val_rows=10", "window.horizon = 24"]),
+        ("{val_rows: 100, test_rows: 5}", ["split.test_rows=5", "window.horizon = 24"]),
+        ("{train_rows: 100, val_rows: 100, test_rows: 50}",
+         ["split.train_rows=100", "window.lookback + window.horizon = 144"]),
+    ],
+)
+def test_split_row_count_errors_name_the_keys_and_values(tmp_path, split, expected):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, ISSUE_EXAMPLE.replace("{val: 0.25, test: 0.25}", split)))
+    message = str(info.value)
+    for part in expected:
+        assert part in message, message

@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.data.length import _check_windows, _window_counts_per_series, window_counts
+from forecaster.data.length import (
+    _check_windows,
+    _window_counts_per_series,
+    check_length,
+    minimum_rows,
+    window_counts,
+)
+from forecaster.data.splits import SplitRule
 from forecaster.errors import DataValidationError
 
 
@@ -78,3 +85,41 @@ def test_window_check_names_the_first_failing_series_and_its_segments():
         "f.csv: series 'b' has no full window (lookback + horizon = 11 consecutive rows within one segment) in "
         "its train/val/test part: gaps longer than data.max_gap split it into 4 segment(s), the longest 10 rows.")
     _check_windows(frame[frame.series_id == "a"], 9, 2, 0.25, 0.25, "f.csv")  # one segment: no error
+
+
+# ----------------------------------------------------------------------------- split by row counts
+def _series(sizes):
+    return pd.concat([pd.DataFrame({"series_id": sid, "timestamp": pd.date_range("2020", periods=n, freq="D"),
+                                    "segment": 0}) for sid, n in sizes.items()], ignore_index=True)
+
+
+def test_minimum_rows_and_window_counts_with_row_counts_by_hand():
+    latest, first = SplitRule(val_rows=3, test_rows=4), SplitRule(train_rows=8, val_rows=3, test_rows=4)
+    assert minimum_rows(4, 2, latest) == 6 + 3 + 4  # lookback + horizon training rows + val + test
+    assert minimum_rows(4, 2, first) == 8 + 3 + 4
+    # 20 rows, latest: train 0..12, val 13..15, test 16..19; windows of 6 (labels the last 2 rows)
+    # train: whole window in rows 0..12 -> 8; val: labels in 13..15 -> 2; test: labels in 16..19 -> 3
+    assert window_counts(20, np.zeros(20, int), 4, 2, latest) == (8, 2, 3)
+    # 20 rows, first: train 0..7, val 8..10, test 11..14, 15..19 unused: 3, 2, 3 (none in unused)
+    assert window_counts(20, np.zeros(20, int), 4, 2, first) == (3, 2, 3)
+    counts, _, _ = _window_counts_per_series(_series({"a": 20, "b": 15}), 4, 2, first)
+    assert counts.tolist() == [[3, 2, 3], [3, 2, 3]]
+    with pytest.raises(ValueError, match="val_rows=1"):
+        minimum_rows(4, 2, SplitRule(val_rows=1, test_rows=4))
+
+
+@pytest.mark.parametrize(
+    ("rule", "needed", "why"),
+    [
+        (SplitRule(train_rows=8, val_rows=3, test_rows=4), 15, "train_rows + val_rows + test_rows = 15"),
+        (SplitRule(val_rows=3, test_rows=4), 13, "lookback + horizon = 6 training rows + val_rows + test_rows"),
+    ],
+)
+def test_check_length_with_row_counts_names_series_needed_and_has(rule, needed, why):
+    check_length(_series({"a": needed, "b": 40}), 4, 2, rule, source="f.csv")  # just long enough: no error
+    with pytest.raises(DataValidationError) as err:
+        check_length(_series({"a": 40, "b": needed - 1}), 4, 2, rule, source="f.csv")
+    message = str(err.value)
+    assert message.startswith(f"f.csv: too few rows for lookback=4, horizon=2, {rule.describe()}: "
+                              f"series 'b' has {needed - 1} rows; each series needs at least {needed} rows")
+    assert why in message and "'a'" not in message

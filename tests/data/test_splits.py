@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 
-from forecaster.data.splits import assign_splits
+from forecaster.data.splits import SplitRule, assign_splits, drop_unused, split_sizes
 from forecaster.features.scaling import SeriesScaler
 
 ORDER = {"train": 0, "val": 1, "test": 2}
@@ -123,6 +126,72 @@ def test_the_split_size_rule_has_one_owner():
     assert forecaster.data.split_sizes is split_sizes is forecaster.data.length.split_sizes
     train, val, test = split_sizes(np.array([9, 10, 30]), 0.25, 0.25)
     assert train.tolist() == [5, 4, 14] and val.tolist() == [2, 3, 8] and test.tolist() == [2, 3, 8]
+
+
+# --------------------------------------------------------------------------- split by row counts
+
+
+def test_row_counts_without_train_rows_take_the_latest_rows_per_series():
+    frame = make_frame({"a": 10, "b": 7})
+    rule = SplitRule(val_rows=2, test_rows=3)
+    labels = assign_splits(frame, rule).tolist()
+    # a: 10 rows -> 5 train, 2 val, 3 test; b: 7 rows -> 2 train, 2 val, 3 test
+    assert labels == (["train"] * 5 + ["val"] * 2 + ["test"] * 3
+                      + ["train"] * 2 + ["val"] * 2 + ["test"] * 3)
+    assert rule.sizes(10) == (5, 2, 3) and rule.unused(10) == 0
+    no_test = assign_splits(frame, SplitRule(val_rows=4, test_rows=0))
+    assert no_test.tolist() == ["train"] * 6 + ["val"] * 4 + ["train"] * 3 + ["val"] * 4
+
+
+def test_row_counts_with_train_rows_take_the_first_rows_and_leave_the_rest_unused():
+    frame = make_frame({"a": 12, "b": 9}).sample(frac=1.0, random_state=3)  # any row order
+    rule = SplitRule(train_rows=4, val_rows=2, test_rows=3)
+    labels = assign_splits(frame, rule)
+    by_time = frame.assign(split=labels).sort_values(["series_id", "timestamp"])
+    assert by_time["split"].tolist() == (
+        ["train"] * 4 + ["val"] * 2 + ["test"] * 3 + ["unused"] * 3  # a: 12 rows, 3 unused
+        + ["train"] * 4 + ["val"] * 2 + ["test"] * 3)  # b: 9 rows, none unused
+    assert labels.index.equals(frame.index)
+    assert rule.sizes(12) == (4, 2, 3) and rule.unused(12) == 3
+    assert [a.tolist() for a in split_sizes(np.array([12, 9]), rule)] == [[4, 4], [2, 2], [3, 3]]
+    assert rule.unused(np.array([12, 9])).tolist() == [3, 0]
+
+
+def test_drop_unused_drops_and_logs_once_per_frame(caplog):
+    frame = make_frame({"a": 12, "b": 10})
+    frame["split"] = assign_splits(frame, SplitRule(train_rows=4, val_rows=2, test_rows=3)).to_numpy()
+    with caplog.at_level(logging.INFO, logger="forecaster.data.splits"):
+        kept = drop_unused(frame)
+    assert len(kept) == 18 and set(kept["split"]) == {"train", "val", "test"}
+    records = [r.getMessage() for r in caplog.records if "unused" in r.getMessage()]
+    assert records == [("split: 4 row(s) after the test rows left unused (split.train_rows given): "
+                        "series 'a' 3, series 'b' 1")]
+    assert drop_unused(kept) is kept  # nothing unused: the frame as it is
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"val_rows": 2}, "needs both `val_rows` and `test_rows`"),
+        ({"train_rows": 5, "test_rows": 2}, "needs both"),
+        ({"val_rows": 0, "test_rows": 2}, "`val_rows` must be an integer >= 1"),
+        ({"val_rows": 2, "test_rows": -1}, "`test_rows` must be an integer >= 0"),
+        ({"val_rows": True, "test_rows": 2}, "val_rows=True"),
+        ({"val_rows": 2.0, "test_rows": 2}, "val_rows=2.0"),
+    ],
+)
+def test_split_rule_rejects_bad_counts(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        SplitRule(**kwargs)
+
+
+def test_split_rule_from_the_pipeline_section():
+    from forecaster.config import SplitConfig
+
+    assert SplitRule.from_config(SplitConfig()) == SplitRule(val=0.25, test=0.25)
+    rule = SplitRule.from_config(SplitConfig(train_rows=8, val_rows=3, test_rows=2))
+    assert (rule.train_rows, rule.val_rows, rule.test_rows, rule.by_rows) == (8, 3, 2, True)
+    assert rule.describe() == "train_rows=8, val_rows=3, test_rows=2"
 
 
 # --------------------------------------------------------------------------- SeriesScaler

@@ -39,3 +39,18 @@ def test_no_final_summaries_no_change():
     result = _network([math.nan, 9.0], 2, {})
     assert _lag_points(result) == {"memory_lag": [(2, 9.0)], "grad_far_near_ratio": [(2, 0.09)]}
     assert _lag_points(CandidateResult("linear", "baseline", {}, metrics={"val_mae": 1.0})) == {}
+
+
+def test_parent_params_name_the_split_as_written():
+    from forecaster.config import PipelineConfig
+    from forecaster.tracking.runparams import parent_params
+
+    def params(split):
+        cfg = PipelineConfig.model_validate({"name": "p", "data": {"path": "d.csv", "target": "y"},
+                                             "window": {"lookback": 8, "horizon": 2}, "split": split})
+        return {k: v for k, v in parent_params(cfg, "d.csv").items() if k.startswith("split.")}
+
+    assert params({"val": 0.2, "test": 0.1}) == {"split.val": "0.2", "split.test": "0.1"}
+    assert params({"train_rows": 100, "val_rows": 20, "test_rows": 10}) == {
+        "split.train_rows": "100", "split.val_rows": "20", "split.test_rows": "10"}
+    assert params({"val_rows": 20, "test_rows": 0}) == {"split.val_rows": "20", "split.test_rows": "0"}
