@@ -1,4 +1,4 @@
-"""What each run carries as MLflow values (forecaster.tracking.runparams): the lag summaries' steps."""
+"""What each run carries as MLflow values (forecaster.tracking.runparams): the lag summaries' and members' steps."""
 
 from __future__ import annotations
 
@@ -39,3 +39,11 @@ def test_no_final_summaries_no_change():
     result = _network([math.nan, 9.0], 2, {})
     assert _lag_points(result) == {"memory_lag": [(2, 9.0)], "grad_far_near_ratio": [(2, 0.09)]}
     assert _lag_points(CandidateResult("linear", "baseline", {}, metrics={"val_mae": 1.0})) == {}
+
+
+def test_an_ensemble_logs_each_members_val_loss_at_its_member_index():
+    result = _network([math.nan], 1, {})
+    result.history["ensemble_member_val_loss"] = [0.5, math.nan, 0.25]
+    points = [(m.step, m.value) for m in child_metrics(result, timestamp=0) if m.key == "ensemble_member_val_loss"]
+    assert points == [(0, 0.5), (2, 0.25)]
+    assert not [m for m in child_metrics(_network([1.0], 1, {}), 0) if m.key == "ensemble_member_val_loss"]
