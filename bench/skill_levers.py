@@ -39,6 +39,9 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
                    ["window.lookback=720", "models=[{cell: gru, units: 128, segment: 24}]"]),
     "gru_only": ("the grid's GRU alone (the LSTM dropped): the cost of the second candidate",
                  ["models=[{cell: gru, layers: 1, units: 64}]"]),
+    "gru_ensemble3": ("an ensemble of three GRU 1x64 (seeds seed, seed+1, seed+2) as the one candidate: "
+                      "compare with gru_only for the gain and the cost (train_seconds)",
+                      ["models=[{cell: gru, layers: 1, units: 64}]", "training.ensemble=3"]),
 }
 OUT = skill.REPO / "bench" / "out" / "levers"
 
