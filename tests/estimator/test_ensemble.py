@@ -102,3 +102,12 @@ def test_a_bad_size_is_refused(size):
         check_ensemble(size)
     with pytest.raises(ValueError, match="ensemble"):
         RNNForecaster(**TINY, ensemble=size).fit(make_frame(n=200))
+
+
+def test_a_diverged_member_fails_the_ensemble_and_stops_it():
+    # validation values this far from the training range overflow the float32 validation loss
+    frame = make_frame(n=300)
+    frame.loc[frame.index[frame["split"] == "val"][:30], "y"] = 1e25
+    est = RNNForecaster(**TINY, ensemble=2).fit(frame)
+    assert est.failed_ and est.failed_epoch_ == 1 and len(est.models_) == 1  # member 2 never trained
+    assert est.failure_reason_.startswith("ensemble member 1 (seed 3): ")
