@@ -1,4 +1,4 @@
-"""Seed ensembles of one network (``training.ensemble: N``): member seeds, files, the member summary.
+"""Seed ensembles of one network (``training.ensemble: N``): member seeds, member files, member losses.
 
 An :class:`~forecaster.estimator.rnn.RNNForecaster` with ``ensemble=N`` trains N copies of its
 network, member ``i`` with seed ``seed + i`` (member 0 is the plain fit), and forecasts the mean
