@@ -42,6 +42,9 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
     "gru_plateau": ("gru_only with `training.lr_schedule: plateau` (halve the rate after patience // 2 "
                     "epochs without a better validation loss)",
                     ["models=[{cell: gru, layers: 1, units: 64}]", "training.lr_schedule=plateau"]),
+    "gru_ensemble3": ("an ensemble of three GRU 1x64 (seeds seed, seed+1, seed+2) as the one candidate: "
+                      "compare with gru_only for the gain and the cost (train_seconds)",
+                      ["models=[{cell: gru, layers: 1, units: 64}]", "training.ensemble=3"]),
 }
 OUT = skill.REPO / "bench" / "out" / "levers"
 

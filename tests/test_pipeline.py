@@ -135,3 +135,51 @@ def test_a_win_that_could_be_noise_exits_4_and_serves_persistence(tmp_path, monk
     version = client.get_model_version("walks", "1")
     assert version.tags["forecaster.significance"] == "0.05"
     assert float(version.tags["forecaster.dm_pvalue"]) == pytest.approx(metrics["dm_pvalue"])
+
+
+@pytest.mark.slow
+def test_an_ensemble_run_logs_its_size_and_serves_the_members_mean(tmp_path, monkeypatch):
+    """`forecaster run` on the smoke pipeline with training.ensemble: 2 (tiny): one network child run
+    with param ensemble=2 and each member's best val loss, the blend built on it, the champion saved
+    with both members and served by `forecaster forecast --model`; a bad size exits 2 naming it."""
+    import shutil
+    from pathlib import Path
+
+    from mlflow.tracking import MlflowClient
+
+    from forecaster.cli import main
+    from forecaster.tracking import load_forecaster_from_uri
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FORECASTER_STATE_DIR", str(tmp_path / "state"))
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)  # restored after the test (the CLI's --tracking-uri sets it)
+    (tmp_path / "data").mkdir()
+    shutil.copy(root / "data" / "seattle_weather.csv", tmp_path / "data")
+    shutil.copy(root / "pipelines" / "smoke.yaml", tmp_path / "smoke.yaml")
+    tiny = ["--set", "training.epochs=2", "--set", "clipping=[none]", "--set", "models.0.units=4",
+            "--set", f"tracking.tracking_uri={store}"]
+    assert main(["run", "smoke.yaml", *tiny, "--set", "training.ensemble=0"]) == 2
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "forecasts").exists()  # nothing written
+    assert main(["run", "smoke.yaml", *tiny, "--set", "training.ensemble=2"]) == 0
+    client = MlflowClient(store)
+    runs = client.search_runs([client.get_experiment_by_name("smoke").experiment_id])
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    assert parent.data.params["training.ensemble"] == "2"
+    network = next(r for r in runs if r.data.tags.get("mlflow.runName", "").startswith("lstm-1x4"))
+    assert network.data.params["ensemble"] == "2"
+    members = client.get_metric_history(network.info.run_id, "ensemble_member_val_loss")
+    assert sorted(m.step for m in members) == [0, 1]
+    assert network.data.metrics["train_seconds"] > 0
+    for run in runs:  # the blend carries its network's size; baselines are single models
+        if run is not parent and "ensemble" in run.data.params:
+            expected = "2" if run.data.params["cell"] == "lstm" else "1"
+            assert run.data.params["ensemble"] == expected, run.data.tags.get("mlflow.runName")
+    champion = load_forecaster_from_uri("models:/smoke@champion")
+    network_of = getattr(champion, "members_", [champion])[0]  # a blend's network is its first member
+    assert network_of.ensemble == 2 and len(network_of.models_) == 2
+    assert main(["--tracking-uri", store, "forecast", "--model", "models:/smoke@champion",
+                 "--data", "data/seattle_weather.csv", "--output", "out.csv"]) == 0
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert len(out) == 7 and (out["lower"] <= out["upper"]).all()

@@ -227,6 +227,12 @@ class TrainingConfig(StrictSection):
         "probe of both ways per CPU, library versions and model shape, cached in the state directory; "
         "XLA's sign flips between CPUs); true or false is obeyed.",
     )
+    ensemble: int = Field(
+        default=1, ge=1, strict=True,
+        description="Train each network candidate this many times, member i with seed `seed + i` "
+        "(i = 0..N-1), and forecast the mean of the members' outputs: one candidate in the comparison, "
+        "scored, blended and given intervals like a single network. 1: a single network.",
+    )
     warm_start: bool = Field(
         default=False,
         description="Start each candidate whose architecture, features and window match the current "

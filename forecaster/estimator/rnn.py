@@ -10,13 +10,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecaster.errors import ModelFileError
 from forecaster.estimator.base import WindowForecaster
-from forecaster.estimator.warm import apply_warm_start, keep_start_callback, warm_budget
+from forecaster.estimator.ensemble import (
+    MEMBER_VAL_LOSS,
+    best_val_loss,
+    check_ensemble,
+    load_members,
+    member_seed,
+    save_members,
+)
+from forecaster.estimator.warm import (
+    copy_weights,
+    keep_start_callback,
+    matching_champion,
+    warm_budget,
+)
 
 logger = logging.getLogger(__name__)
-
-MODEL_FILE = "model.keras"
 
 
 class RNNForecaster(WindowForecaster):
@@ -89,6 +99,16 @@ class RNNForecaster(WindowForecaster):
         Learning-rate schedule (:class:`~forecaster.training.TrainSettings`); with ``'plateau'``
         ``history_['learning_rate']`` holds each epoch's rate.
 
+    ensemble : int, default 1
+        Members trained (serially), member ``i`` with seed ``seed + i`` (:func:`member_seed`; member
+        0 is the plain fit), each with its own early stopping on validation. The forecast is the
+        mean of the members' network outputs in the scaled space; the scaler's inverse is affine per
+        series, so it is the mean of their forecasts in data units too. ``model_`` is member 0,
+        ``models_`` every member. ``history_`` (curves, telemetry), ``epochs_run_`` and the lag
+        telemetry come from member 0, plus ``ensemble_member_val_loss`` (each member's best
+        validation loss); ``train_seconds_``, ``train_cpu_seconds_``, ``first_epoch_overhead_seconds_``
+        and ``n_params_`` are summed over the members. A diverged member fails the fit.
+
     Example
     -------
     >>> import numpy as np, pandas as pd
@@ -143,6 +163,7 @@ class RNNForecaster(WindowForecaster):
         warm_learning_rate=None,
         jit_compile="auto",
         lr_schedule="none",
+        ensemble=1,
     ):
         self.target = target
         self.lookback = lookback
@@ -182,6 +203,7 @@ class RNNForecaster(WindowForecaster):
         self.warm_learning_rate = warm_learning_rate
         self.jit_compile = jit_compile
         self.lr_schedule = lr_schedule
+        self.ensemble = ensemble
 
     @property
     def spec(self):
@@ -200,57 +222,103 @@ class RNNForecaster(WindowForecaster):
             self._callbacks = []
 
     def _fit_windows(self, values, starts, scaled) -> None:
-        from forecaster.models.builders import build_model
-        from forecaster.training import TrainSettings, set_seed, train_model
+        import tensorflow as tf
+
         from forecaster.windowing import make_dataset
 
-        set_seed(self.seed)
+        size = check_ensemble(self.ensemble)
         targets = list(self.preprocessor_.target_indices_)
-        model = build_model(
-            self.spec, self.lookback, values.shape[1], self.horizon, len(targets),
-            residual_targets=targets if self.residual else None, seed=self.seed,
+        base = tf.constant(values, dtype=tf.float32)  # one copy of the data for every dataset
+        self.warm_started_, self.warm_start_note_, champion = False, "warm start off", None
+        models, runs, val_ds = [], [], None
+        for member in range(size):  # serially: member i is the plain fit with seed + i
+            seed = member_seed(self.seed, member)
+            model = self._build_member(values.shape[1], targets, seed)
+            if member == 0 and self.warm_start_from:
+                champion, self.warm_start_note_ = matching_champion(self, self.warm_start_from, type(self).load)
+            if champion is not None:
+                why_not = copy_weights(model, champion, member)
+                if why_not:  # members share one architecture: only the first can find out
+                    champion, self.warm_start_note_ = None, why_not
+                self.warm_started_ = champion is not None
+            settings = self._settings(seed)
+            train_ds = make_dataset(base, starts["train"], self.lookback, self.horizon, targets,
+                                    self.batch_size, shuffle=True, seed=seed)
+            if val_ds is None:
+                val_ds = make_dataset(base, starts["val"], self.lookback, self.horizon, targets,
+                                      settings.eval_batch_size, shuffle=False)
+            which = f" member {member + 1}/{size} (seed {seed})" if size > 1 else ""
+            logger.info("training %s%s (%d params) on %d windows, validating on %d", self.spec.name, which,
+                        model.count_params(), len(starts["train"]), len(starts["val"]))
+            runs.append(self._train_member(model, train_ds, val_ds, settings, values, starts, targets,
+                                           telemetry=member == 0))
+            models.append(model)
+            if runs[-1][0].failed:  # a diverged member fails the candidate: no more members trained
+                break
+        self._set_fitted(models, runs)
+
+    def _build_member(self, n_features: int, targets: list[int], seed: int):
+        from forecaster.models.builders import build_model
+        from forecaster.training import set_seed
+
+        set_seed(seed)
+        return build_model(
+            self.spec, self.lookback, n_features, self.horizon, len(targets),
+            residual_targets=targets if self.residual else None, seed=seed,
             center_targets=self.center_targets, scale_targets=self.scale_targets, truncate=self.truncate,
             target_indices=targets,
         )
-        self.warm_started_, self.warm_start_note_ = False, "warm start off"
-        if self.warm_start_from:
-            self.warm_started_, self.warm_start_note_ = apply_warm_start(self, model, self.warm_start_from,
-                                                                         type(self).load)
+
+    def _settings(self, seed: int):
+        from forecaster.training import TrainSettings
+
         epochs, patience, learning_rate = self.epochs, self.patience, self.learning_rate
         if self.warm_started_:  # fine-tune: its own budget, and the champion's weights kept unless beaten
             epochs, patience, learning_rate = astuple(warm_budget(
                 self.epochs, self.patience, self.learning_rate, self.warm_epochs, self.warm_patience,
                 self.warm_learning_rate))
-            self.warm_start_note_ += (f"; fine-tuned for at most {epochs} epoch(s), patience {patience}, "
-                                      f"learning rate {learning_rate:g}")
-        settings = TrainSettings(
+            budget = (f"; fine-tuned for at most {epochs} epoch(s), patience {patience}, "
+                      f"learning rate {learning_rate:g}")
+            if budget not in self.warm_start_note_:
+                self.warm_start_note_ += budget
+        return TrainSettings(
             epochs=epochs, batch_size=self.batch_size, learning_rate=learning_rate,
             patience=patience, loss=self.loss, clipping=self.clipping,
-            clip_threshold=self.clip_threshold, seed=self.seed, verbose=self.verbose,
+            clip_threshold=self.clip_threshold, seed=seed, verbose=self.verbose,
             jit_compile=self.jit_compile, lr_schedule=self.lr_schedule,
         )
-        import tensorflow as tf
 
-        base = tf.constant(values, dtype=tf.float32)  # one copy of the data for both datasets
-        train_ds = make_dataset(base, starts["train"], self.lookback, self.horizon, targets,
-                                self.batch_size, shuffle=True, seed=self.seed)
-        val_ds = make_dataset(base, starts["val"], self.lookback, self.horizon, targets,
-                              settings.eval_batch_size, shuffle=False)
-        logger.info("training %s (%d params) on %d windows, validating on %d",
-                    self.spec.name, model.count_params(), len(starts["train"]), len(starts["val"]))
-        keep_start = None
-        if self.warm_started_:
-            keep_start = keep_start_callback(val_ds)
-        lag_cb = lag_gradient_callback(values, starts, self.lookback, self.horizon, targets, self.lag_gradient_every,
-                                       share_key=self._architecture_key(values.shape[1], len(targets)))
+    def _train_member(self, model, train_ds, val_ds, settings, values, starts, targets, telemetry: bool):
+        """Train one member: ``(TrainResult, keep-start callback or None, lag callback or None)``.
+
+        ``telemetry``: the lag-gradient telemetry runs on this member (the first one only).
+        """
+        from forecaster.training import train_model
+
+        keep_start = keep_start_callback(val_ds) if self.warm_started_ else None
+        lag_cb = None
+        if telemetry:
+            lag_cb = lag_gradient_callback(values, starts, self.lookback, self.horizon, targets,
+                                           self.lag_gradient_every,
+                                           share_key=self._architecture_key(values.shape[1], len(targets)))
         extra = [cb for cb in (keep_start, lag_cb) if cb is not None]  # keep_start ends first: lag profile on final weights
         result = train_model(model, train_ds, val_ds, settings, callbacks=[*extra, *getattr(self, "_callbacks", ())])
-        self.model_ = model
-        self.warm_kept_start_ = bool(getattr(keep_start, "kept_start", False))
-        if self.warm_kept_start_:
-            self.warm_start_note_ += "; no epoch beat the champion's weights on validation: kept them"
-        self.n_params_ = int(model.count_params())
+        return result, keep_start, lag_cb
+
+    def _set_fitted(self, models: list, runs: list) -> None:
+        """The learned attributes from the members' trainings: curves, telemetry and epochs from the
+        first member; seconds and parameters summed over the members; failed when one failed."""
+        result, _, lag_cb = runs[0]
+        self.model_, self.models_ = models[0], list(models)
+        kept = [i for i, (_, keep_start, _) in enumerate(runs) if getattr(keep_start, "kept_start", False)]
+        self.warm_kept_start_ = bool(kept)
+        if kept:
+            which = "" if len(runs) == 1 else f" (member(s) {[i + 1 for i in kept]})"
+            self.warm_start_note_ += f"; no epoch beat the champion's weights on validation{which}: kept them"
+        self.n_params_ = int(sum(model.count_params() for model in models))
         self.history_ = {k: list(v) for k, v in result.history.items()}
+        if int(self.ensemble) > 1:
+            self.history_[MEMBER_VAL_LOSS] = [best_val_loss(run[0]) for run in runs]
         if lag_cb is not None:
             self.history_.update({k: list(v) for k, v in lag_cb.history.items()})
             self.input_grad_by_lag_ = lag_cb.profile
@@ -258,13 +326,17 @@ class RNNForecaster(WindowForecaster):
             self.lag_gradient_seconds_ = float(lag_cb.seconds)
             self.lag_gradient_cpu_seconds_ = float(lag_cb.cpu_seconds)
         self.epochs_run_ = int(result.epochs_run)
-        self.train_seconds_ = float(result.seconds)
-        self.train_cpu_seconds_ = float(result.cpu_seconds)
-        self.first_epoch_overhead_seconds_ = float(result.first_epoch_overhead_seconds)
+        self.train_seconds_ = float(sum(run[0].seconds for run in runs))
+        self.train_cpu_seconds_ = float(sum(run[0].cpu_seconds for run in runs))
+        self.first_epoch_overhead_seconds_ = float(sum(run[0].first_epoch_overhead_seconds for run in runs))
         self.xla_ = bool(result.xla)
-        self.failed_ = bool(result.failed)
-        self.failure_reason_ = result.failure_reason
-        self.failed_epoch_ = result.failed_epoch
+        failed = next((i for i, run in enumerate(runs) if run[0].failed), None)
+        self.failed_ = failed is not None
+        last = runs[failed if failed is not None else 0][0]
+        self.failure_reason_, self.failed_epoch_ = last.failure_reason, last.failed_epoch
+        if failed is not None and int(self.ensemble) > 1:
+            self.failure_reason_ = (f"ensemble member {failed + 1} (seed {member_seed(self.seed, failed)}): "
+                                    f"{last.failure_reason}")
 
     def _architecture_key(self, n_features: int, n_targets: int) -> str:
         """What decides the network's layers and weight shapes (not its clipping, truncation, seed or weights).
@@ -282,30 +354,21 @@ class RNNForecaster(WindowForecaster):
             return np.zeros((0, self.horizon, len(self.target)), dtype=np.float32)
         from forecaster.estimator.inference import predict_windows
 
-        return predict_windows(self.model_, X)  # the compiled predict function: see inference.py
+        models = self.member_models()
+        if len(models) == 1:
+            return predict_windows(models[0], X)  # the compiled predict function: see inference.py
+        return np.mean([predict_windows(model, X) for model in models], axis=0)  # the ensemble's mean
+
+    def member_models(self) -> list:
+        """The fitted Keras networks: the ensemble's members, member 0 first (one for a single network)."""
+        return list(getattr(self, "models_", None) or [self.model_])
 
     def _save_model(self, directory: Path) -> None:
-        import keras
-
-        clean = keras.models.clone_model(self.model_)  # uncompiled: no optimizer in the file
-        clean.set_weights(self.model_.get_weights())
-        clean.save(directory / MODEL_FILE)
+        save_members(directory, self.member_models())
 
     def _load_model(self, directory: Path) -> None:
-        import keras
-
-        import forecaster.models.layers  # noqa: F401  registers the custom layers for safe loading
-        import forecaster.models.truncation  # noqa: F401  (TruncatedRecurrent too)
-        import forecaster.models.segment  # noqa: F401  (SegmentRecurrent too)
-
-        path = directory / MODEL_FILE
-        if not path.is_file():
-            raise ModelFileError(f"{directory}: a saved RNN forecaster must hold {MODEL_FILE}")
-        try:  # safe_mode=True: a Lambda layer or any other serialised code is refused
-            self.model_ = keras.saving.load_model(path, compile=False, safe_mode=True)
-        except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file
-            raise ModelFileError(f"{path}: not a valid Keras model file for safe loading "
-                                 f"({type(exc).__name__}: {str(exc)[:300]})") from None
+        self.models_ = load_members(directory, self.ensemble)
+        self.model_ = self.models_[0]
 
 
 #: At most this many validation windows (evenly spaced) form the fixed batch of the lag telemetry.

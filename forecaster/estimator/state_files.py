@@ -7,7 +7,8 @@ A forecaster directory holds
   schema as JSON, each array replaced by ``{"__array__": KEY}``;
 - ``arrays.npz``: those arrays (scaler statistics, conformal quantiles, ridge coefficients, blend
   weights, ...), read with ``numpy.load(allow_pickle=False)``;
-- whatever the class adds (``model.keras``, read with Keras ``safe_mode=True``; a blend's
+- whatever the class adds (``model.keras``, and ``model_<i>.keras`` for each further member of an
+  ensemble, read with Keras ``safe_mode=True``; a blend's
   ``member0/`` and ``member1/``).
 
 Nothing here unpickles or imports anything named in the files: a file that is not what it should

@@ -5,6 +5,10 @@ whole :class:`~forecaster.models.spec.ModelSpec`), the same window (lookback, ho
 targets and input features, and the same target transforms (``residual``, ``center_targets``,
 ``scale_targets``); otherwise it starts cold and the reason is returned for the log.
 
+An ensemble (``training.ensemble: N``) warm-starts only from a champion that is an ensemble of the
+same size (and matches as above): member ``i`` starts from the champion's member ``i``; a champion
+with another number of members means a cold start of every member (``ensemble N vs champion's M``).
+
 A warm-started candidate fine-tunes with its own budget (:func:`warm_budget`: the pipeline keys
 ``training.warm_epochs``, ``warm_patience``, ``warm_learning_rate``), and keeps the champion's own
 weights when no epoch beats them on today's validation windows (:func:`keep_start_callback`), so
@@ -56,33 +60,57 @@ def mismatches(est: Any, net: Any) -> list[str]:
     }
     for flag in ("residual", "center_targets", "scale_targets"):
         checks[flag] = (getattr(est, flag), getattr(net, flag, None))
+    # an ensemble warm-starts member by member: only from a champion with as many members
+    checks["ensemble"] = (int(getattr(est, "ensemble", 1)), int(getattr(net, "ensemble", 1)))
     return [f"{key} {mine!r} vs champion's {theirs!r}" if key != "architecture" else
             f"architecture {mine.name} vs champion's {theirs.name}"
             for key, (mine, theirs) in checks.items() if mine != theirs]
+
+
+def matching_champion(est: Any, source: str | os.PathLike[str],
+                      load_network: Callable[[Path], Any]) -> tuple[Any | None, str]:
+    """The champion's network (saved forecaster at ``source``, loaded) when it matches ``est``.
+
+    ``load_network`` loads the champion's saved network directory (the candidate's own class's
+    ``load``). Returns ``(network, note)``, or ``(None, why not)`` for the log.
+    """
+    net_dir, why_not = champion_network_dir(source)
+    if net_dir is None:
+        return None, why_not
+    try:
+        net = load_network(net_dir)
+    except Exception as exc:  # noqa: BLE001 - an unreadable champion means a cold start, not a failed run
+        return None, f"the champion at {source} could not be loaded ({type(exc).__name__}: {exc})"
+    differ = mismatches(est, net)
+    if differ:
+        return None, "; ".join(differ)
+    size = int(getattr(net, "ensemble", 1))
+    members = f" (member i from its member i, {size} members)" if size > 1 else ""
+    return net, f"from the champion's {net.spec.name} weights{members}"
+
+
+def copy_weights(model: Any, net: Any, member: int = 0) -> str:
+    """Copy the weights of the champion ``net``'s ``member`` into ``model``: "" or why not."""
+    try:
+        model.set_weights(net.member_models()[member].get_weights())
+    except ValueError as exc:
+        return f"the champion's weights do not fit ({exc})"
+    return ""
 
 
 def apply_warm_start(est: Any, model: Any, source: str | os.PathLike[str],
                      load_network: Callable[[Path], Any]) -> tuple[bool, str]:
     """Copy the champion's weights (saved forecaster at ``source``) into ``model`` when they match.
 
-    ``load_network`` loads the champion's saved network directory (the candidate's own class's
-    ``load``). Returns ``(warm, note)``: whether the weights were copied, and why not (for the log).
+    One network (the first member of an ensemble); :func:`matching_champion` and
+    :func:`copy_weights` do it member by member. Returns ``(warm, note)``: whether the weights
+    were copied, and why not (for the log).
     """
-    net_dir, why_not = champion_network_dir(source)
-    if net_dir is None:
-        return False, why_not
-    try:
-        net = load_network(net_dir)
-    except Exception as exc:  # noqa: BLE001 - an unreadable champion means a cold start, not a failed run
-        return False, f"the champion at {source} could not be loaded ({type(exc).__name__}: {exc})"
-    differ = mismatches(est, net)
-    if differ:
-        return False, "; ".join(differ)
-    try:
-        model.set_weights(net.model_.get_weights())
-    except ValueError as exc:
-        return False, f"the champion's weights do not fit ({exc})"
-    return True, f"from the champion's {net.spec.name} weights"
+    net, note = matching_champion(est, source, load_network)
+    if net is None:
+        return False, note
+    why_not = copy_weights(model, net)
+    return (False, why_not) if why_not else (True, note)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from mlflow.entities import Metric
 
 from forecaster.comparison.plans import CONTRACT_PARAMS, contract_params
 from forecaster.comparison.results import ROLE_BASELINE, CandidateResult
+from forecaster.estimator.ensemble import MEMBER_VAL_LOSS
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ FINAL_METRICS = (
 STEP_METRIC = "test_mae_by_step"
 COVERAGE_STEP_METRIC = "interval_coverage_by_step"
 LAG_METRIC = "input_grad_by_lag"  # step = lag (1 = the last observed step)
+# training.ensemble > 1: each member's best val_loss, step = member index i (0-based: trained with seed + i)
+MEMBER_METRIC = MEMBER_VAL_LOSS
 
 
 def _param_value(value: Any) -> str:
@@ -113,6 +116,10 @@ def child_metrics(result: CandidateResult, timestamp: int) -> list[Metric]:
             number = finite(value)
             if number is not None:
                 metrics.append(Metric(key, number, timestamp, step))
+    for member, value in enumerate(result.history.get(MEMBER_METRIC) or ()):
+        number = finite(value)
+        if number is not None:
+            metrics.append(Metric(MEMBER_METRIC, number, timestamp, member))
     return metrics
 
 
@@ -164,6 +171,7 @@ def _model_names(cfg: Any) -> list[str]:
 
 
 __all__ = [
-    "COVERAGE_STEP_METRIC", "EPOCH_METRICS", "FINAL_METRICS", "LAG_EPOCH_METRICS", "LAG_METRIC", "STEP_METRIC",
+    "COVERAGE_STEP_METRIC", "EPOCH_METRICS", "FINAL_METRICS", "LAG_EPOCH_METRICS", "LAG_METRIC", "MEMBER_METRIC",
+    "STEP_METRIC",
     "child_metrics", "child_params", "finite", "parent_params",
 ]

@@ -86,6 +86,10 @@ def test_bundled_pipelines_validate():
          ["evaluation.interval_scale", "'relative'"]),
         (("interval_level: 0.9,", "interval_level: 0.9, calibration_window: 5,"),
          ["evaluation.calibration_window", "5"]),
+        (("seed: 42,", "seed: 42, ensemble: 0,"), ["training.ensemble", "greater than or equal to 1", "0"]),
+        (("seed: 42,", "seed: 42, ensemble: true,"), ["training.ensemble", "True"]),
+        (("seed: 42,", "seed: 42, ensemble: 2.5,"), ["training.ensemble", "2.5"]),
+        (("seed: 42,", "seed: 42, ensemble: '3',"), ["training.ensemble", "'3'"]),
     ],
 )
 def test_errors_name_the_key_path_and_the_value(tmp_path, change, expected):
@@ -115,6 +119,10 @@ def test_overrides_apply_and_validate(tmp_path):
     assert cfg.models[1].units == 8 and cfg.data.target == ["x"]
     with pytest.raises(ConfigError, match="training.epochs"):
         load_config(path, ["training.epochs=zero"])
+    assert load_config(path).training.ensemble == 1  # the default: one network per candidate
+    assert load_config(path, ["training.ensemble=3"]).training.ensemble == 3
+    with pytest.raises(ConfigError, match=r"training.ensemble.*received 1.5"):
+        load_config(path, ["training.ensemble=1.5"])
     with pytest.raises(ConfigError, match="key.path=value"):
         apply_overrides({}, ["no-equals-sign"])
 

@@ -160,3 +160,43 @@ def test_a_bad_warm_budget_key_exits_2_naming_it(tmp_path):
     assert "training.warm_epochs: Input should be greater than or equal to 1; received 0" in done.stderr
     assert "training.warm_learning_rate: Input should be greater than 0; received -0.1" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "mlflow.db").exists()
+
+
+class _EveryStart(keras.callbacks.Callback):
+    """Records the weights each training (each ensemble member) begins with."""
+
+    def __init__(self):
+        super().__init__()
+        self.starts = []
+
+    def on_train_begin(self, logs=None):
+        self.starts.append([w.copy() for w in self.model.get_weights()])
+
+
+def test_an_ensemble_warm_starts_member_by_member_only_from_an_ensemble_of_its_size(prepared, tmp_path, caplog):
+    data_ref, single, single_source = prepared
+    import pandas as pd
+
+    frame = pd.read_parquet(data_ref)
+    cfg = PipelineConfig.model_validate({**_cfg().model_dump(mode="json"),
+                                         "training": {**_cfg().training.model_dump(mode="json"), "ensemble": 2}})
+    champion = RNNForecaster(target=["temp_max"], lookback=7, horizon=2, cell="gru", units=3, epochs=1,
+                             batch_size=64, seed=1, features=cfg.features.model_dump(mode="json"),
+                             ensemble=2).fit(frame)
+    source = champion.save(tmp_path / "ensemble-champion")
+    start = _EveryStart()
+    with caplog.at_level(logging.INFO, logger="forecaster"):
+        result = train_candidate(cfg, plan_candidates(cfg)[0], data_ref, callbacks=[start], warm_start_from=str(source))
+    assert result.params["warm_start"] is True and result.params["ensemble"] == 2
+    assert len(start.starts) == 2  # member i starts from the champion's member i
+    for got, member in zip(start.starts, champion.models_, strict=True):
+        for a, b in zip(got, member.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert "warm start: candidate gru-1x3 | none (from the champion's gru-1x3 weights (member i from its " \
+           "member i, 2 members); fine-tuned for at most 1 epoch(s)" in caplog.text
+    # a single-network champion: every member starts cold, and the log says why
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="forecaster"):
+        cold = train_candidate(cfg, plan_candidates(cfg)[0], data_ref, warm_start_from=str(single_source))
+    assert cold.params["warm_start"] is False
+    assert "cold start: candidate gru-1x3 | none (ensemble 2 vs champion's 1)" in caplog.text

@@ -59,8 +59,9 @@ def _raw(n: int = 240) -> pd.DataFrame:
 def logged(tmp_path_factory):
     root = tmp_path_factory.mktemp("pyfunc")
     raw = _raw()
+    # an ensemble of two networks (training.ensemble: 2): every served path loads both members
     model = RNNForecaster(target=["T (degC)"], lookback=LOOKBACK, horizon=HORIZON, units=4, epochs=1,
-                          batch_size=64, data=DATA).fit(raw.rename(columns={"Date Time": "timestamp"})
+                          batch_size=64, data=DATA, ensemble=2).fit(raw.rename(columns={"Date Time": "timestamp"})
                                                         .assign(timestamp=lambda d: pd.to_datetime(d["timestamp"])))
     model_dir = model.save(root / "saved")
     uri = configure(TrackingConfig(tracking_uri=f"sqlite:///{root}/mlflow.db"))
@@ -69,7 +70,8 @@ def logged(tmp_path_factory):
     with mlflow.start_run() as run:
         model_uri = log_forecaster_model(model_dir, input_example=history)
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
-    return {"model_uri": model_uri, "run_id": run.info.run_id, "history": history, "env": env, "root": root}
+    return {"model_uri": model_uri, "run_id": run.info.run_id, "history": history, "env": env, "root": root,
+            "model": model}
 
 
 def test_logged_model_has_signature_example_pins_and_code(logged):
@@ -88,7 +90,7 @@ def test_logged_model_has_signature_example_pins_and_code(logged):
     flavor = info.flavors["python_function"]
     assert "python_model" not in flavor and flavor["config"] == {"forecaster_version": __version__}
     saved = sorted(p.name for p in (Path(local) / "artifacts" / "saved").iterdir())
-    assert saved == ["arrays.npz", "forecaster.json", "model.keras"]
+    assert saved == ["arrays.npz", "forecaster.json", "model.keras", "model_1.keras"]  # the two members
     logged_model = MlflowClient().get_logged_model(info.model_id)
     assert logged_model.source_run_id == logged["run_id"]
     assert logged_model.artifact_location.startswith((logged["root"] / "mlartifacts").as_uri())
@@ -134,6 +136,8 @@ def test_load_forecaster_from_a_registered_alias(logged):
     assert isinstance(model, RNNForecaster)
     out = model.forecast(logged["history"])
     assert list(out.columns) == COLUMNS
+    assert len(model.models_) == 2  # the ensemble's mean, as the fitted model forecast it
+    pd.testing.assert_frame_equal(out, logged["model"].forecast(logged["history"]))
     with pytest.raises(ConfigError, match="model 'models:/nope@champion' was not found in the MLflow store"):
         load_forecaster_from_uri("models:/nope@champion")
 

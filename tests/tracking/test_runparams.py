@@ -1,4 +1,4 @@
-"""What each run carries as MLflow values (forecaster.tracking.runparams): the lag summaries' steps."""
+"""What each run carries as MLflow values (forecaster.tracking.runparams): the lag summaries' and members' steps."""
 
 from __future__ import annotations
 
@@ -54,3 +54,11 @@ def test_parent_params_name_the_split_as_written():
     assert params({"train_rows": 100, "val_rows": 20, "test_rows": 10}) == {
         "split.train_rows": "100", "split.val_rows": "20", "split.test_rows": "10"}
     assert params({"val_rows": 20, "test_rows": 0}) == {"split.val_rows": "20", "split.test_rows": "0"}
+
+
+def test_an_ensemble_logs_each_members_val_loss_at_its_member_index():
+    result = _network([math.nan], 1, {})
+    result.history["ensemble_member_val_loss"] = [0.5, math.nan, 0.25]
+    points = [(m.step, m.value) for m in child_metrics(result, timestamp=0) if m.key == "ensemble_member_val_loss"]
+    assert points == [(0, 0.5), (2, 0.25)]
+    assert not [m for m in child_metrics(_network([1.0], 1, {}), 0) if m.key == "ensemble_member_val_loss"]
