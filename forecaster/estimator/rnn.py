@@ -205,7 +205,7 @@ class RNNForecaster(WindowForecaster):
             self.spec, self.lookback, values.shape[1], self.horizon, len(targets),
             residual_targets=targets if self.residual else None, seed=self.seed,
             center_targets=self.center_targets, scale_targets=self.scale_targets, truncate=self.truncate,
-            target_indices=targets,
+            target_indices=targets, known_future=len(self.preprocessor_.known_columns_),
         )
         self.warm_started_, self.warm_start_note_ = False, "warm start off"
         if self.warm_start_from:

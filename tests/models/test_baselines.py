@@ -153,7 +153,7 @@ def test_linear_baseline_lags_use_only_the_last_steps():
     model = LinearBaseline(alpha=1e-6, lags=2).fit(X, y)
     assert np.atleast_2d(model.model_.coef_).shape == (1, 2 * 2)
     np.testing.assert_allclose(model.predict(X), y, atol=1e-4)
-    assert clone(model).get_params() == {"alpha": 1e-6, "lags": 2}
+    assert clone(model).get_params() == {"alpha": 1e-6, "lags": 2, "known": 0}
 
 
 def test_linear_baseline_errors():
