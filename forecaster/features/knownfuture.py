@@ -34,7 +34,11 @@ import pandas as pd
 
 from forecaster.config import CALENDAR_SIGNALS
 from forecaster.data.columns import TIMESTAMP
-from forecaster.features.derived import _require_columns, _StatelessTransformer, calendar_encoding
+from forecaster.features.derived import (
+    _require_columns,
+    _StatelessTransformer,
+    calendar_encoding,
+)
 
 #: Prefix of the known-future columns of the network input.
 PREFIX = "known_"

@@ -127,3 +127,31 @@ def test_config_hash_ignores_key_order():
     assert a.sha256() == b.sha256()
     c = PipelineConfig.model_validate({**a.model_dump(), "window": {"lookback": 4, "horizon": 1}})
     assert c.sha256() != a.sha256()
+
+
+@pytest.mark.parametrize(
+    ("features", "change", "expected"),
+    [
+        ("[hour_of_day, moon]", None, ["features.known_future.1", "'moon'"]),
+        ("[day_of_week, hour_of_day, day_of_week]", None, ["features.known_future", "'day_of_week' more than once"]),
+        ("[hour_of_day]", ("units: 32}", "units: 32, segment: 24}"),
+         ["features.known_future=['hour_of_day']", "models.0.segment=24"]),
+        ("[hour_of_day]", ("lookback: 120", "lookback: 12"), ["features.known_future", "window.horizon <= window.lookback"]),
+    ],
+)
+def test_known_future_errors_name_the_key_and_the_value(tmp_path, features, change, expected):
+    text = ISSUE_EXAMPLE.replace("calendar: [hour_of_day, day_of_year]",
+                                 f"calendar: [hour_of_day, day_of_year]\n  known_future: {features}", 1)
+    if change:
+        text = text.replace(*change, 1)
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert info.value.exit_code == 2
+    for part in expected:
+        assert part in str(info.value), str(info.value)
+
+
+def test_known_future_defaults_to_none_and_takes_any_subset(tmp_path):
+    assert load_config(write(tmp_path, ISSUE_EXAMPLE)).features.known_future == []
+    cfg = load_config(write(tmp_path, ISSUE_EXAMPLE), ["features.known_future=[day_of_year, hour_of_day]"])
+    assert cfg.features.known_future == ["day_of_year", "hour_of_day"]
