@@ -39,3 +39,14 @@ def test_no_final_summaries_no_change():
     result = _network([math.nan, 9.0], 2, {})
     assert _lag_points(result) == {"memory_lag": [(2, 9.0)], "grad_far_near_ratio": [(2, 0.09)]}
     assert _lag_points(CandidateResult("linear", "baseline", {}, metrics={"val_mae": 1.0})) == {}
+
+
+def test_parent_params_name_the_known_future_signals():
+    from forecaster.config import load_config
+    from forecaster.tracking.runparams import parent_params
+
+    cfg = {"name": "x", "data": {"path": "p.csv", "target": "t"}, "window": {"lookback": 6, "horizon": 2},
+           "models": [{"cell": "gru", "units": 4}]}
+    assert parent_params(load_config(cfg), "p.csv")["features.known_future"] == "[]"
+    cfg["features"] = {"known_future": ["day_of_week", "hour_of_day"]}
+    assert parent_params(load_config(cfg), "p.csv")["features.known_future"] == "[day_of_week, hour_of_day]"
