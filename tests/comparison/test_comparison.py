@@ -216,6 +216,11 @@ def test_day_of_year_with_less_than_a_year_of_training_warns(caplog):
         warn_calendar_span(cfg, tiny_frame(500))  # 300 hourly training rows
     assert "training part spans only 12 days" in caplog.text
     caplog.clear()
+    cfg.features.calendar, cfg.features.known_future = [], ["day_of_year"]
+    with caplog.at_level("WARNING", logger="forecaster.comparison.advice"):
+        warn_calendar_span(cfg, tiny_frame(500))
+    assert "features.known_future has day_of_year but the training part spans only 12 days" in caplog.text
+    caplog.clear()
     long = tiny_frame(1000)  # 600 daily training rows
     long["timestamp"] = pd.date_range("2020-01-01", periods=1000, freq="D")
     with caplog.at_level("WARNING", logger="forecaster.comparison.advice"):
