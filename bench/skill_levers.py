@@ -39,6 +39,12 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
                    ["window.lookback=720", "models=[{cell: gru, units: 128, segment: 24}]"]),
     "gru_only": ("the grid's GRU alone (the LSTM dropped): the cost of the second candidate",
                  ["models=[{cell: gru, layers: 1, units: 64}]"]),
+    "known_future": ("known-future inputs: the target hours' hour of day and day of year (sin/cos) to the "
+                     "dense heads and to the ridge baseline",
+                     ["features.known_future=[hour_of_day, day_of_year]"]),
+    "known_future_s2s": ("known-future inputs read step by step by a seq2seq decoder (GRU and LSTM 1x64)",
+                         ["features.known_future=[hour_of_day, day_of_year]",
+                          "models=[{cell: gru, units: 64, head: seq2seq}, {cell: lstm, units: 64, head: seq2seq}]"]),
 }
 OUT = skill.REPO / "bench" / "out" / "levers"
 
