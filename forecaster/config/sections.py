@@ -44,7 +44,10 @@ class FeaturesConfig(StrictSection):
     wind: WindConfig | None = None
     #: Calendar signals of the TARGET steps, known when the forecast is made (issue 25); see
     #: :mod:`forecaster.features.knownfuture`. Empty: no known-future inputs.
-    known_future: list[Literal["hour_of_day", "day_of_week", "day_of_year"]] = Field(default_factory=list)
+    #: Left out of the dump when empty: a pipeline file without it keeps its config hash (no rerun)
+    #: and a model saved without it its state.
+    known_future: list[Literal["hour_of_day", "day_of_week", "day_of_year"]] = Field(
+        default_factory=list, exclude_if=lambda names: not names)
 
     @field_validator("known_future")
     @classmethod

@@ -155,3 +155,13 @@ def test_known_future_defaults_to_none_and_takes_any_subset(tmp_path):
     assert load_config(write(tmp_path, ISSUE_EXAMPLE)).features.known_future == []
     cfg = load_config(write(tmp_path, ISSUE_EXAMPLE), ["features.known_future=[day_of_year, hour_of_day]"])
     assert cfg.features.known_future == ["day_of_year", "hour_of_day"]
+
+
+def test_no_known_future_keeps_the_config_hash_of_before(tmp_path):
+    """Left out of the dump when empty: a pipeline file without it hashes as before (no forced rerun)."""
+    cfg = load_config(write(tmp_path, ISSUE_EXAMPLE))
+    assert "known_future" not in cfg.model_dump(mode="json")["features"]
+    assert cfg.sha256() == load_config(write(tmp_path, ISSUE_EXAMPLE), ["features.known_future=[]"]).sha256()
+    with_key = load_config(write(tmp_path, ISSUE_EXAMPLE), ["features.known_future=[hour_of_day]"])
+    assert with_key.sha256() != cfg.sha256()
+    assert PipelineConfig.model_validate(with_key.model_dump()).features.known_future == ["hour_of_day"]
