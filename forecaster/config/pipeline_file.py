@@ -118,12 +118,6 @@ class PipelineConfig(StrictSection):
         known = self.features.known_future
         if not known:
             return self
-        for j, m in enumerate(self.models):
-            if m.segment is not None:
-                raise ValueError(
-                    f"features.known_future={known} cannot be combined with models.{j}.segment={m.segment}: "
-                    "segment recurrence takes no known-future inputs; drop one of them"
-                )
         if self.window.horizon > self.window.lookback:
             raise ValueError(
                 f"features.known_future={known} needs window.horizon <= window.lookback; received "

@@ -14,7 +14,8 @@ Every model maps a window ``(n_samples, lookback, n_features)`` to a forecast
   (:mod:`forecaster.features.knownfuture`): the encoder does not read them; the block (the
   window's last ``horizon`` steps of them, ``(horizon, K)``) is flattened and concatenated with the
   encoder's last state before the dense head, or concatenated with each decoder step's input
-  (the repeated state) in ``seq2seq``. Segment recurrence takes none;
+  (the repeated state) in ``seq2seq``; segment recurrence adds its embedding to each output
+  segment's decoder input (:mod:`forecaster.models.segment`);
 - with ``residual_targets`` the network predicts the change from the last observed target values
   and :class:`~forecaster.models.layers.LastValueResidual` adds them back. The final Dense kernel
   then starts tiny (variance scaling 1e-4, zero bias), so an untrained model forecasts almost
@@ -197,7 +198,7 @@ def build_model(
         one): the same seed gives identical initial weights.
     known_future : int
         The number of known-future columns at the end of the input (0: none); needs
-        ``horizon <= lookback``, at least one other column, and no ``spec.segment``.
+        ``horizon <= lookback`` and at least one other column.
 
     Returns
     -------
@@ -218,14 +219,14 @@ def build_model(
     n_targets = _check_positive_int("n_targets", n_targets)
     if truncate is not None:
         _check_truncate(truncate, lookback, spec)
-    known = _check_known_future(known_future, spec, lookback, n_features, horizon)
+    known = _check_known_future(known_future, lookback, n_features, horizon)
     if spec.segment is not None:  # segment recurrence: its own normalisation, residual/centring unused
         from forecaster.models.segment import build_segment_model
 
         targets = list(target_indices if target_indices is not None else
                        residual_targets if residual_targets is not None else range(n_targets))
         return build_segment_model(spec, lookback, n_features, horizon, targets, seed=seed,
-                                   truncate=truncate, name=model_name(spec))
+                                   truncate=truncate, name=model_name(spec), known=known)
     residual = residual_targets is not None
     if residual:
         residual_targets = _check_residual_targets(residual_targets, n_features, n_targets)
@@ -268,14 +269,11 @@ def build_model(
     return model
 
 
-def _check_known_future(known_future, spec: ModelSpec, lookback: int, n_features: int, horizon: int) -> int:
+def _check_known_future(known_future, lookback: int, n_features: int, horizon: int) -> int:
     if not isinstance(known_future, numbers.Integral) or isinstance(known_future, bool) or known_future < 0:
         raise ValueError(f"`known_future` must be an int >= 0. Received: known_future={known_future!r}")
     if not known_future:
         return 0
-    if spec.segment is not None:
-        raise ValueError(f"segment recurrence takes no known-future inputs. Received: spec={spec.name}, "
-                         f"known_future={known_future}")
     if known_future >= n_features or horizon > lookback:
         raise ValueError(
             f"`known_future` columns must leave an observed column and fit the window's last horizon steps "

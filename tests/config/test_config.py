@@ -134,8 +134,6 @@ def test_config_hash_ignores_key_order():
     [
         ("[hour_of_day, moon]", None, ["features.known_future.1", "'moon'"]),
         ("[day_of_week, hour_of_day, day_of_week]", None, ["features.known_future", "'day_of_week' more than once"]),
-        ("[hour_of_day]", ("units: 32}", "units: 32, segment: 24}"),
-         ["features.known_future=['hour_of_day']", "models.0.segment=24"]),
         ("[hour_of_day]", ("lookback: 120", "lookback: 12"), ["features.known_future", "window.horizon <= window.lookback"]),
     ],
 )

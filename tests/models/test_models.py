@@ -328,8 +328,6 @@ def test_known_future_block_reaches_the_head_and_the_encoder_skips_it(head, tmp_
 
 
 def test_known_future_is_validated():
-    with pytest.raises(ValueError, match="segment recurrence takes no known-future inputs"):
-        build_model(ModelSpec(cell="gru", units=3, segment=2), 4, 3, 2, 1, known_future=2)
     with pytest.raises(ValueError, match="horizon <= lookback"):
         build_model(ModelSpec(cell="gru", units=3), 4, 3, 6, 1, known_future=2)
     with pytest.raises(ValueError, match="leave an observed column"):
