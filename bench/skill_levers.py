@@ -45,6 +45,10 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
     "known_future_s2s": ("known-future inputs read step by step by a seq2seq decoder (GRU and LSTM 1x64)",
                          ["features.known_future=[hour_of_day, day_of_year]",
                           "models=[{cell: gru, units: 64, head: seq2seq}, {cell: lstm, units: 64, head: seq2seq}]"]),
+    "known_future_segment336": ("known-future inputs with the segment336 lever's GRU (each output segment's "
+                                "target hours added to its decoder input)",
+                                ["features.known_future=[hour_of_day, day_of_year]", "window.lookback=336",
+                                 "models=[{cell: gru, units: 128, segment: 24}]"]),
 }
 OUT = skill.REPO / "bench" / "out" / "levers"
 
