@@ -45,6 +45,20 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
     "gru_ensemble3": ("an ensemble of three GRU 1x64 (seeds seed, seed+1, seed+2) as the one candidate: "
                       "compare with gru_only for the gain and the cost (train_seconds)",
                       ["models=[{cell: gru, layers: 1, units: 64}]", "training.ensemble=3"]),
+    "known_future": ("known-future inputs: the target hours' hour of day and day of year (sin/cos) to the "
+                     "dense heads and to the ridge baseline",
+                     ["features.known_future=[hour_of_day, day_of_year]"]),
+    "gru_known_future": ("gru_only with known-future inputs (the target hours' hour of day and day of year, "
+                         "sin/cos) to its dense head and to the ridge baseline",
+                         ["models=[{cell: gru, layers: 1, units: 64}]",
+                          "features.known_future=[hour_of_day, day_of_year]"]),
+    "known_future_s2s": ("known-future inputs read step by step by a seq2seq decoder (GRU and LSTM 1x64)",
+                         ["features.known_future=[hour_of_day, day_of_year]",
+                          "models=[{cell: gru, units: 64, head: seq2seq}, {cell: lstm, units: 64, head: seq2seq}]"]),
+    "known_future_segment336": ("known-future inputs with the segment336 lever's GRU (each output segment's "
+                                "target hours added to its decoder input)",
+                                ["features.known_future=[hour_of_day, day_of_year]", "window.lookback=336",
+                                 "models=[{cell: gru, units: 128, segment: 24}]"]),
 }
 OUT = skill.REPO / "bench" / "out" / "levers"
 

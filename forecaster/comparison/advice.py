@@ -35,8 +35,10 @@ def warn_interval_scale(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
 
 
 def warn_calendar_span(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
-    """Warn when ``day_of_year`` is used but the training part does not cover a whole year."""
-    if "day_of_year" not in (cfg.features.calendar or []) or SPLIT not in frame.columns:
+    """Warn when ``day_of_year`` is used (``features.calendar`` or ``features.known_future``) but the
+    training part does not cover a whole year."""
+    keys = [k for k in ("calendar", "known_future") if "day_of_year" in (getattr(cfg.features, k) or [])]
+    if not keys or SPLIT not in frame.columns:
         return
     train = frame[frame[SPLIT].to_numpy() == "train"]
     if train.empty:
@@ -44,8 +46,8 @@ def warn_calendar_span(cfg: PipelineConfig, frame: pd.DataFrame) -> None:
     span = train[TIMESTAMP].max() - train[TIMESTAMP].min()
     if span < pd.Timedelta(days=365):
         logger.warning(
-            "features.calendar has day_of_year but the training part spans only %.0f days "
+            "features.%s has day_of_year but the training part spans only %.0f days "
             "(%s to %s): the models never see the annual cycle through and extrapolate it into "
             "the validation and test seasons; drop day_of_year or train on at least a year",
-            span / pd.Timedelta(days=1), train[TIMESTAMP].min(), train[TIMESTAMP].max(),
+            " and features.".join(keys), span / pd.Timedelta(days=1), train[TIMESTAMP].min(), train[TIMESTAMP].max(),
         )

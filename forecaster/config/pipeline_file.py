@@ -128,6 +128,19 @@ class PipelineConfig(StrictSection):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _known_future_fits(self) -> PipelineConfig:
+        known = self.features.known_future
+        if not known:
+            return self
+        if self.window.horizon > self.window.lookback:
+            raise ValueError(
+                f"features.known_future={known} needs window.horizon <= window.lookback; received "
+                f"horizon={self.window.horizon}, lookback={self.window.lookback} (the target steps' "
+                "calendar travels in the window's last horizon steps)"
+            )
+        return self
+
     @field_validator("models")
     @classmethod
     def _models_distinct(cls, value: list[ModelConfig]) -> list[ModelConfig]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 CELLS = ("rnn", "gru", "lstm")
 HEADS = ("dense", "seq2seq")
@@ -42,6 +42,20 @@ class FeaturesConfig(StrictSection):
     calendar: list[Literal["hour_of_day", "day_of_week", "day_of_year"]] = Field(default_factory=list)
     log_returns: list[str] = Field(default_factory=list)
     wind: WindConfig | None = None
+    #: Calendar signals of the TARGET steps, known when the forecast is made (issue 25); see
+    #: :mod:`forecaster.features.knownfuture`. Empty: no known-future inputs.
+    #: Left out of the dump when empty: a pipeline file without it keeps its config hash (no rerun)
+    #: and a model saved without it its state.
+    known_future: list[Literal["hour_of_day", "day_of_week", "day_of_year"]] = Field(
+        default_factory=list, exclude_if=lambda names: not names)
+
+    @field_validator("known_future")
+    @classmethod
+    def _signals_once(cls, names: list[str]) -> list[str]:
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"lists {repeated[0]!r} more than once; name each signal once")
+        return names
 
 
 class WindowConfig(StrictSection):

@@ -57,9 +57,13 @@ _WIND = ("wind_x", "wind_y")
 
 
 def _derived(name: str, features: Mapping[str, Any]) -> bool:
-    """Whether ``name`` is computed from other columns (calendar sin/cos, log return, wind vector)."""
+    """Whether ``name`` is computed from other columns (calendar sin/cos, known-future calendar, log
+    return, wind vector)."""
     signals = features.get("calendar") or []
     if any(name in (f"{s}_sin", f"{s}_cos") for s in signals):
+        return True
+    # The known-future columns (features/knownfuture.known_future_columns): from the timestamps.
+    if any(name in (f"known_{s}_sin", f"known_{s}_cos") for s in features.get("known_future") or []):
         return True
     if name.endswith("_logret") and name[: -len("_logret")] in (features.get("log_returns") or []):
         return True

@@ -100,7 +100,9 @@ class WindowForecaster(BaseEstimator):
         train_rows = frame[frame[SPLIT].to_numpy() == "train"]
         if train_rows.empty:
             raise ValueError("the frame has no training rows (split == 'train')")
-        self.preprocessor_ = Preprocessor(target=list(self.target), features=self.features).fit(train_rows)
+        self.frequency_ = _infer_frequency(frame)
+        self.preprocessor_ = Preprocessor(target=list(self.target), features=self.features, horizon=self.horizon,
+                                          frequency=self.frequency_).fit(train_rows)
         scaled, values = self.preprocessor_.transform_values(frame)
         starts = window_starts(scaled, self.lookback, self.horizon, self.stride)
         scaled = scaled[[SERIES_ID, TIMESTAMP]]  # all the evaluation reads: its scaled float64 copies are freed
@@ -112,7 +114,6 @@ class WindowForecaster(BaseEstimator):
             )
         self.n_features_ = values.shape[1]
         self.feature_names_ = list(self.preprocessor_.feature_names_)
-        self.frequency_ = _infer_frequency(frame)
         self.series_ = sorted(frame[SERIES_ID].astype(str).unique().tolist())
         self.naive_scale_ = _naive_scales(train_rows, list(self.target))
         self.schema_ = DataSchema.from_config(self.data, self.target, self.feature_names_, self.features)

@@ -38,7 +38,8 @@ class BaselineForecaster(WindowForecaster):
     season : int or None
         Season length in steps for ``seasonal_naive``; inferred from the data frequency when None.
     alpha : float
-        Ridge penalty for ``linear`` (fit on the training windows only, flattened).
+        Ridge penalty for ``linear`` (fit on the training windows only, flattened; with
+        ``features.known_future`` the target steps' known-future block is among its regressors).
     center_targets : bool
         ``linear`` regresses the change from the last value on the window with the targets'
         channels relative to their last value (level-invariant, like the networks).
@@ -80,8 +81,10 @@ class BaselineForecaster(WindowForecaster):
             if self.center_targets:
                 X, last, scale = center_on_last(X, targets, self.scale_targets)
                 y = (y - last) / scale
-            self.linear_ = LinearBaseline(alpha=self.alpha).fit(X, y)
-            self.n_params_ = int(X.shape[1] * X.shape[2] * y.shape[1] * y.shape[2] + y.shape[1] * y.shape[2])
+            # Known-future inputs (the window's last columns) enter as the target steps' block.
+            known = len(getattr(self.preprocessor_, "known_columns_", []))
+            self.linear_ = LinearBaseline(alpha=self.alpha, known=known).fit(X, y)
+            self.n_params_ = int(self.linear_.model_.coef_.size + self.linear_.model_.intercept_.size)
 
     def _extra_state(self) -> dict:
         return {"linear": self.linear_.to_state()} if hasattr(self, "linear_") else {}

@@ -266,7 +266,7 @@ class RNNForecaster(WindowForecaster):
             self.spec, self.lookback, n_features, self.horizon, len(targets),
             residual_targets=targets if self.residual else None, seed=seed,
             center_targets=self.center_targets, scale_targets=self.scale_targets, truncate=self.truncate,
-            target_indices=targets,
+            target_indices=targets, known_future=len(self.preprocessor_.known_columns_),
         )
 
     def _settings(self, seed: int):

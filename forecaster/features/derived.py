@@ -89,6 +89,13 @@ def _calendar_position(timestamps: pd.Series, signal: str) -> np.ndarray:
     return ((dt.day_of_year - 1) + hours / 24.0).to_numpy(dtype=np.float64)
 
 
+def calendar_encoding(timestamps: pd.Series, signal: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(sin, cos)`` of ``signal`` at each timestamp: the one owner of the calendar encoding
+    (:class:`CalendarFeatures` and the known-future inputs, :mod:`forecaster.features.knownfuture`)."""
+    angle = 2.0 * np.pi * _calendar_position(timestamps, signal) / CALENDAR_PERIODS[signal]
+    return np.sin(angle), np.cos(angle)
+
+
 class CalendarFeatures(_StatelessTransformer):
     """Add cyclic calendar signals as ``<signal>_sin`` and ``<signal>_cos`` columns.
 
@@ -143,9 +150,7 @@ class CalendarFeatures(_StatelessTransformer):
         signals = self._check(X)
         out = X.copy()
         for signal in signals:
-            angle = 2.0 * np.pi * _calendar_position(X[self.timestamp_column], signal) / CALENDAR_PERIODS[signal]
-            out[f"{signal}_sin"] = np.sin(angle)
-            out[f"{signal}_cos"] = np.cos(angle)
+            out[f"{signal}_sin"], out[f"{signal}_cos"] = calendar_encoding(X[self.timestamp_column], signal)
         return out
 
 

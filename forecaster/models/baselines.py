@@ -220,6 +220,10 @@ class LinearBaseline(BaseEstimator):
         L2 penalty of the ridge regression.
     lags : int, optional
         Use only ``X[:, -lags:, :]``; the whole window when None.
+    known : int, default 0
+        The window's last ``known`` columns are known-future inputs
+        (:mod:`forecaster.features.knownfuture`): the regressors take them only from the window's
+        last ``horizon`` steps (the target steps' block), the other columns from the ``lags`` steps.
 
     Attributes
     ----------
@@ -235,13 +239,18 @@ class LinearBaseline(BaseEstimator):
     (1, 1, 1)
     """
 
-    def __init__(self, alpha=1.0, lags=None):
+    def __init__(self, alpha=1.0, lags=None, known=0):
         self.alpha = alpha
         self.lags = lags
+        self.known = known
 
     def _inputs(self, X, lookback: int) -> np.ndarray:
         lags = lookback if self.lags is None else self.lags
-        return X[:, -lags:, :].reshape(X.shape[0], -1)
+        if not self.known:
+            return X[:, -lags:, :].reshape(X.shape[0], -1)
+        observed = X[:, -lags:, : X.shape[2] - self.known].reshape(X.shape[0], -1)
+        block = X[:, X.shape[1] - self.horizon_:, X.shape[2] - self.known:].reshape(X.shape[0], -1)
+        return np.concatenate([observed, block], axis=1)
 
     def fit(self, X, y) -> "LinearBaseline":
         """Fit on windows ``X (n_samples, lookback, n_features)`` and labels ``y (n_samples, horizon, n_targets)``."""
@@ -260,6 +269,9 @@ class LinearBaseline(BaseEstimator):
                 )
         _, self.lookback_, self.n_features_ = X.shape
         _, self.horizon_, self.n_targets_ = y.shape
+        if self.known and (self.known >= self.n_features_ or self.horizon_ > self.lookback_):
+            raise ValueError(f"`known` columns must leave an observed column and horizon <= lookback. Received: "
+                             f"known={self.known}, X.shape={X.shape}, y.shape={y.shape}")
         inputs = self._inputs(X, self.lookback_)
         coef, intercept = ridge_normal_equations(inputs, y.reshape(len(y), -1), float(self.alpha))
         self.model_ = _ridge(self.alpha, coef, intercept)
@@ -269,20 +281,24 @@ class LinearBaseline(BaseEstimator):
     def to_state(self) -> dict:
         """The fitted ridge as plain data (JSON values and float arrays; no pickle)."""
         check_is_fitted(self, "model_")
-        return {"alpha": float(self.alpha), "lags": self.lags, "lookback_": int(self.lookback_),
-                "n_features_": int(self.n_features_), "horizon_": int(self.horizon_),
-                "n_targets_": int(self.n_targets_),
-                "coef": np.asarray(self.model_.coef_, dtype=np.float64),
-                "intercept": np.asarray(self.model_.intercept_, dtype=np.float64)}
+        state = {"alpha": float(self.alpha), "lags": self.lags, "lookback_": int(self.lookback_),
+                 "n_features_": int(self.n_features_), "horizon_": int(self.horizon_),
+                 "n_targets_": int(self.n_targets_),
+                 "coef": np.asarray(self.model_.coef_, dtype=np.float64),
+                 "intercept": np.asarray(self.model_.intercept_, dtype=np.float64)}
+        if self.known:  # saved only when set: an older state reads as known=0
+            state["known"] = int(self.known)
+        return state
 
     @classmethod
     def from_state(cls, state: dict) -> "LinearBaseline":
         """Rebuild a fitted baseline from :meth:`to_state`; ValueError naming the bad entry."""
-        obj = cls(alpha=state["alpha"], lags=state["lags"])
+        obj = cls(alpha=state["alpha"], lags=state["lags"], known=int(state.get("known", 0)))
         for key in ("lookback_", "n_features_", "horizon_", "n_targets_"):
             setattr(obj, key, _check_positive(key, state[key]))
         lags = obj.lookback_ if obj.lags is None else _check_positive("lags", obj.lags)
-        n_in, n_out = lags * obj.n_features_, obj.horizon_ * obj.n_targets_
+        n_in = lags * (obj.n_features_ - obj.known) + obj.horizon_ * obj.known
+        n_out = obj.horizon_ * obj.n_targets_
         coef, intercept = np.asarray(state["coef"]), np.asarray(state["intercept"])
         if coef.dtype.kind != "f" or coef.shape != (n_out, n_in) or intercept.shape != (n_out,):
             raise ValueError(

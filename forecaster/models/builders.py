@@ -10,6 +10,12 @@ Every model maps a window ``(n_samples, lookback, n_features)`` to a forecast
 - head ``seq2seq``: last state -> ``RepeatVector(horizon)`` -> one decoder layer of the same cell
   (units of the last encoder layer, unidirectional, returns sequences) ->
   ``TimeDistributed(Dense(n_targets))``;
+- with ``known_future=K`` the window's last ``K`` columns are the known-future inputs
+  (:mod:`forecaster.features.knownfuture`): the encoder does not read them; the block (the
+  window's last ``horizon`` steps of them, ``(horizon, K)``) is flattened and concatenated with the
+  encoder's last state before the dense head, or concatenated with each decoder step's input
+  (the repeated state) in ``seq2seq``; segment recurrence adds its embedding to each output
+  segment's decoder input (:mod:`forecaster.models.segment`);
 - with ``residual_targets`` the network predicts the change from the last observed target values
   and :class:`~forecaster.models.layers.LastValueResidual` adds them back. The final Dense kernel
   then starts tiny (variance scaling 1e-4, zero bias), so an untrained model forecasts almost
@@ -55,7 +61,7 @@ from collections.abc import Iterator, Sequence
 import keras
 import numpy as np
 
-from forecaster.models.layers import CenterOnLastValue, LastValueResidual
+from forecaster.models.layers import CenterOnLastValue, LastValueResidual, WindowSlice
 from forecaster.models.spec import ModelSpec
 from forecaster.models.truncation import TruncatedRecurrent
 
@@ -156,6 +162,7 @@ def build_model(
     scale_targets: bool = False,
     truncate: int | None = None,
     target_indices: Sequence[int] | None = None,
+    known_future: int = 0,
 ) -> keras.Model:
     """Build (not compile) the Keras model of ``spec``.
 
@@ -189,6 +196,9 @@ def build_model(
     seed : int, optional
         Seeds every initializer and dropout layer (each with its own seed derived from this
         one): the same seed gives identical initial weights.
+    known_future : int
+        The number of known-future columns at the end of the input (0: none); needs
+        ``horizon <= lookback`` and at least one other column.
 
     Returns
     -------
@@ -209,20 +219,24 @@ def build_model(
     n_targets = _check_positive_int("n_targets", n_targets)
     if truncate is not None:
         _check_truncate(truncate, lookback, spec)
+    known = _check_known_future(known_future, lookback, n_features, horizon)
     if spec.segment is not None:  # segment recurrence: its own normalisation, residual/centring unused
         from forecaster.models.segment import build_segment_model
 
         targets = list(target_indices if target_indices is not None else
                        residual_targets if residual_targets is not None else range(n_targets))
         return build_segment_model(spec, lookback, n_features, horizon, targets, seed=seed,
-                                   truncate=truncate, name=model_name(spec))
+                                   truncate=truncate, name=model_name(spec), known=known)
     residual = residual_targets is not None
     if residual:
         residual_targets = _check_residual_targets(residual_targets, n_features, n_targets)
     seeds = _seed_stream(seed)
 
     inputs = keras.Input(shape=(lookback, n_features), name="window")  # -> (B, L, F)
-    x = inputs
+    x, block = inputs, None
+    if known:
+        block = WindowSlice(start=-known, steps=horizon, name="known_future")(inputs)  # -> (B, H, K)
+        x = WindowSlice(stop=-known, name="observed")(inputs)  # -> (B, L, F - K)
     if residual and center_targets:
         x = CenterOnLastValue(residual_targets, scale=scale_targets, name="center")(x)  # -> (B, L, F)
     units = spec.units_per_layer
@@ -233,10 +247,15 @@ def build_model(
 
     head_init = _head_kernel_initializer(residual, next(seeds))
     if spec.head == "dense":
+        if block is not None:  # -> (B, W + H * K)
+            flat = keras.layers.Flatten(name="known_future_flat")(block)
+            x = keras.layers.Concatenate(name="with_known_future")([x, flat])
         x = keras.layers.Dense(horizon * n_targets, kernel_initializer=head_init, name="head")(x)
         outputs = keras.layers.Reshape((horizon, n_targets), name="forecast")(x)  # -> (B, H, T)
     else:
         x = keras.layers.RepeatVector(horizon, name="repeat")(x)  # -> (B, H, W)
+        if block is not None:  # each decoder step also reads its target step's known-future inputs
+            x = keras.layers.Concatenate(axis=-1, name="with_known_future")([x, block])  # -> (B, H, W + K)
         x = _recurrent_layer(spec, units[-1], True, seeds, "decoder")(x)  # -> (B, H, U_last)
         outputs = keras.layers.TimeDistributed(
             keras.layers.Dense(n_targets, kernel_initializer=head_init), name="head"
@@ -248,6 +267,19 @@ def build_model(
     model = keras.Model(inputs, outputs, name=model_name(spec))
     logger.debug("built %s: %d parameters", spec.name, model.count_params())
     return model
+
+
+def _check_known_future(known_future, lookback: int, n_features: int, horizon: int) -> int:
+    if not isinstance(known_future, numbers.Integral) or isinstance(known_future, bool) or known_future < 0:
+        raise ValueError(f"`known_future` must be an int >= 0. Received: known_future={known_future!r}")
+    if not known_future:
+        return 0
+    if known_future >= n_features or horizon > lookback:
+        raise ValueError(
+            f"`known_future` columns must leave an observed column and fit the window's last horizon steps "
+            f"(horizon <= lookback). Received: known_future={known_future}, n_features={n_features}, "
+            f"horizon={horizon}, lookback={lookback}")
+    return int(known_future)
 
 
 def _check_truncate(truncate, lookback: int, spec: ModelSpec) -> None:
@@ -277,7 +309,8 @@ def _cell_params(cell: str, n_inputs: int, units: int) -> int:
 
 
 def expected_param_count(
-    spec: ModelSpec, n_features: int, horizon: int, n_targets: int, residual: bool = False
+    spec: ModelSpec, n_features: int, horizon: int, n_targets: int, residual: bool = False,
+    known_future: int = 0,
 ) -> int:
     """The number of weights :func:`build_model` creates, from the Keras formulas.
 
@@ -294,15 +327,15 @@ def expected_param_count(
     402
     """
     del residual  # no weights
-    width = n_features
+    width = n_features - known_future  # the encoder does not read the known-future columns
     total = 0
     directions = 2 if spec.bidirectional else 1
     for u in spec.units_per_layer:
         total += directions * _cell_params(spec.cell, width, u)
         width = directions * u
     if spec.head == "dense":
-        total += width * horizon * n_targets + horizon * n_targets
+        total += (width + horizon * known_future) * horizon * n_targets + horizon * n_targets
     else:
         u = spec.units_per_layer[-1]
-        total += _cell_params(spec.cell, width, u) + u * n_targets + n_targets
+        total += _cell_params(spec.cell, width + known_future, u) + u * n_targets + n_targets
     return total

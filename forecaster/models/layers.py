@@ -154,3 +154,41 @@ class CenterOnLastValue(keras.layers.Layer):
         config["target_indices"] = list(self.target_indices)
         config["scale"] = self.scale
         return config
+
+
+@keras.saving.register_keras_serializable(package="forecaster")
+class WindowSlice(keras.layers.Layer):
+    """``window[:, -steps:, start:stop]``: a part of the input window, no weights.
+
+    Splits a window that carries known-future columns (:mod:`forecaster.features.knownfuture`)
+    into what the encoder reads (``steps=None``, the columns before them) and the known-future
+    block (the last ``horizon`` steps of the last columns).
+
+    Parameters
+    ----------
+    start, stop : int or None
+        The columns kept (Python slice semantics, negative from the end).
+    steps : int or None
+        Keep only the last ``steps`` time steps; None keeps all.
+    """
+
+    def __init__(self, start=None, stop=None, steps=None, **kwargs):
+        super().__init__(**kwargs)
+        self.start = None if start is None else int(start)
+        self.stop = None if stop is None else int(stop)
+        self.steps = None if steps is None else int(steps)
+
+    def call(self, window):
+        if self.steps is not None:
+            window = window[:, -self.steps:, :]
+        return window[:, :, self.start:self.stop]
+
+    def compute_output_shape(self, input_shape):
+        batch, steps, width = input_shape
+        width = None if width is None else len(range(width)[self.start:self.stop])
+        return (batch, steps if self.steps is None else self.steps, width)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(start=self.start, stop=self.stop, steps=self.steps)
+        return config

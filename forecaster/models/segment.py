@@ -16,6 +16,10 @@
   ``units`` when ``channel_embedding`` is off). The *same* cell runs one step from the encoder state
   with each embedding as input, for all output segments and channels at once; dropout
   (``dropout``) then a ``Dense(units -> w)`` give ``w`` values per output segment.
+- **Known-future inputs** (``known`` > 0, :mod:`forecaster.features.knownfuture`): the window's
+  last ``known`` columns are not read by the encoder; their last ``horizon`` steps (the target
+  steps' calendar) are cut into the output segments, embedded by a ``Dense(w * known -> units)``
+  and added to each output segment's position (and channel) embedding, the decoder step's input.
 - **Truncated BPTT** (``truncate`` in steps): the encoder runs over chunks of
   ``max(1, truncate // segment)`` segments ending at the window's end, with the gradient stopped
   between chunks, so training
@@ -53,7 +57,7 @@ class SegmentRecurrent(keras.layers.Layer):
     """The whole segment-recurrent forecaster as one serialisable layer (see the module docstring)."""
 
     def __init__(self, lookback, horizon, segment, units, cell="gru", target_indices=(0,), norm="revin",
-                 dropout=0.0, channel_embedding=True, truncate=None, seed=None, **kwargs):
+                 dropout=0.0, channel_embedding=True, truncate=None, seed=None, known=0, **kwargs):
         super().__init__(**kwargs)
         check_segment(lookback, horizon, segment)
         if norm not in NORMS:
@@ -63,6 +67,10 @@ class SegmentRecurrent(keras.layers.Layer):
         self.target_indices = [int(i) for i in target_indices]
         self.channel_embedding, self.truncate, self.seed = bool(channel_embedding), truncate, seed
         self.n_in, self.n_out = self.lookback // self.segment, self.horizon // self.segment
+        self.known = int(known)
+        if self.known and self.horizon > self.lookback:
+            raise ValueError(f"known-future inputs need horizon <= lookback. Received: horizon={horizon}, "
+                             f"lookback={lookback}")
         init = (lambda k: keras.initializers.GlorotUniform(seed=None if seed is None else seed + k))
         self.embed = keras.layers.Dense(self.units, activation="relu", kernel_initializer=init(1), name="embed")
         self.rnn = _CELLS[cell](self.units, return_state=True, kernel_initializer=init(2),
@@ -70,6 +78,8 @@ class SegmentRecurrent(keras.layers.Layer):
                                 name=cell)
         self.drop = keras.layers.Dropout(self.dropout_rate, seed=None if seed is None else seed + 4)
         self.head = keras.layers.Dense(self.segment, kernel_initializer=init(5), name="segment_head")
+        self.known_embed = (keras.layers.Dense(self.units, kernel_initializer=init(8), name="known_embed")
+                            if self.known else None)
 
     def build(self, input_shape):
         n_t = len(self.target_indices)
@@ -83,6 +93,8 @@ class SegmentRecurrent(keras.layers.Layer):
         self.embed.build((None, self.n_in, self.segment))
         self.rnn.build((None, self.n_in, self.units))
         self.head.build((None, self.units))
+        if self.known_embed is not None:
+            self.known_embed.build((None, self.n_out, self.segment * self.known))
 
     def _encode(self, z):
         chunk = self.n_in if self.truncate is None else max(1, int(self.truncate) // self.segment)
@@ -115,6 +127,11 @@ class SegmentRecurrent(keras.layers.Layer):
             pos = ops.concatenate([pos, chan], axis=-1)  # (1, T, n_out, U)
         emb = ops.reshape(pos, (t, self.n_out, self.units))
         emb = ops.tile(emb, (n // t, 1, 1))  # (B*T, n_out, U)
+        if self.known_embed is not None:  # each output segment's known-future inputs, every channel alike
+            block = window[:, self.lookback - self.horizon:, window.shape[-1] - self.known:]  # (B, H, K)
+            k = self.known_embed(ops.reshape(block, (-1, self.n_out, self.segment * self.known)))  # (B, n_out, U)
+            k = ops.repeat(ops.expand_dims(k, 1), t, axis=1)  # (B, T, n_out, U)
+            emb = emb + ops.reshape(k, (-1, self.n_out, self.units))
         emb = ops.reshape(emb, (-1, 1, self.units))  # (B*T*n_out, 1, U)
         rep = [ops.reshape(ops.repeat(ops.expand_dims(s, 1), self.n_out, axis=1), (-1, self.units)) for s in states]
         out = self.rnn(emb, initial_state=rep)[0]  # (B*T*n_out, U): one shared cell step
@@ -130,16 +147,17 @@ class SegmentRecurrent(keras.layers.Layer):
         return {**super().get_config(), "lookback": self.lookback, "horizon": self.horizon,
                 "segment": self.segment, "units": self.units, "cell": self.cell,
                 "target_indices": self.target_indices, "norm": self.norm, "dropout": self.dropout_rate,
-                "channel_embedding": self.channel_embedding, "truncate": self.truncate, "seed": self.seed}
+                "channel_embedding": self.channel_embedding, "truncate": self.truncate, "seed": self.seed,
+                **({"known": self.known} if self.known else {})}
 
 
 def build_segment_model(spec, lookback: int, n_features: int, horizon: int, target_indices, seed=None,
-                        truncate=None, name: str = "segment") -> keras.Model:
+                        truncate=None, name: str = "segment", known: int = 0) -> keras.Model:
     """A ``keras.Model`` around one :class:`SegmentRecurrent` layer for ``spec`` (``spec.segment`` set)."""
     units = spec.units_per_layer[-1]
     inputs = keras.Input(shape=(lookback, n_features), name="window")
     outputs = SegmentRecurrent(lookback, horizon, spec.segment, units, cell=spec.cell,
                                target_indices=list(target_indices), norm=spec.norm, dropout=spec.dropout,
                                channel_embedding=spec.channel_embedding, truncate=truncate, seed=seed,
-                               name="segment_rnn")(inputs)
+                               known=known, name="segment_rnn")(inputs)
     return keras.Model(inputs, outputs, name=name)

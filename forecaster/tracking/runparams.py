@@ -130,7 +130,8 @@ def _epochs_run(result: CandidateResult) -> int:
 
 
 def parent_params(cfg: Any, data_path: str | Path) -> dict[str, str]:
-    """The pipeline's data/window/split/training settings as ``section.key`` parameters."""
+    """The pipeline's data/window/split/training settings (and ``features.known_future``) as
+    ``section.key`` parameters."""
     params: dict[str, Any] = {
         "data.path": str(data_path),
         "data.target": ", ".join(cfg.data.target),
@@ -147,6 +148,7 @@ def parent_params(cfg: Any, data_path: str | Path) -> dict[str, str]:
         "clipping": [c.label for c in cfg.clipping],
         "bptt": [b.label for b in getattr(cfg, "bptt", ())],
         "baselines": list(cfg.baselines),
+        "features.known_future": list(cfg.features.known_future),
     }
     for key, value in cfg.training.model_dump(mode="json").items():
         params[f"training.{key}"] = value

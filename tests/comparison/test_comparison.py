@@ -216,6 +216,11 @@ def test_day_of_year_with_less_than_a_year_of_training_warns(caplog):
         warn_calendar_span(cfg, tiny_frame(500))  # 300 hourly training rows
     assert "training part spans only 12 days" in caplog.text
     caplog.clear()
+    cfg.features.calendar, cfg.features.known_future = [], ["day_of_year"]
+    with caplog.at_level("WARNING", logger="forecaster.comparison.advice"):
+        warn_calendar_span(cfg, tiny_frame(500))
+    assert "features.known_future has day_of_year but the training part spans only 12 days" in caplog.text
+    caplog.clear()
     long = tiny_frame(1000)  # 600 daily training rows
     long["timestamp"] = pd.date_range("2020-01-01", periods=1000, freq="D")
     with caplog.at_level("WARNING", logger="forecaster.comparison.advice"):
@@ -259,3 +264,20 @@ def test_absolute_intervals_over_several_series_warn(caplog):
         warn_interval_scale(cfg, random_walks(n=50))
         warn_interval_scale(tiny_config(), tiny_frame())  # one series: nothing to say
     assert caplog.text == ""
+
+
+def test_known_future_runs_every_candidate_baseline_and_the_blend(tmp_path):
+    """features.known_future through the comparison: dense and seq2seq candidates, the ridge with the
+    block among its regressors, the blend, every model saved and reloaded with its known-future inputs."""
+    from forecaster.estimator import load_forecaster
+
+    cfg = PipelineConfig.model_validate({**tiny_config(epochs=1).model_dump(), "clipping": ["none"],
+                                         "features": {"known_future": ["hour_of_day"]}})
+    result = run_comparison(cfg, tiny_frame(), tmp_path, jobs=1)
+    assert [c.name for c in result.candidates][:2] == ["gru-1x4 | none", "rnn-1x4-seq2seq | none"]
+    assert not any(c.failed for c in result.candidates) and len(result.candidates) == 3  # and the blend
+    linear = next(b for b in result.baselines if b.name == "linear")
+    model = load_forecaster(linear.model_dir)
+    assert model.linear_.known == 2 and model.feature_names_[-2:] == ["known_hour_of_day_sin", "known_hour_of_day_cos"]
+    for c in result.candidates:
+        assert load_forecaster(c.model_dir).predict(tiny_frame()).shape == (4, 6)

@@ -178,3 +178,39 @@ def test_split_row_count_errors_name_the_keys_and_values(tmp_path, split, expect
     message = str(info.value)
     for part in expected:
         assert part in message, message
+
+
+@pytest.mark.parametrize(
+    ("features", "change", "expected"),
+    [
+        ("[hour_of_day, moon]", None, ["features.known_future.1", "'moon'"]),
+        ("[day_of_week, hour_of_day, day_of_week]", None, ["features.known_future", "'day_of_week' more than once"]),
+        ("[hour_of_day]", ("lookback: 120", "lookback: 12"), ["features.known_future", "window.horizon <= window.lookback"]),
+    ],
+)
+def test_known_future_errors_name_the_key_and_the_value(tmp_path, features, change, expected):
+    text = ISSUE_EXAMPLE.replace("calendar: [hour_of_day, day_of_year]",
+                                 f"calendar: [hour_of_day, day_of_year]\n  known_future: {features}", 1)
+    if change:
+        text = text.replace(*change, 1)
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert info.value.exit_code == 2
+    for part in expected:
+        assert part in str(info.value), str(info.value)
+
+
+def test_known_future_defaults_to_none_and_takes_any_subset(tmp_path):
+    assert load_config(write(tmp_path, ISSUE_EXAMPLE)).features.known_future == []
+    cfg = load_config(write(tmp_path, ISSUE_EXAMPLE), ["features.known_future=[day_of_year, hour_of_day]"])
+    assert cfg.features.known_future == ["day_of_year", "hour_of_day"]
+
+
+def test_no_known_future_keeps_the_config_hash_of_before(tmp_path):
+    """Left out of the dump when empty: a pipeline file without it hashes as before (no forced rerun)."""
+    cfg = load_config(write(tmp_path, ISSUE_EXAMPLE))
+    assert "known_future" not in cfg.model_dump(mode="json")["features"]
+    assert cfg.sha256() == load_config(write(tmp_path, ISSUE_EXAMPLE), ["features.known_future=[]"]).sha256()
+    with_key = load_config(write(tmp_path, ISSUE_EXAMPLE), ["features.known_future=[hour_of_day]"])
+    assert with_key.sha256() != cfg.sha256()
+    assert PipelineConfig.model_validate(with_key.model_dump()).features.known_future == ["hour_of_day"]

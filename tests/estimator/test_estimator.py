@@ -304,3 +304,64 @@ def test_split_forecasts_are_the_same_when_gathered_a_chunk_at_a_time(monkeypatc
             np.testing.assert_allclose(getattr(chunked[split], name), getattr(whole[split], name), rtol=0, atol=1e-12)
         np.testing.assert_array_equal(chunked[split].series_ids, whole[split].series_ids)
         np.testing.assert_array_equal(chunked[split].timestamps, whole[split].timestamps)
+
+
+# ---------------------------------------------------------------- known-future inputs (features.known_future)
+
+KNOWN = {"known_future": ["hour_of_day", "day_of_week"]}
+
+
+@pytest.mark.parametrize("head", ["dense", "seq2seq"])
+def test_known_future_fit_forecast_save_load(head, tmp_path):
+    from forecaster.features.knownfuture import target_block, window_block
+
+    frame = make_frame(series=("a", "b"))
+    est = RNNForecaster(**TINY, head=head, features=KNOWN).fit(frame)
+    assert est.feature_names_[-4:] == ["known_hour_of_day_sin", "known_hour_of_day_cos",
+                                       "known_day_of_week_sin", "known_day_of_week_cos"]
+    assert est.model_.input_shape == (None, 12, 6) and est.model_.output_shape == (None, 3, 1)
+    out = est.predict(frame)
+    assert len(out) == 2 * 3 and np.isfinite(out["forecast"]).all()
+    # Serving: the block the model reads is the target steps' calendar after each series' last timestamp.
+    X, series_ids, last_ts = est._last_windows(frame)
+    np.testing.assert_allclose(window_block(X, 4, 3),
+                               target_block(last_ts.loc[series_ids], 3, "h", KNOWN["known_future"]), atol=1e-6)
+    est.save(tmp_path / "m")
+    header = json.loads((tmp_path / "m" / "forecaster.json").read_text())
+    assert header["features"] == est.feature_names_
+    assert header["schema"]["inputs"] == ["timestamp", "y", "x"]  # the block is no raw column: computed
+    again = load_forecaster(tmp_path / "m")
+    pd.testing.assert_frame_equal(again.predict(frame), out)
+
+
+def test_no_known_future_is_the_model_of_before():
+    frame = make_frame()
+    before = RNNForecaster(**TINY).fit(frame)
+    empty = RNNForecaster(**TINY, features={"calendar": [], "log_returns": [], "wind": None,
+                                            "known_future": []}).fit(frame)
+    assert empty.feature_names_ == before.feature_names_ == ["y", "x"]
+    assert "horizon" not in empty.to_state()["preprocessor"]
+    pd.testing.assert_frame_equal(empty.predict(frame), before.predict(frame))
+    ridge = [BaselineForecaster(kind="linear", target=["y"], lookback=12, horizon=3, features=f).fit(frame)
+             for f in (None, {"known_future": []})]
+    np.testing.assert_array_equal(ridge[0].linear_.model_.coef_, ridge[1].linear_.model_.coef_)
+
+
+def test_known_future_helps_when_the_target_follows_the_target_hour():
+    """y = 2 sin(2 pi hour / 24) + noise, 6 h of history: the target hours' calendar is what tells
+    the phase; with it the network and the ridge baseline both forecast better on validation."""
+    rng = np.random.default_rng(0)
+    t = pd.date_range("2024-01-01", periods=24 * 40, freq="h")
+    frame = pd.DataFrame({"timestamp": t, "y": 2 * np.sin(2 * np.pi * t.hour / 24) + rng.normal(0, 1, len(t))})
+    settings = dict(target=["y"], lookback=6, horizon=6)
+
+    def val_mae(est):
+        val = est.fit(frame).evaluate_windows(frame, splits=("val",))["val"]
+        return float(np.abs(val.y_pred - val.y_true).mean())
+
+    net = [val_mae(RNNForecaster(**settings, cell="gru", units=8, epochs=6, batch_size=64, seed=1,
+                                 lag_gradient_every=0, features={"known_future": kf})) for kf in ([], ["hour_of_day"])]
+    ridge = [val_mae(BaselineForecaster(kind="linear", **settings, features={"known_future": kf}))
+             for kf in ([], ["hour_of_day"])]
+    assert net[1] < 0.85 * net[0], net
+    assert ridge[1] < 0.85 * ridge[0], ridge

@@ -153,7 +153,7 @@ def test_linear_baseline_lags_use_only_the_last_steps():
     model = LinearBaseline(alpha=1e-6, lags=2).fit(X, y)
     assert np.atleast_2d(model.model_.coef_).shape == (1, 2 * 2)
     np.testing.assert_allclose(model.predict(X), y, atol=1e-4)
-    assert clone(model).get_params() == {"alpha": 1e-6, "lags": 2}
+    assert clone(model).get_params() == {"alpha": 1e-6, "lags": 2, "known": 0}
 
 
 def test_linear_baseline_errors():
@@ -182,3 +182,18 @@ def test_ridge_normal_equations_equal_sklearns_float64_ridge():
     coef, intercept = ridge_normal_equations(X, y, 2.0, chunk=64)
     np.testing.assert_allclose(coef, ref.coef_, rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(intercept, ref.intercept_, rtol=1e-9, atol=1e-10)
+
+
+def test_linear_baseline_takes_the_known_future_block_as_regressors():
+    """With ``known`` trailing columns the ridge reads them only at the window's last horizon steps."""
+    rng = np.random.default_rng(1)
+    lookback, horizon = 6, 2
+    X = rng.normal(size=(300, lookback, 3))
+    # target step k depends on the last observation and on step k's known-future column 2
+    y = np.stack([X[:, -1, 0] + 3.0 * X[:, lookback - horizon + k, 2] for k in range(horizon)], axis=1)[:, :, None]
+    model = LinearBaseline(alpha=1e-6, known=1).fit(X, y)
+    assert model.model_.coef_.shape == (horizon, lookback * 2 + horizon * 1)
+    np.testing.assert_allclose(model.predict(X), y, atol=1e-4)
+    again = LinearBaseline.from_state(model.to_state())
+    np.testing.assert_allclose(again.predict(X), model.predict(X))
+    assert "known" not in LinearBaseline(alpha=1.0).fit(X, y).to_state()  # older states read as known=0

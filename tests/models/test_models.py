@@ -297,3 +297,38 @@ def test_each_layer_and_direction_gets_its_own_seed():
         np.asarray(first.forward_layer.cell.recurrent_kernel),
         np.asarray(second.forward_layer.cell.recurrent_kernel),
     )
+
+
+# ---------------------------------------------------------------- known-future inputs
+
+@pytest.mark.parametrize("head", ["dense", "seq2seq"])
+def test_known_future_block_reaches_the_head_and_the_encoder_skips_it(head, tmp_path):
+    """The last K columns: the head reads their last horizon steps (the target steps' block) only."""
+    spec = ModelSpec(cell="gru", units=3, head=head)
+    lookback, n_features, horizon, known = 6, 4, 2, 2
+    model = build_model(spec, lookback, n_features, horizon, 1, residual_targets=[0], seed=1, known_future=known)
+    # by hand: encoder GRU on the 2 observed columns; dense: (u + h*K)*h*t + h*t; seq2seq: decoder input u + K
+    by_hand = 3 * (3 * (2 + 3) + 6) + ((3 + horizon * known) * horizon + horizon if head == "dense"
+                                       else 3 * (3 * (3 + known + 3) + 6) + 3 + 1)
+    assert model.count_params() == by_hand == expected_param_count(spec, n_features, horizon, 1, known_future=known)
+    for w in model.get_layer("head").weights:  # a head that reads its inputs strongly, so changes show
+        w.assign(np.full(w.shape, 0.5, dtype="float32"))
+    X = np.random.default_rng(0).normal(size=(3, lookback, n_features)).astype("float32")
+    base = np.asarray(model(X))
+    earlier = X.copy()
+    earlier[:, :-horizon, -known:] += 5.0  # known columns before the target block: not read
+    np.testing.assert_allclose(np.asarray(model(earlier)), base, atol=1e-6)
+    block = X.copy()
+    block[:, -horizon:, -known:] += 1.0
+    assert np.abs(np.asarray(model(block)) - base).max() > 1e-3
+    path = tmp_path / "m.keras"
+    model.save(path)  # the slicing layer is registered: loads in safe mode
+    again = keras.saving.load_model(path, compile=False, safe_mode=True)
+    np.testing.assert_allclose(np.asarray(again(X)), base, atol=1e-6)
+
+
+def test_known_future_is_validated():
+    with pytest.raises(ValueError, match="horizon <= lookback"):
+        build_model(ModelSpec(cell="gru", units=3), 4, 3, 6, 1, known_future=2)
+    with pytest.raises(ValueError, match="leave an observed column"):
+        build_model(ModelSpec(cell="gru", units=3), 4, 2, 2, 1, known_future=2)

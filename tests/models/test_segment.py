@@ -91,3 +91,27 @@ def test_truncation_across_segments_leaves_the_forecast_unchanged():
     full = build_model(spec, 10, 1, 4, 1, seed=5)
     cut = build_model(spec, 10, 1, 4, 1, seed=5, truncate=4)  # chunks of 2 segments: [0,1) [1,3) [3,5)
     np.testing.assert_allclose(full(x), cut(x), atol=1e-5)
+
+
+def test_known_future_enters_each_output_segments_decoder_input(tmp_path):
+    """features.known_future with segment recurrence: the encoder reads only the targets; each output
+    segment's block (its target steps' calendar) is embedded into that segment's decoder input."""
+    spec = ModelSpec(cell="gru", units=6, segment=2)
+    model = build_model(spec, lookback=8, n_features=3, horizon=4, n_targets=1, residual_targets=[0], seed=1,
+                        known_future=2)
+    before = build_model(spec, lookback=8, n_features=3, horizon=4, n_targets=1, residual_targets=[0], seed=1)
+    assert model.count_params() == before.count_params() + (2 * 2) * 6 + 6  # Dense(w * K -> units)
+    X = np.random.default_rng(0).normal(size=(3, 8, 3)).astype("float32")
+    base = np.asarray(model(X))
+    earlier = X.copy()
+    earlier[:, :-4, 1:] += 5.0  # known columns before the target block: not read
+    np.testing.assert_allclose(np.asarray(model(earlier)), base, atol=1e-6)
+    second = X.copy()
+    second[:, -2:, 1:] += 1.0  # the second output segment's known inputs move only its own steps
+    moved = np.abs(np.asarray(model(second)) - base)[0, :, 0]
+    assert moved[:2].max() < 1e-6 < moved[2:].min()
+    frame = _frame()
+    est = RNNForecaster(target=["y"], lookback=16, horizon=8, cell="gru", units=8, segment=4, epochs=1,
+                        batch_size=32, seed=3, features={"known_future": ["hour_of_day"]}).fit(frame)
+    est.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(type(est).load(tmp_path / "m").predict(frame), est.predict(frame))

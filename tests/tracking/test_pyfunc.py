@@ -319,3 +319,37 @@ def test_a_model_logged_before_the_regrouping_still_serves():
         assert forecast["step"].tolist() == expected["step"].tolist()
         for column in ("forecast", "lower", "upper"):
             np.testing.assert_allclose(forecast[column].to_numpy(), expected[column].to_numpy(), rtol=1e-6)
+
+
+def test_a_known_future_model_serves_from_the_request_timestamps(logged, tmp_path):
+    """features.known_future: the pyfunc model (fresh process) and ``forecaster forecast`` compute the
+    target steps' calendar from the request's timestamps and the saved frequency, like in-process."""
+    raw = _raw()
+    model = RNNForecaster(target=["T (degC)"], lookback=LOOKBACK, horizon=HORIZON, units=4, epochs=1, batch_size=64,
+                          data=DATA, lag_gradient_every=0, features={"known_future": ["hour_of_day", "day_of_year"]}
+                          ).fit(raw.rename(columns={"Date Time": "timestamp"})
+                                .assign(timestamp=lambda d: pd.to_datetime(d["timestamp"])))
+    saved = model.save(tmp_path / "saved")
+    history = raw.iloc[-2 * LOOKBACK - 5:-5].reset_index(drop=True)  # an origin that is not the training end
+    expected = model.forecast(history)
+    with mlflow.start_run():
+        uri = log_forecaster_model(saved, input_example=history)
+    info = mlflow.models.get_model_info(uri)
+    assert [c.name for c in info.signature.inputs.inputs] == ["Date Time", "T (degC)", "p (mbar)"]
+    script = ("import sys, mlflow, pandas as pd\n"
+              "history = pd.read_json(sys.stdin, orient='split')\n"
+              "mlflow.pyfunc.load_model(sys.argv[1]).predict(history).to_json(sys.argv[2], orient='split')\n")
+    done = subprocess.run([sys.executable, "-c", script, uri, str(tmp_path / "served.json")],
+                          input=history.to_json(orient="split"), capture_output=True, text=True,
+                          env=logged["env"], timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    served = pd.read_json(tmp_path / "served.json", orient="split")
+    np.testing.assert_allclose(served["forecast"], expected["forecast"], rtol=1e-5)
+    history.to_csv(tmp_path / "history.csv", index=False)
+    done = subprocess.run([sys.executable, "-m", "forecaster", "forecast", "--model", str(saved), "--data",
+                           str(tmp_path / "history.csv"), "--output", str(tmp_path / "out.csv")],
+                          capture_output=True, text=True, env=logged["env"], timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert pd.to_datetime(out["timestamp"]).tolist() == expected["timestamp"].tolist()
+    np.testing.assert_allclose(out["forecast"], expected["forecast"], rtol=1e-5)

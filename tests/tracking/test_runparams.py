@@ -62,3 +62,14 @@ def test_an_ensemble_logs_each_members_val_loss_at_its_member_index():
     points = [(m.step, m.value) for m in child_metrics(result, timestamp=0) if m.key == "ensemble_member_val_loss"]
     assert points == [(0, 0.5), (2, 0.25)]
     assert not [m for m in child_metrics(_network([1.0], 1, {}), 0) if m.key == "ensemble_member_val_loss"]
+
+
+def test_parent_params_name_the_known_future_signals():
+    from forecaster.config import load_config
+    from forecaster.tracking.runparams import parent_params
+
+    cfg = {"name": "x", "data": {"path": "p.csv", "target": "t"}, "window": {"lookback": 6, "horizon": 2},
+           "models": [{"cell": "gru", "units": 4}]}
+    assert parent_params(load_config(cfg), "p.csv")["features.known_future"] == "[]"
+    cfg["features"] = {"known_future": ["day_of_week", "hour_of_day"]}
+    assert parent_params(load_config(cfg), "p.csv")["features.known_future"] == "[day_of_week, hour_of_day]"

@@ -158,6 +158,7 @@ def test_parent_tags_params_dataset_and_status(logged):
     assert parent.data.params["window.lookback"] == "6"
     assert parent.data.params["training.batch_size"] == "8"
     assert parent.data.params["clipping"] == "[none, clipnorm=1]"
+    assert parent.data.params["features.known_future"] == "[]"
     (dataset_input,) = parent.inputs.dataset_inputs
     assert dataset_input.dataset.digest == DATA_SHA[:16]
     assert dataset_input.dataset.name == "data.csv"
