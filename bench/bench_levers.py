@@ -107,7 +107,6 @@ class EpochClock:
 
 def make_variant(name, values, starts, targets, cfg, model_seed_weights, args):
     """``(model, settings, train, val, extra callbacks factory, fit kwargs)`` for one variant."""
-    import keras
 
     from forecaster.estimator.rnn import lag_gradient_callback
     from forecaster.models.builders import build_model

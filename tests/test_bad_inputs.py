@@ -25,7 +25,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 

@@ -80,7 +80,7 @@ def file_sha256(path: str | Path) -> str:
 def check_feature_sources(frame: pd.DataFrame, features: FeaturesConfig, source: str) -> None:
     """Raise when ``features.log_returns`` or ``features.wind`` names a column the data lacks."""
     numeric = [c for c in frame.columns if c not in (SERIES_ID, TIMESTAMP)]
-    named = [(f"features.log_returns", c) for c in features.log_returns]
+    named = [("features.log_returns", c) for c in features.log_returns]
     if features.wind is not None:
         named += [("features.wind.speed", features.wind.speed), ("features.wind.direction", features.wind.direction)]
     for key, column in named:
