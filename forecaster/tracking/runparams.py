@@ -31,8 +31,9 @@ logger = logging.getLogger(__name__)
 EPOCH_METRICS = (
     "train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction",
     "epoch_seconds",  # wall seconds of the epoch's training pass (validation excluded)
-    "learning_rate",  # only under training.lr_schedule: plateau (the rate the epoch trained with)
 )
+# Only when a schedule ran (training.lr_schedule: plateau): the rate each epoch trained with
+SCHEDULE_EPOCH_METRICS = ("learning_rate",)
 # Networks only; NaN epochs (not measured) skipped; the final weights' values at step = epochs run, always
 LAG_EPOCH_METRICS = ("memory_lag", "grad_far_near_ratio")
 FINAL_METRICS = (
@@ -98,7 +99,7 @@ def child_metrics(result: CandidateResult, timestamp: int) -> list[Metric]:
     """
     metrics: list[Metric] = []
     last = _epochs_run(result)
-    for key in (*EPOCH_METRICS, *LAG_EPOCH_METRICS):
+    for key in (*EPOCH_METRICS, *SCHEDULE_EPOCH_METRICS, *LAG_EPOCH_METRICS):
         final = finite(result.lag_final.get(key)) if key in LAG_EPOCH_METRICS and last else None
         for epoch, value in enumerate(result.history.get(key) or (), start=1):
             number = finite(value)
@@ -173,7 +174,7 @@ def _model_names(cfg: Any) -> list[str]:
 
 
 __all__ = [
-    "COVERAGE_STEP_METRIC", "EPOCH_METRICS", "FINAL_METRICS", "LAG_EPOCH_METRICS", "LAG_METRIC", "MEMBER_METRIC",
+    "COVERAGE_STEP_METRIC", "EPOCH_METRICS", "SCHEDULE_EPOCH_METRICS", "FINAL_METRICS", "LAG_EPOCH_METRICS", "LAG_METRIC", "MEMBER_METRIC",
     "STEP_METRIC",
     "child_metrics", "child_params", "finite", "parent_params",
 ]

@@ -73,3 +73,11 @@ def test_parent_params_name_the_known_future_signals():
     assert parent_params(load_config(cfg), "p.csv")["features.known_future"] == "[]"
     cfg["features"] = {"known_future": ["day_of_week", "hour_of_day"]}
     assert parent_params(load_config(cfg), "p.csv")["features.known_future"] == "[day_of_week, hour_of_day]"
+
+
+def test_a_scheduled_rate_is_logged_per_epoch_and_only_when_a_schedule_ran():
+    result = _network([math.nan] * 3, 3, {})
+    assert not [m for m in child_metrics(result, 0) if m.key == "learning_rate"]
+    result.history["learning_rate"] = [1e-3, 1e-3, 5e-4]
+    points = [(m.step, m.value) for m in child_metrics(result, 0) if m.key == "learning_rate"]
+    assert points == [(1, 1e-3), (2, 1e-3), (3, 5e-4)]
