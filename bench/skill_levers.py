@@ -55,6 +55,13 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
     "known_future_s2s": ("known-future inputs read step by step by a seq2seq decoder (GRU and LSTM 1x64)",
                          ["features.known_future=[hour_of_day, day_of_year]",
                           "models=[{cell: gru, units: 64, head: seq2seq}, {cell: lstm, units: 64, head: seq2seq}]"]),
+    "ensemble2": ("the grid's LSTM replaced by a second GRU: one candidate, an ensemble of two GRU 1x64 "
+                  "(seeds seed and seed+1), at about the grid's training cost",
+                  ["models=[{cell: gru, layers: 1, units: 64}]", "training.ensemble=2"]),
+    "gru_known_future_s2s": ("gru_only with a seq2seq head reading the target hours' calendar (hour of day, "
+                             "day of year, sin/cos) at each decoder step",
+                             ["models=[{cell: gru, units: 64, head: seq2seq}]",
+                              "features.known_future=[hour_of_day, day_of_year]"]),
     "known_future_segment336": ("known-future inputs with the segment336 lever's GRU (each output segment's "
                                 "target hours added to its decoder input)",
                                 ["features.known_future=[hour_of_day, day_of_year]", "window.lookback=336",
