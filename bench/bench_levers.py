@@ -108,7 +108,7 @@ class EpochClock:
 def make_variant(name, values, starts, targets, cfg, model_seed_weights, args):
     """``(model, settings, train, val, extra callbacks factory, fit kwargs)`` for one variant."""
 
-    from forecaster.estimator.rnn import lag_gradient_callback
+    from forecaster.estimator.lag_telemetry import lag_gradient_callback
     from forecaster.models.builders import build_model
     from forecaster.models.spec import ModelSpec
     from forecaster.training import TrainSettings

@@ -62,6 +62,9 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
                              "day of year, sin/cos) at each decoder step",
                              ["models=[{cell: gru, units: 64, head: seq2seq}]",
                               "features.known_future=[hour_of_day, day_of_year]"]),
+    "gru_highway": ("gru_only with LSTNet's linear highway (`highway: true`): a Dense map of the centred "
+                    "120 h window added to the GRU's forecast, trained jointly",
+                    ["models=[{cell: gru, layers: 1, units: 64, highway: true}]"]),
     "known_future_segment336": ("known-future inputs with the segment336 lever's GRU (each output segment's "
                                 "target hours added to its decoder input)",
                                 ["features.known_future=[hour_of_day, day_of_year]", "window.lookback=336",

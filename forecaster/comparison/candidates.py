@@ -75,7 +75,7 @@ def rnn_params(cfg: PipelineConfig, plan: CandidatePlan) -> dict[str, Any]:
         "bidirectional": model["bidirectional"], "dropout": model["dropout"],
         "recurrent_dropout": model["recurrent_dropout"], "head": model["head"],
         "segment": model.get("segment"), "norm": model.get("norm", "revin"),
-        "channel_embedding": model.get("channel_embedding", True),
+        "channel_embedding": model.get("channel_embedding", True), "highway": model.get("highway", False),
         "clipping": plan.clipping["kind"], "clip_threshold": plan.clipping["threshold"],
         "loss": t.loss, "learning_rate": t.learning_rate, "batch_size": t.batch_size,
         "epochs": t.epochs, "patience": t.patience, "seed": t.seed, "residual": t.residual,

@@ -122,9 +122,13 @@ class ModelConfig(StrictSection):
     segment: int | None = Field(default=None, ge=1)
     norm: Literal["revin", "last"] = "revin"
     channel_embedding: bool = True
+    highway: bool = False
 
     @model_validator(mode="after")
     def _segment_single_layer(self) -> "ModelConfig":
+        if self.segment is not None and self.highway:
+            raise ValueError(f"highway (a linear path from the window to the forecast) is for the classic encoder, "
+                             f"not segment recurrence; received segment={self.segment}, highway=true")
         if self.segment is not None and (self.layers != 1 or self.bidirectional or self.recurrent_dropout):
             raise ValueError(
                 f"segment={self.segment} takes one unidirectional layer without recurrent_dropout; "

@@ -19,6 +19,7 @@ from forecaster.estimator.ensemble import (
     member_seed,
     save_members,
 )
+from forecaster.estimator.lag_telemetry import lag_gradient_callback
 from forecaster.estimator.warm import (
     copy_weights,
     keep_start_callback,
@@ -42,7 +43,7 @@ class RNNForecaster(WindowForecaster):
         Target columns (their own history is always an input).
     lookback, horizon, stride : int
         Window shape: ``X (n_samples, lookback, n_features)`` -> ``y (n_samples, horizon, n_targets)``.
-    cell, layers, units, bidirectional, dropout, recurrent_dropout, head, segment, norm, channel_embedding :
+    cell, layers, units, bidirectional, dropout, recurrent_dropout, head, segment, norm, channel_embedding, highway :
         The architecture (see :class:`forecaster.models.spec.ModelSpec`).
     clipping, clip_threshold :
         ``none`` | ``clipnorm`` | ``clipvalue`` | ``global_clipnorm`` and its threshold.
@@ -65,7 +66,7 @@ class RNNForecaster(WindowForecaster):
         ``input_grad_by_lag_`` the final profile, ``lag_final_`` its ``memory_lag`` and
         ``grad_far_near_ratio`` (measured in every case, even when no epoch was). Default 2 (a pass costs 0.005-0.03 s once the
         measurement is traced; the trace, once per architecture and process, is the cost that
-        counts), within :data:`LAG_GRADIENT_BUDGET` (5%) of the training's wall time: a due epoch
+        counts), within :data:`~forecaster.estimator.lag_telemetry.LAG_GRADIENT_BUDGET` (5%) of the training's wall time: a due epoch
         whose measurement would exceed it is skipped, and a training too short to pay for the
         trace has its final weights measured eagerly; measured in docs/gradients.md.
     val_fraction : float
@@ -137,6 +138,7 @@ class RNNForecaster(WindowForecaster):
         segment=None,
         norm="revin",
         channel_embedding=True,
+        highway=False,
         clipping="none",
         clip_threshold=None,
         loss="mse",
@@ -175,7 +177,7 @@ class RNNForecaster(WindowForecaster):
         self.bidirectional = bidirectional
         self.dropout = dropout
         self.recurrent_dropout = recurrent_dropout
-        self.segment, self.norm, self.channel_embedding = segment, norm, channel_embedding
+        self.segment, self.norm, self.channel_embedding, self.highway = segment, norm, channel_embedding, highway
         self.head = head
         self.clipping = clipping
         self.clip_threshold = clip_threshold
@@ -212,7 +214,8 @@ class RNNForecaster(WindowForecaster):
         units = tuple(self.units) if isinstance(self.units, (list, tuple)) else self.units
         return ModelSpec(cell=self.cell, layers=self.layers, units=units, bidirectional=self.bidirectional,
                          dropout=self.dropout, recurrent_dropout=self.recurrent_dropout, head=self.head,
-                         segment=self.segment, norm=self.norm, channel_embedding=self.channel_embedding)
+                         segment=self.segment, norm=self.norm, channel_embedding=self.channel_embedding,
+                         highway=self.highway)
 
     def fit(self, frame: pd.DataFrame, y: Any = None, callbacks=()) -> "RNNForecaster":
         self._callbacks = list(callbacks or ())
@@ -369,29 +372,3 @@ class RNNForecaster(WindowForecaster):
     def _load_model(self, directory: Path) -> None:
         self.models_ = load_members(directory, self.ensemble)
         self.model_ = self.models_[0]
-
-
-#: At most this many validation windows (evenly spaced) form the fixed batch of the lag telemetry.
-LAG_WINDOWS = 64
-
-
-#: The largest share of a candidate's training wall time its lag-gradient telemetry may take
-#: (issue 14: under 5%); see ``LagGradientTelemetry(budget=)``.
-LAG_GRADIENT_BUDGET = 0.05
-
-
-def lag_gradient_callback(values, starts, lookback, horizon, targets, every, share_key=None):
-    """The input-gradient-by-lag callback on a fixed batch of validation windows (None when ``every`` is 0).
-
-    ``share_key``: the architecture key under which its traced measurement is reused (see
-    :class:`~forecaster.training.lag_gradients.LagGradientTelemetry`).
-    """
-    if not every:
-        return None
-    from forecaster.training.lag_gradients import LagGradientTelemetry
-    from forecaster.windowing import gather_windows
-
-    pool = starts["val"] if len(starts["val"]) else starts["train"]
-    pick = pool[np.unique(np.linspace(0, len(pool) - 1, min(LAG_WINDOWS, len(pool))).astype(int))]
-    X, y = gather_windows(values, pick, lookback, horizon, targets)
-    return LagGradientTelemetry(X, y, every=int(every), share_key=share_key, budget=LAG_GRADIENT_BUDGET)

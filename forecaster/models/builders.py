@@ -16,6 +16,8 @@ Every model maps a window ``(n_samples, lookback, n_features)`` to a forecast
   encoder's last state before the dense head, or concatenated with each decoder step's input
   (the repeated state) in ``seq2seq``; segment recurrence adds its embedding to each output
   segment's decoder input (:mod:`forecaster.models.segment`);
+- with ``spec.highway`` a Dense map of the flattened observed window (after centring) is added to the
+  head's output (LSTNet's linear "highway"; zero-initialised);
 - with ``residual_targets`` the network predicts the change from the last observed target values
   and :class:`~forecaster.models.layers.LastValueResidual` adds them back. The final Dense kernel
   then starts tiny (variance scaling 1e-4, zero bias), so an untrained model forecasts almost
@@ -239,6 +241,7 @@ def build_model(
         x = WindowSlice(stop=-known, name="observed")(inputs)  # -> (B, L, F - K)
     if residual and center_targets:
         x = CenterOnLastValue(residual_targets, scale=scale_targets, name="center")(x)  # -> (B, L, F)
+    observed = x
     units = spec.units_per_layer
     for i, u in enumerate(units):
         last = i == len(units) - 1
@@ -260,6 +263,8 @@ def build_model(
         outputs = keras.layers.TimeDistributed(
             keras.layers.Dense(n_targets, kernel_initializer=head_init), name="head"
         )(x)  # -> (B, H, T)
+    if spec.highway:  # the network's output plus a linear forecast from the (centred) observed window
+        outputs = keras.layers.Add(name="with_highway")([outputs, _highway(observed, horizon, n_targets)])
     if residual:
         outputs = LastValueResidual(residual_targets, scale=center_targets and scale_targets,
                                     name="residual")([inputs, outputs])
@@ -267,6 +272,14 @@ def build_model(
     model = keras.Model(inputs, outputs, name=model_name(spec))
     logger.debug("built %s: %d parameters", spec.name, model.count_params())
     return model
+
+
+def _highway(observed, horizon: int, n_targets: int):
+    """``(B, L, F) -> (B, H, T)``: one Dense map of the flattened window, zero-initialised so the untrained
+    model is the recurrent head alone (persistence, for a residual model)."""
+    flat = keras.layers.Flatten(name="highway_flat")(observed)
+    linear = keras.layers.Dense(horizon * n_targets, kernel_initializer="zeros", name="highway")(flat)
+    return keras.layers.Reshape((horizon, n_targets), name="highway_forecast")(linear)
 
 
 def _check_known_future(known_future, lookback: int, n_features: int, horizon: int) -> int:
@@ -310,7 +323,7 @@ def _cell_params(cell: str, n_inputs: int, units: int) -> int:
 
 def expected_param_count(
     spec: ModelSpec, n_features: int, horizon: int, n_targets: int, residual: bool = False,
-    known_future: int = 0,
+    known_future: int = 0, lookback: int | None = None,
 ) -> int:
     """The number of weights :func:`build_model` creates, from the Keras formulas.
 
@@ -318,7 +331,8 @@ def expected_param_count(
     ``3*(u*(f+u) + 2u)``; LSTM ``4*(u*(f+u) + u)``. Bidirectional doubles a layer's weights and its
     output width. Dense head: ``w*horizon*n_targets + horizon*n_targets`` (``w`` the last width);
     seq2seq head: a decoder cell with input ``w`` and the last layer's units, then
-    ``u*n_targets + n_targets``. ``residual`` adds nothing (``LastValueResidual`` has no weights);
+    ``u*n_targets + n_targets``. ``highway`` adds a Dense over the flattened observed window,
+    ``(lookback*f + 1)*horizon*n_targets`` (it needs ``lookback``). ``residual`` adds nothing (``LastValueResidual`` has no weights);
     it is accepted so callers can pass the same arguments as to :func:`build_model`.
 
     Example
@@ -329,6 +343,10 @@ def expected_param_count(
     del residual  # no weights
     width = n_features - known_future  # the encoder does not read the known-future columns
     total = 0
+    if spec.highway:  # Dense over the flattened observed window, to every output
+        if lookback is None:
+            raise ValueError("`lookback` is needed to count a highway's weights. Received: lookback=None")
+        total += (lookback * width + 1) * horizon * n_targets
     directions = 2 if spec.bidirectional else 1
     for u in spec.units_per_layer:
         total += directions * _cell_params(spec.cell, width, u)

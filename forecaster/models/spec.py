@@ -58,6 +58,10 @@ class ModelSpec:
         subtraction of its last value.
     channel_embedding : bool, default True
         With ``segment``: the decoder input concatenates a learned channel embedding.
+    highway : bool, default False
+        A linear path from the observed window straight to the forecast, added to the recurrent
+        head's output (LSTNet's autoregressive "highway"): the network learns a linear forecast and
+        a nonlinear correction jointly. Not with ``segment``.
 
     Raises
     ------
@@ -75,6 +79,7 @@ class ModelSpec:
     segment: int | None = None
     norm: str = "revin"
     channel_embedding: bool = True
+    highway: bool = False
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -102,6 +107,11 @@ class ModelSpec:
             raise ValueError(f"`segment` must be an int >= 1. Received: segment={self.segment!r}")
         if self.norm not in ("revin", "last"):
             raise ValueError(f"`norm` must be one of ['revin', 'last']. Received: norm={self.norm!r}")
+        if not isinstance(self.highway, bool):
+            raise ValueError(f"`highway` must be True or False. Received: highway={self.highway!r}")
+        if self.segment is not None and self.highway:
+            raise ValueError(f"`highway` is for the classic encoder, not `segment` recurrence. Received: "
+                             f"segment={self.segment}, highway=True")
         if self.segment is not None and (self.bidirectional or self.layers != 1 or self.recurrent_dropout):
             raise ValueError("`segment` recurrence takes one unidirectional layer without recurrent_dropout. "
                              f"Received: layers={self.layers}, bidirectional={self.bidirectional}, "
@@ -138,7 +148,7 @@ class ModelSpec:
         """A short stable name, e.g. ``lstm-1x32``, ``gru-2x32-bi``, ``gru-2x64,32-do0.1-rdo0.2``.
 
         Parts in order: ``<cell>-<layers>x<units>``, then ``-bi``, ``-do<dropout>``,
-        ``-rdo<recurrent_dropout>`` and ``-seq2seq`` when they differ from the defaults.
+        ``-rdo<recurrent_dropout>``, ``-seq2seq`` and ``-hw`` (highway) when they differ from the defaults.
         """
         units = ",".join(str(u) for u in self.units_per_layer) if isinstance(self.units, tuple) else str(self.units)
         parts = [f"{self.cell}-{self.layers}x{units}"]
@@ -150,6 +160,8 @@ class ModelSpec:
             parts.append(f"rdo{self.recurrent_dropout:g}")
         if self.head != "dense":
             parts.append(self.head)
+        if self.highway:
+            parts.append("hw")
         if self.segment is not None:
             parts.append(f"seg{self.segment}")
             if self.norm != "revin":

@@ -365,3 +365,19 @@ def test_known_future_helps_when_the_target_follows_the_target_hour():
              for kf in ([], ["hour_of_day"])]
     assert net[1] < 0.85 * net[0], net
     assert ridge[1] < 0.85 * ridge[0], ridge
+
+
+# ---------------------------------------------------------------- highway (models[i].highway)
+
+def test_highway_fit_forecast_save_load(tmp_path):
+    frame = make_frame(series=("a", "b"))
+    est = RNNForecaster(**TINY, highway=True).fit(frame)
+    assert est.spec.name.endswith("-hw")
+    assert est.model_.get_layer("highway").kernel.shape == (12 * 2, 3)  # lookback x features -> horizon
+    assert np.abs(np.asarray(est.model_.get_layer("highway").kernel)).max() > 0  # trained from zero
+    out = est.predict(frame)
+    assert est.to_state()["params"]["highway"] is True
+    est.save(tmp_path / "m")
+    again = load_forecaster(tmp_path / "m")
+    assert again.highway is True and again.model_.get_layer("highway") is not None
+    pd.testing.assert_frame_equal(load_forecaster(tmp_path / "m").predict(frame), out)

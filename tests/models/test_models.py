@@ -332,3 +332,44 @@ def test_known_future_is_validated():
         build_model(ModelSpec(cell="gru", units=3), 4, 3, 6, 1, known_future=2)
     with pytest.raises(ValueError, match="leave an observed column"):
         build_model(ModelSpec(cell="gru", units=3), 4, 2, 2, 1, known_future=2)
+
+
+# ---------------------------------------------------------------- highway (linear path)
+
+@pytest.mark.parametrize("head", ["dense", "seq2seq"])
+def test_highway_adds_a_linear_map_of_the_window_and_starts_at_zero(head, tmp_path):
+    """LSTNet's highway: output = head(encoder) + Dense(flattened observed window); zero at the start."""
+    lookback, n_features, horizon = 5, 3, 2
+    plain_spec = ModelSpec(cell="gru", units=3, head=head)
+    spec = ModelSpec(cell="gru", units=3, head=head, highway=True)
+    assert spec.name == f"gru-1x3{'-seq2seq' if head == 'seq2seq' else ''}-hw"
+    plain = build_model(plain_spec, lookback, n_features, horizon, 1, residual_targets=[0], seed=3,
+                        center_targets=True)
+    model = build_model(spec, lookback, n_features, horizon, 1, residual_targets=[0], seed=3, center_targets=True)
+    extra = (lookback * n_features + 1) * horizon  # by hand: one Dense over the flattened window
+    assert model.count_params() == plain.count_params() + extra
+    assert model.count_params() == expected_param_count(spec, n_features, horizon, 1, lookback=lookback)
+    X = np.random.default_rng(1).normal(size=(4, lookback, n_features)).astype("float32")
+    # zero-initialised: the same forecast as the network without it (same seeds, same other weights)
+    np.testing.assert_allclose(np.asarray(model(X)), np.asarray(plain(X)), atol=1e-6)
+    # a set highway adds exactly kernel . (window centred on the target's last value) + bias
+    kernel = np.random.default_rng(2).normal(size=(lookback * n_features, horizon)).astype("float32")
+    bias = np.array([0.5, -0.25], dtype="float32")
+    model.get_layer("highway").set_weights([kernel, bias])
+    centred = X.copy()
+    centred[:, :, 0] -= X[:, -1:, 0]
+    linear = centred.reshape(len(X), -1) @ kernel + bias
+    np.testing.assert_allclose(np.asarray(model(X))[..., 0], np.asarray(plain(X))[..., 0] + linear, atol=1e-4)
+    path = tmp_path / "hw.keras"
+    model.save(path)  # standard layers only: loads in safe mode
+    again = keras.saving.load_model(path, compile=False, safe_mode=True)
+    np.testing.assert_allclose(np.asarray(again(X)), np.asarray(model(X)), atol=1e-6)
+
+
+def test_highway_is_refused_with_segment_recurrence():
+    with pytest.raises(ValueError, match="highway.*segment"):
+        ModelSpec(cell="gru", units=4, segment=2, highway=True)
+    with pytest.raises(ValueError, match="segment=2, highway=true"):
+        ModelConfig(cell="gru", units=4, segment=2, highway=True)
+    with pytest.raises(ValueError, match="highway"):
+        expected_param_count(ModelSpec(cell="gru", units=4, highway=True), 3, 2, 1)
