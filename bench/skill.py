@@ -130,6 +130,7 @@ def temperature_figures(name: str, cfg, outcome, seconds: float) -> dict:
             {"name": r.name, "role": r.role, "val_mae": r.val_mae,
              "test_mae": r.metrics.get("test_mae", math.nan),
              "step_last": float(r.test_mae_by_step[-1]) if len(r.test_mae_by_step) else math.nan,
+             "val_step_last": float(r.val_mae_by_step[-1]) if len(r.val_mae_by_step) else math.nan,
              "coverage": r.metrics.get("interval_coverage", math.nan),
              "epochs": r.metrics.get("epochs_run", 0.0), "train_seconds": r.metrics.get("train_seconds", 0.0),
              "failed": r.failed}

@@ -116,6 +116,7 @@ def summarise(est: WindowForecaster, frame: pd.DataFrame, cfg: PipelineConfig, *
     val, test = preds["val"], preds["test"]
     vm = point_metrics(val.y_true, val.y_pred, val.scale)
     result.metrics.update(val_mae=vm["mae"], val_rmse=vm["rmse"])
+    result.val_mae_by_step = np.asarray(vm["mae_by_step"], dtype=float)
     result.val_forecast = val.y_pred.astype(np.float32)
     if test.n_samples:
         tm = point_metrics(test.y_true, test.y_pred, test.scale)

@@ -44,6 +44,9 @@ class CandidateResult:
         ``test_rel_mae`` (NaN where not applicable).
     test_mae_by_step:
         MAE per horizon step on the test windows, shape ``(horizon,)``.
+    val_mae_by_step:
+        MAE per horizon step on the validation windows, shape ``(horizon,)``: what a choice made at one
+        horizon (issue 25's levers at 24 h) may read, since the test part is never used for one.
     coverage_by_step:
         Empirical interval coverage per horizon step on the test windows, shape ``(horizon,)``.
     test_mae_by_series:
@@ -74,6 +77,7 @@ class CandidateResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     test_mae_by_step: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    val_mae_by_step: np.ndarray = field(default_factory=lambda: np.zeros(0))
     coverage_by_step: np.ndarray = field(default_factory=lambda: np.zeros(0))
     test_mae_by_series: dict[str, float] = field(default_factory=dict)
     failed: bool = False

@@ -42,6 +42,7 @@ FINAL_METRICS = (
     "first_epoch_overhead_seconds", "xla",  # networks only: tracing/compiling paid by epoch 1; 1 = trained with XLA
 )
 STEP_METRIC = "test_mae_by_step"
+VAL_STEP_METRIC = "val_mae_by_step"
 COVERAGE_STEP_METRIC = "interval_coverage_by_step"
 LAG_METRIC = "input_grad_by_lag"  # step = lag (1 = the last observed step)
 # training.ensemble > 1: each member's best val_loss, step = member index i (0-based: trained with seed + i)
@@ -111,7 +112,8 @@ def child_metrics(result: CandidateResult, timestamp: int) -> list[Metric]:
         number = finite(value)
         if number is not None:
             metrics.append(Metric(str(key), number, timestamp, 0))
-    for key, values in ((STEP_METRIC, result.test_mae_by_step), (COVERAGE_STEP_METRIC, result.coverage_by_step),
+    for key, values in ((STEP_METRIC, result.test_mae_by_step), (VAL_STEP_METRIC, result.val_mae_by_step),
+                        (COVERAGE_STEP_METRIC, result.coverage_by_step),
                         (LAG_METRIC, result.input_grad_by_lag)):
         for step, value in enumerate(np.asarray(values, dtype=np.float64).ravel(), start=1):
             number = finite(value)

@@ -67,6 +67,7 @@ def test_parallel_jobs_equal_sequential(tmp_path):
     for c in seq.candidates:
         assert c.params["clipping"] in {"none", "clipnorm"} and c.params["n_params"] > 0
         assert len(c.test_mae_by_step) == 4 and 0 <= c.metrics["interval_coverage"] <= 1
+        assert c.val_mae_by_step.mean() == pytest.approx(c.metrics["val_mae"])  # one target: the mean of steps
     assert set(seq.significance) >= {c.name for c in seq.candidates}
 
 

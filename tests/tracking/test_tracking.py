@@ -74,6 +74,7 @@ def _comparison(best_val_mae: float = 0.8) -> ComparisonResult:
         lag_final={"memory_lag": 5.0, "grad_far_near_ratio": 0.001},
         metrics=_metrics(best_val_mae, first_epoch_overhead_seconds=2.1, xla=0.0),
         test_mae_by_step=np.array([0.7, 0.8, 0.9]), coverage_by_step=np.array([0.9, 0.88, 0.86]),
+        val_mae_by_step=np.array([0.6, 0.8, 1.0]),
         plot_data=_plot_data(0.1), started_at=1_700_000_000.0, finished_at=1_700_000_042.5,
     )
     failed = CandidateResult(
@@ -196,6 +197,8 @@ def test_metrics_final_per_epoch_and_per_step(logged):
         assert metrics[key] == value  # what the runs table shows and sorts by
     by_step = sorted(client.get_metric_history(run_id, "test_mae_by_step"), key=lambda m: m.step)
     assert [(m.step, round(m.value, 6)) for m in by_step] == [(1, 0.7), (2, 0.8), (3, 0.9)]
+    val_steps = sorted(client.get_metric_history(run_id, "val_mae_by_step"), key=lambda m: m.step)
+    assert [(m.step, round(m.value, 6)) for m in val_steps] == [(1, 0.6), (2, 0.8), (3, 1.0)]
     for name in ("persistence", "seasonal_naive", "linear"):
         steps = client.get_metric_history(info.child_run_ids[name], "test_mae_by_step")
         assert sorted(m.step for m in steps) == [1, 2, 3]
