@@ -66,6 +66,9 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
     "gru_highway": ("gru_only with LSTNet's linear highway (`highway: true`): a Dense map of the centred "
                     "120 h window added to the GRU's forecast, trained jointly",
                     ["models=[{cell: gru, layers: 1, units: 64, highway: true}]"]),
+    "gru_horizon_linear": ("gru_only trained with `training.horizon_weights: linear` (step k of 24 weighs k in "
+                           "the loss: the far steps, where the target is, count most)",
+                           ["models=[{cell: gru, layers: 1, units: 64}]", "training.horizon_weights=linear"]),
     "known_future_segment336": ("known-future inputs with the segment336 lever's GRU (each output segment's "
                                 "target hours added to its decoder input)",
                                 ["features.known_future=[hour_of_day, day_of_year]", "window.lookback=336",

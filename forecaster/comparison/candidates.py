@@ -83,6 +83,7 @@ def rnn_params(cfg: PipelineConfig, plan: CandidatePlan) -> dict[str, Any]:
         "truncate": plan.bptt["truncate"],
         "warm_epochs": t.warm_epochs, "warm_patience": t.warm_patience, "warm_learning_rate": t.warm_learning_rate,
         "jit_compile": t.jit_compile, "lr_schedule": t.lr_schedule, "ensemble": t.ensemble,
+        "horizon_weights": t.horizon_weights,
     }
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -126,6 +127,19 @@ class PipelineConfig(StrictSection):
                     f"split.{key}={value} is below {what} = {least}: the {key[:-5]} rows hold no full window "
                     f"(window.lookback={lookback}, window.horizon={horizon})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _horizon_weights_fit(self) -> PipelineConfig:
+        weights = self.training.horizon_weights
+        if isinstance(weights, list):
+            if len(weights) != self.window.horizon:
+                raise ValueError(
+                    f"training.horizon_weights lists one weight per forecast step: window.horizon="
+                    f"{self.window.horizon} but {len(weights)} weight(s) given; received {weights}")
+            if any(not math.isfinite(w) or w <= 0 for w in weights):
+                raise ValueError(f"every entry of training.horizon_weights must be a finite number > 0; "
+                                 f"received {weights}")
         return self
 
     @model_validator(mode="after")

@@ -270,6 +270,13 @@ class TrainingConfig(StrictSection):
         default=None, gt=0,
         description="Learning rate of a warm-started candidate; null: a tenth of `learning_rate`.",
     )
+    horizon_weights: Literal["uniform", "linear"] | list[float] = Field(
+        default="uniform",
+        description="How much each forecast step counts in the networks' training (and early-stopping) "
+        "loss: 'uniform' (the plain mean), 'linear' (step k weighs k: the far steps count most), or one "
+        "positive weight per step (window.horizon of them). Rescaled to mean 1. The comparison and the "
+        "gate still rank by the plain MAE. Measured at 24 h in docs/levers.md.",
+    )
     lr_schedule: Literal["none", "plateau"] = Field(
         default="none",
         description="Learning-rate schedule of the networks. 'plateau': halve the rate whenever the "

@@ -49,6 +49,8 @@ class RNNForecaster(WindowForecaster):
         ``none`` | ``clipnorm`` | ``clipvalue`` | ``global_clipnorm`` and its threshold.
     loss, learning_rate, batch_size, epochs, patience, seed :
         Training settings (Adam; early stopping on validation loss, best weights restored).
+    horizon_weights : {'uniform', 'linear'} or sequence of float
+        Each forecast step's weight in the loss (:func:`~forecaster.training.losses.horizon_weights`).
     residual : bool
         Predict the change from the last observed target value (persistence is the zero output).
     center_targets : bool
@@ -166,6 +168,7 @@ class RNNForecaster(WindowForecaster):
         jit_compile="auto",
         lr_schedule="none",
         ensemble=1,
+        horizon_weights="uniform",
     ):
         self.target = target
         self.lookback = lookback
@@ -206,6 +209,7 @@ class RNNForecaster(WindowForecaster):
         self.jit_compile = jit_compile
         self.lr_schedule = lr_schedule
         self.ensemble = ensemble
+        self.horizon_weights = horizon_weights
 
     @property
     def spec(self):
@@ -274,6 +278,7 @@ class RNNForecaster(WindowForecaster):
 
     def _settings(self, seed: int):
         from forecaster.training import TrainSettings
+        from forecaster.training.losses import horizon_weights
 
         epochs, patience, learning_rate = self.epochs, self.patience, self.learning_rate
         if self.warm_started_:  # fine-tune: its own budget, and the champion's weights kept unless beaten
@@ -289,6 +294,7 @@ class RNNForecaster(WindowForecaster):
             patience=patience, loss=self.loss, clipping=self.clipping,
             clip_threshold=self.clip_threshold, seed=seed, verbose=self.verbose,
             jit_compile=self.jit_compile, lr_schedule=self.lr_schedule,
+            horizon_weights=horizon_weights(self.horizon_weights, self.horizon),
         )
 
     def _train_member(self, model, train_ds, val_ds, settings, values, starts, targets, telemetry: bool):

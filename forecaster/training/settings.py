@@ -112,6 +112,9 @@ class TrainSettings:
         ``'plateau'``: halve the learning rate whenever ``val_loss`` has not improved for
         :attr:`plateau_patience` epochs, down to ``learning_rate / 32`` (Keras
         ``ReduceLROnPlateau``); needs validation data. ``'none'``: constant.
+    horizon_weights : tuple of float or None, default None
+        One weight per forecast step in the training and validation loss
+        (:class:`~forecaster.training.losses.HorizonWeightedLoss`); None: the plain mean over steps.
 
     Raises
     ------
@@ -132,6 +135,7 @@ class TrainSettings:
     validation_batch_size: int | None = 1024
     verbose: int = 0
     lr_schedule: str = "none"
+    horizon_weights: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         _check_int("epochs", self.epochs, 1)
@@ -152,6 +156,11 @@ class TrainSettings:
             )
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"`lr_schedule` must be one of {LR_SCHEDULES}. Received: lr_schedule={self.lr_schedule!r}")
+        if self.horizon_weights is not None and (
+            not self.horizon_weights or any(isinstance(w, bool) or not isinstance(w, (int, float))
+                                            or not math.isfinite(w) or w <= 0 for w in self.horizon_weights)):
+            raise ValueError(f"`horizon_weights` must be None or finite numbers > 0, one per step. "
+                             f"Received: horizon_weights={self.horizon_weights!r}")
         if self.verbose not in (0, 1, 2) or isinstance(self.verbose, bool):
             raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={self.verbose!r}")
 

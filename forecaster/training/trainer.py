@@ -33,6 +33,7 @@ from forecaster.training.callbacks import (
     NanGuard,
     StopOnTermination,
 )
+from forecaster.training.losses import make_loss
 from forecaster.training.optimizer import make_optimizer
 from forecaster.training.seeding import set_seed
 from forecaster.training.settings import TrainSettings
@@ -88,10 +89,6 @@ class TrainResult:
     samples_per_second: float | None = None
     first_epoch_overhead_seconds: float = math.nan
     xla: bool = False
-
-
-def _make_loss(name: str) -> Any:
-    return keras.losses.Huber() if name == "huber" else name
 
 
 def _fit_inputs(data: Any, name: str, batch_size: int) -> tuple[dict[str, Any], int | None]:
@@ -152,7 +149,7 @@ def choose_jit(model: keras.Model, settings: TrainSettings, n_samples: int | Non
                else "a layer does not support XLA")
         return XlaChoice(xla=False, reason=f"no XLA: {why}")
     steps_per_epoch = math.ceil(n_samples / settings.batch_size) if n_samples else 1000
-    return choose_xla(model, batch_size=settings.batch_size, loss=_make_loss(settings.loss), loss_name=settings.loss,
+    return choose_xla(model, batch_size=settings.batch_size, loss=make_loss(settings.loss, settings.horizon_weights), loss_name=settings.loss,
                       make_optimizer=lambda: make_optimizer(settings.learning_rate, settings.clipping,
                                                             settings.clip_threshold),
                       planned_steps=settings.epochs * steps_per_epoch)
@@ -224,7 +221,7 @@ def train_model(
     set_seed(settings.seed, deterministic=not xla)
     model.compile(
         optimizer=make_optimizer(settings.learning_rate, settings.clipping, settings.clip_threshold),
-        loss=_make_loss(settings.loss),
+        loss=make_loss(settings.loss, settings.horizon_weights),
         jit_compile=xla,
         steps_per_execution=settings.steps_per_execution,
     )

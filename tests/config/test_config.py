@@ -214,3 +214,23 @@ def test_no_known_future_keeps_the_config_hash_of_before(tmp_path):
     with_key = load_config(write(tmp_path, ISSUE_EXAMPLE), ["features.known_future=[hour_of_day]"])
     assert with_key.sha256() != cfg.sha256()
     assert PipelineConfig.model_validate(with_key.model_dump()).features.known_future == ["hour_of_day"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("cosine", ["training.horizon_weights", "'cosine'"]),
+    ("[1, 2, 3]", ["training.horizon_weights", "window.horizon=24 but 3 weight(s) given", "[1.0, 2.0, 3.0]"]),
+    ("[" + ", ".join(["1"] * 23 + ["-1"]) + "]", ["training.horizon_weights", "finite number > 0"]),
+])
+def test_horizon_weights_errors_name_the_key_and_the_value(tmp_path, value, expected):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, ISSUE_EXAMPLE), [f"training.horizon_weights={value}"])
+    assert info.value.exit_code == 2
+    for part in expected:
+        assert part in str(info.value), str(info.value)
+
+
+def test_horizon_weights_take_a_name_or_one_weight_per_step(tmp_path):
+    assert load_config(write(tmp_path, ISSUE_EXAMPLE)).training.horizon_weights == "uniform"
+    assert load_config(write(tmp_path, ISSUE_EXAMPLE), ["training.horizon_weights=linear"]).training.horizon_weights == "linear"
+    listed = load_config(write(tmp_path, ISSUE_EXAMPLE), ["training.horizon_weights=[" + ", ".join(["2"] * 24) + "]"])
+    assert listed.training.horizon_weights == [2.0] * 24

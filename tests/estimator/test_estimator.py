@@ -381,3 +381,17 @@ def test_highway_fit_forecast_save_load(tmp_path):
     again = load_forecaster(tmp_path / "m")
     assert again.highway is True and again.model_.get_layer("highway") is not None
     pd.testing.assert_frame_equal(load_forecaster(tmp_path / "m").predict(frame), out)
+
+
+# ---------------------------------------------------------------- training.horizon_weights
+
+def test_horizon_weights_change_the_training_not_the_interface(tmp_path):
+    frame = make_frame()
+    plain = RNNForecaster(**TINY).fit(frame)
+    uniform = RNNForecaster(**TINY, horizon_weights="uniform").fit(frame)
+    pd.testing.assert_frame_equal(uniform.predict(frame), plain.predict(frame))  # the default, bit for bit
+    weighted = RNNForecaster(**TINY, horizon_weights="linear").fit(frame)
+    assert not np.allclose(weighted.history_["train_loss"], plain.history_["train_loss"])
+    out = weighted.predict(frame)
+    weighted.save(tmp_path / "m")  # the compiled weighted loss does not stop a safe-mode load
+    pd.testing.assert_frame_equal(load_forecaster(tmp_path / "m").predict(frame), out)
