@@ -69,6 +69,9 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
     "gru_horizon_linear": ("gru_only trained with `training.horizon_weights: linear` (step k of 24 weighs k in "
                            "the loss: the far steps, where the target is, count most)",
                            ["models=[{cell: gru, layers: 1, units: 64}]", "training.horizon_weights=linear"]),
+    "gru_dropout": ("gru_only with input dropout 0.2 (the GRU's `dropout`; no recurrent dropout, which would "
+                    "leave the fast kernels): a regulariser for a network that early-stops after about 8 epochs",
+                    ["models=[{cell: gru, layers: 1, units: 64, dropout: 0.2}]"]),
     "known_future_segment336": ("known-future inputs with the segment336 lever's GRU (each output segment's "
                                 "target hours added to its decoder input)",
                                 ["features.known_future=[hour_of_day, day_of_year]", "window.lookback=336",
