@@ -21,7 +21,7 @@ from forecaster.models.spec import ModelSpec
 CONTRACT_PARAMS = (
     "cell", "layers", "units", "bidirectional", "dropout", "recurrent_dropout", "head", "clipping",
     "clip_threshold", "learning_rate", "batch_size", "lookback", "horizon", "n_features", "n_params",
-    "seed", "warm_start", "bptt", "segment", "norm", "ensemble",
+    "seed", "warm_start", "bptt", "segment", "norm", "ensemble", "highway",
 )
 
 #: The baseline every blend candidate mixes with its network (``blend(<network> + linear)``).
@@ -129,6 +129,7 @@ def contract_params(cfg: PipelineConfig, plan: CandidatePlan | None, est: Any = 
         "norm": model.get("norm", "revin") if model.get("segment") else "none",
         # training.ensemble: the networks averaged in the candidate (seeds seed .. seed + N - 1); 1 for baselines
         "ensemble": cfg.training.ensemble if plan else 1,
+        "highway": bool(model.get("highway", False)),  # models[i].highway: the linear path (False for baselines)
     }
     assert set(values) == set(CONTRACT_PARAMS)  # one writer: a new name goes in both places here
     return values

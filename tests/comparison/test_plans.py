@@ -23,7 +23,7 @@ def test_the_contract_names_are_the_documented_ones():
     assert CONTRACT_PARAMS == (
         "cell", "layers", "units", "bidirectional", "dropout", "recurrent_dropout", "head", "clipping",
         "clip_threshold", "learning_rate", "batch_size", "lookback", "horizon", "n_features", "n_params",
-        "seed", "warm_start", "bptt", "segment", "norm", "ensemble",
+        "seed", "warm_start", "bptt", "segment", "norm", "ensemble", "highway",
     )
 
 
@@ -39,6 +39,7 @@ def test_a_plan_writes_its_architecture_clipping_and_bptt():
         "recurrent_dropout": 0.0, "head": "dense", "clipping": "clipnorm", "clip_threshold": 1.0, "bptt": 4,
         "learning_rate": 0.01, "batch_size": 16, "lookback": 12, "horizon": 3, "n_features": 5,
         "n_params": 321, "seed": 3, "warm_start": True, "segment": 0, "norm": "none", "ensemble": 1,
+        "highway": False,
     }
     assert contract_params(config(), plans[0])["bptt"] == "full"
 
@@ -49,7 +50,7 @@ def test_a_baseline_gets_neutral_values_and_its_kind_as_cell():
         "cell": "linear", "layers": 0, "units": 0, "bidirectional": False, "dropout": 0.0,
         "recurrent_dropout": 0.0, "head": "none", "clipping": "none", "clip_threshold": 0.0, "bptt": "none",
         "learning_rate": 0.0, "batch_size": 0, "lookback": 12, "horizon": 3, "n_features": 2, "n_params": 0,
-        "seed": 3, "warm_start": False, "segment": 0, "norm": "none", "ensemble": 1,
+        "seed": 3, "warm_start": False, "segment": 0, "norm": "none", "ensemble": 1, "highway": False,
     }
 
 
@@ -72,3 +73,10 @@ def test_an_ensemble_candidate_logs_its_size_and_a_baseline_one():
     cfg.training.ensemble = 3
     assert contract_params(cfg, plan_candidates(cfg)[0])["ensemble"] == 3
     assert contract_params(cfg, None, baseline="linear")["ensemble"] == 1
+
+
+def test_a_highway_plan_logs_highway():
+    cfg = config().model_copy(deep=True)
+    cfg.models = [cfg.models[0].model_validate({"cell": "gru", "units": 8, "highway": True})]
+    params = contract_params(cfg, plan_candidates(cfg)[0])
+    assert params["highway"] is True and params["segment"] == 0
