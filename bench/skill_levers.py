@@ -43,8 +43,9 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
                    ["window.lookback=336", "models=[{cell: gru, units: 128, segment: 24}]"]),
     "segment720": ("720 h in, the same segment-recurrent GRU",
                    ["window.lookback=720", "models=[{cell: gru, units: 128, segment: 24}]"]),
-    "gru_only": ("the grid's GRU alone (the LSTM dropped): the cost of the second candidate",
-                 ["models=[{cell: gru, layers: 1, units: 64}]"]),
+    "gru_only": "the reference of the `gru_*` levers and of `ensemble2`: the grid's champion (same val and test "
+                "MAE as the grid on both seeds), and the GRU won the grid on all three hourly sets (docs/results.md "
+                "at ec9b95a), so the LSTM's training bought nothing",
     "gru_plateau": ("gru_only with `training.lr_schedule: plateau` (halve the rate after patience // 2 "
                     "epochs without a better validation loss)",
                     ["models=[{cell: gru, layers: 1, units: 64}]", "training.lr_schedule=plateau"]),
@@ -106,7 +107,7 @@ VERDICTS: dict[str, str] = {
     "gru_known_future": "not adopted: val MAE +0.5% on seed 42 and -0.2% on seed 7 (not lower on every seed); "
                         "the ridge's step-24 test MAE is unchanged (the target hours' calendar is a linear "
                         "function of the last input hour's, which both models already read)",
-    "ensemble2": "**adopted** in `pipelines/skill/*.yaml`: val MAE -0.3% (seed 42) and -0.8% (seed 7), val MAE at "
+    "ensemble2": "adopted in `pipelines/skill/*.yaml`: val MAE -0.3% (seed 42) and -0.8% (seed 7), val MAE at "
                  "24 h -0.1% and -0.7%, against the GRU alone, which is the grid's champion on every station; "
                  "test@24 -1.0% and +0.2%. Its run took 5.6-5.8 min (load 1.5-1.8), less than the grid's "
                  "7.3-8.4 min: the LSTM's training is spent on a second GRU instead",
