@@ -43,9 +43,8 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
                    ["window.lookback=336", "models=[{cell: gru, units: 128, segment: 24}]"]),
     "segment720": ("720 h in, the same segment-recurrent GRU",
                    ["window.lookback=720", "models=[{cell: gru, units: 128, segment: 24}]"]),
-    "gru_only": "the reference of the `gru_*` levers and of `ensemble2`: the grid's champion (same val and test "
-                "MAE as the grid on both seeds), and the GRU won the grid on all three hourly sets (docs/results.md "
-                "at ec9b95a), so the LSTM's training bought nothing",
+    "gru_only": ("the grid's GRU alone (the LSTM dropped): the cost of the second candidate",
+                 ["models=[{cell: gru, layers: 1, units: 64}]"]),
     "gru_plateau": ("gru_only with `training.lr_schedule: plateau` (halve the rate after patience // 2 "
                     "epochs without a better validation loss)",
                     ["models=[{cell: gru, layers: 1, units: 64}]", "training.lr_schedule=plateau"]),
@@ -97,9 +96,9 @@ def reference_of(lever: str) -> str | None:
 #: The decision taken on each measured lever, and why (the figures are in the tables above it).
 VERDICTS: dict[str, str] = {
     "segment336": "not adopted: val MAE 5% worse on both seeds, although training is 3x cheaper",
-    "gru_only": "not adopted as the grid: the same champion as the pipeline on Chicago (the GRU wins), "
-                "but the LSTM stays a candidate for stations where it may win; it is the reference of the "
-                "`gru_*` levers",
+    "gru_only": "the reference of the `gru_*` levers and of `ensemble2`: the grid's champion (same val and test "
+                "MAE as the grid on both seeds), and the GRU won the grid on all three hourly sets (docs/results.md "
+                "at ec9b95a), so the LSTM's training bought nothing",
     "gru_plateau": "not adopted: no effect at 24 h (the first halving comes after the best epoch, and no later "
                    "epoch beats it: the same val and test MAE to 4 decimals on both seeds)",
     "gru_ensemble3": "not adopted: val MAE lower on both seeds (-0.6%, -0.9%), test@24 -0.8% and 0.0%, "
