@@ -30,7 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import skill  # (bench/skill.py: the same run path and figures as docs/results.md)
 
-#: Lever name -> (what it is, overrides). ``adopted`` is the pipeline file as it is.
+#: Lever name -> (what it is, overrides). ``adopted`` is the pipeline file as it is. Every other lever
+#: pins ``training.ensemble`` (1 unless it is the lever), so its rows mean the same whatever the file ships.
 LEVERS: dict[str, tuple[str, list[str]]] = {
     "adopted": ("the pipeline file as shipped (one candidate over 120 h: an ensemble of two GRU 1x64, "
                 "blend with ridge)", []),
@@ -40,47 +41,47 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
               "training.ensemble=1"]),
     "segment336": ("longer history through segments: 336 h in, one segment-recurrent GRU (128 units, "
                    "segment 24 h, RevIN) instead of the grid",
-                   ["window.lookback=336", "models=[{cell: gru, units: 128, segment: 24}]"]),
+                   ["window.lookback=336", "models=[{cell: gru, units: 128, segment: 24}]", "training.ensemble=1"]),
     "segment720": ("720 h in, the same segment-recurrent GRU",
-                   ["window.lookback=720", "models=[{cell: gru, units: 128, segment: 24}]"]),
+                   ["window.lookback=720", "models=[{cell: gru, units: 128, segment: 24}]", "training.ensemble=1"]),
     "gru_only": ("the grid's GRU alone (the LSTM dropped): the cost of the second candidate",
-                 ["models=[{cell: gru, layers: 1, units: 64}]"]),
+                 ["models=[{cell: gru, layers: 1, units: 64}]", "training.ensemble=1"]),
     "gru_plateau": ("gru_only with `training.lr_schedule: plateau` (halve the rate after patience // 2 "
                     "epochs without a better validation loss)",
-                    ["models=[{cell: gru, layers: 1, units: 64}]", "training.lr_schedule=plateau"]),
+                    ["models=[{cell: gru, layers: 1, units: 64}]", "training.lr_schedule=plateau", "training.ensemble=1"]),
     "gru_ensemble3": ("an ensemble of three GRU 1x64 (seeds seed, seed+1, seed+2) as the one candidate: "
                       "compare with gru_only for the gain and the cost (train_seconds)",
                       ["models=[{cell: gru, layers: 1, units: 64}]", "training.ensemble=3"]),
     "known_future": ("known-future inputs: the target hours' hour of day and day of year (sin/cos) to the "
                      "dense heads and to the ridge baseline",
-                     ["features.known_future=[hour_of_day, day_of_year]"]),
+                     ["features.known_future=[hour_of_day, day_of_year]", "training.ensemble=1"]),
     "gru_known_future": ("gru_only with known-future inputs (the target hours' hour of day and day of year, "
                          "sin/cos) to its dense head and to the ridge baseline",
                          ["models=[{cell: gru, layers: 1, units: 64}]",
-                          "features.known_future=[hour_of_day, day_of_year]"]),
+                          "features.known_future=[hour_of_day, day_of_year]", "training.ensemble=1"]),
     "known_future_s2s": ("known-future inputs read step by step by a seq2seq decoder (GRU and LSTM 1x64)",
                          ["features.known_future=[hour_of_day, day_of_year]",
-                          "models=[{cell: gru, units: 64, head: seq2seq}, {cell: lstm, units: 64, head: seq2seq}]"]),
+                          "models=[{cell: gru, units: 64, head: seq2seq}, {cell: lstm, units: 64, head: seq2seq}]", "training.ensemble=1"]),
     "ensemble2": ("the grid's LSTM replaced by a second GRU: one candidate, an ensemble of two GRU 1x64 "
                   "(seeds seed and seed+1), at about the grid's training cost",
                   ["models=[{cell: gru, layers: 1, units: 64}]", "training.ensemble=2"]),
     "gru_known_future_s2s": ("gru_only with a seq2seq head reading the target hours' calendar (hour of day, "
                              "day of year, sin/cos) at each decoder step",
                              ["models=[{cell: gru, units: 64, head: seq2seq}]",
-                              "features.known_future=[hour_of_day, day_of_year]"]),
+                              "features.known_future=[hour_of_day, day_of_year]", "training.ensemble=1"]),
     "gru_highway": ("gru_only with LSTNet's linear highway (`highway: true`): a Dense map of the centred "
                     "120 h window added to the GRU's forecast, trained jointly",
-                    ["models=[{cell: gru, layers: 1, units: 64, highway: true}]"]),
+                    ["models=[{cell: gru, layers: 1, units: 64, highway: true}]", "training.ensemble=1"]),
     "gru_horizon_linear": ("gru_only trained with `training.horizon_weights: linear` (step k of 24 weighs k in "
                            "the loss: the far steps, where the target is, count most)",
-                           ["models=[{cell: gru, layers: 1, units: 64}]", "training.horizon_weights=linear"]),
+                           ["models=[{cell: gru, layers: 1, units: 64}]", "training.horizon_weights=linear", "training.ensemble=1"]),
     "gru_dropout": ("gru_only with input dropout 0.2 (the GRU's `dropout`; no recurrent dropout, which would "
                     "leave the fast kernels): a regulariser for a network that early-stops after about 8 epochs",
-                    ["models=[{cell: gru, layers: 1, units: 64, dropout: 0.2}]"]),
+                    ["models=[{cell: gru, layers: 1, units: 64, dropout: 0.2}]", "training.ensemble=1"]),
     "known_future_segment336": ("known-future inputs with the segment336 lever's GRU (each output segment's "
                                 "target hours added to its decoder input)",
                                 ["features.known_future=[hour_of_day, day_of_year]", "window.lookback=336",
-                                 "models=[{cell: gru, units: 128, segment: 24}]"]),
+                                 "models=[{cell: gru, units: 128, segment: 24}]", "training.ensemble=1"]),
 }
 OUT = skill.REPO / "bench" / "out" / "levers"
 #: What each lever is compared with: the `gru_*` levers and `ensemble2` with the GRU alone (the grid's
