@@ -118,6 +118,7 @@ def temperature_figures(name: str, cfg, outcome, seconds: float) -> dict:
         "champion": champion.name,
         "champion_role": champion.role,
         "best_rnn": best_rnn.name if best_rnn else None,
+        "ensemble": int(cfg.training.ensemble), "seed": int(cfg.training.seed),
         "mae_by_step": steps,
         "step_last": last,
         "gain_vs_persistence": 1 - last["champion"] / last["persistence"],
@@ -315,6 +316,11 @@ def render(figures: dict, started: str, seconds: float, overrides: list[str] | N
                   + (f" (intervals: {'; '.join(methods)})" if methods else "") + ".", ""]
         for t in temps:
             lines += [f"### {t['data']} (`{t['pipeline']}`)", "", f"Run: {t['message']}", ""]
+            if t.get("ensemble", 1) > 1:  # the candidate's name is its architecture's: say what it averages
+                n, seed = t["ensemble"], t["seed"]
+                lines += [f"Each network candidate is an ensemble (`training.ensemble: {n}`): the mean of {n} "
+                          f"networks of its architecture, trained with seeds {seed}..{seed + n - 1}; its "
+                          "epochs are the first member's, its train s the members' sum.", ""]
             lines += ["| candidate / baseline | role | val MAE | test MAE (all steps) | test MAE step 24 | "
                       "coverage | epochs | train s |", "|---|---|---|---|---|---|---|---|"]
             for r in t["results"]:
@@ -451,6 +457,9 @@ def main(argv: list[str] | None = None) -> int:
             figures[name]["measured"] = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
             (workdir / f"{name}.json").write_text(json.dumps(figures[name], indent=1, default=float))
     overrides = sorted({o for f in figures.values() for o in f.get("overrides", [])})
+    measured = sorted(f["measured"] for f in figures.values() if f.get("measured"))
+    if args.reuse and measured and measured[-1] < started:  # nothing run now: say when the figures were made
+        started = f"{measured[0]}..{measured[-1]} (figures; rendered {started})"
     text = render(figures, started, sum(f.get("seconds", 0.0) for f in figures.values()), overrides)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text, encoding="utf-8")
