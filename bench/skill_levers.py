@@ -78,6 +78,14 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
     "gru_dropout": ("gru_only with input dropout 0.2 (the GRU's `dropout`; no recurrent dropout, which would "
                     "leave the fast kernels): a regulariser for a network that early-stops after about 8 epochs",
                     ["models=[{cell: gru, layers: 1, units: 64, dropout: 0.2}]", "training.ensemble=1"]),
+    "gru_lookback168": ("gru_only over 168 h (a week) of history instead of 120 h: longer history without "
+                        "segments (40% more recurrent steps per window)",
+                        ["window.lookback=168", "models=[{cell: gru, layers: 1, units: 64}]", "training.ensemble=1"]),
+    "gru_lr2e-3": ("gru_only with twice the learning rate (0.002)",
+                   ["models=[{cell: gru, layers: 1, units: 64}]", "training.learning_rate=0.002",
+                    "training.ensemble=1"]),
+    "gru_batch128": ("gru_only with batches of 128 windows instead of 256 (twice the updates per epoch)",
+                     ["models=[{cell: gru, layers: 1, units: 64}]", "training.batch_size=128", "training.ensemble=1"]),
     "known_future_segment336": ("known-future inputs with the segment336 lever's GRU (each output segment's "
                                 "target hours added to its decoder input)",
                                 ["features.known_future=[hour_of_day, day_of_year]", "window.lookback=336",
