@@ -86,6 +86,13 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
                     "training.ensemble=1"]),
     "gru_batch128": ("gru_only with batches of 128 windows instead of 256 (twice the updates per epoch)",
                      ["models=[{cell: gru, layers: 1, units: 64}]", "training.batch_size=128", "training.ensemble=1"]),
+    "gru_s2s": ("gru_only with a seq2seq head (the decoder GRU reads the repeated state only): the head's own "
+                "share of `gru_known_future_s2s`",
+                ["models=[{cell: gru, units: 64, head: seq2seq}]", "training.ensemble=1"]),
+    "known_future_s2s_ensemble2": ("`gru_known_future_s2s` as an ensemble of two (seeds seed and seed+1): the two "
+                                   "adopted-grade levers together, and their cost",
+                                   ["models=[{cell: gru, units: 64, head: seq2seq}]",
+                                    "features.known_future=[hour_of_day, day_of_year]", "training.ensemble=2"]),
     "known_future_segment336": ("known-future inputs with the segment336 lever's GRU (each output segment's "
                                 "target hours added to its decoder input)",
                                 ["features.known_future=[hour_of_day, day_of_year]", "window.lookback=336",
