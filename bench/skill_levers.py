@@ -93,18 +93,21 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
                                    "adopted-grade levers together, and their cost",
                                    ["models=[{cell: gru, units: 64, head: seq2seq}]",
                                     "features.known_future=[hour_of_day, day_of_year]", "training.ensemble=2"]),
+    "s2s_ensemble2": ("`gru_s2s` as an ensemble of two (seeds seed and seed+1): the seq2seq head and the "
+                      "adopted ensemble together, and their cost",
+                      ["models=[{cell: gru, units: 64, head: seq2seq}]", "training.ensemble=2"]),
     "known_future_segment336": ("known-future inputs with the segment336 lever's GRU (each output segment's "
                                 "target hours added to its decoder input)",
                                 ["features.known_future=[hour_of_day, day_of_year]", "window.lookback=336",
                                  "models=[{cell: gru, units: 128, segment: 24}]", "training.ensemble=1"]),
 }
 OUT = skill.REPO / "bench" / "out" / "levers"
-#: What each lever is compared with: the `gru_*` levers and `ensemble2` with the GRU alone (the grid's
+#: What each lever is compared with: the `gru_*` levers and the ensembles with the GRU alone (the grid's
 #: champion on every station), the others with the grid they were measured against.
 def reference_of(lever: str) -> str | None:
     if lever in ("adopted", "grid"):
         return None
-    if lever == "ensemble2" or (lever.startswith("gru_") and lever != "gru_only"):
+    if lever in ("ensemble2", "known_future_s2s_ensemble2", "s2s_ensemble2") or (lever.startswith("gru_") and lever != "gru_only"):
         return "gru_only"
     return "grid"
 
