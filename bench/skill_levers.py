@@ -133,6 +133,10 @@ VERDICTS: dict[str, str] = {
                           "on the weighted loss stops sooner: 102-146 s of training against 139-190 s)",
     "gru_dropout": "not adopted: val MAE +0.9% and +0.7%, at 24 h +0.9% and +0.6%, for 1.3-2.3x the training "
                    "(more epochs before the best one)",
+    "gru_known_future_s2s": "not adopted: better than the GRU alone (val -0.9% and -1.6%, at 24 h -0.7% and -1.6%), "
+                            "but not than the same seq2seq head without the calendar (`gru_s2s`: val +0.6% on seed "
+                            "42, -0.8% on seed 7): the gain is the head's; the calendar's own effect changes sign "
+                            "with the seed",
     "gru_highway": "not adopted: val MAE +3.0% (seed 42) and +1.7% (seed 7), test@24 +1.5% and +0.9%: the "
                    "unregularised 840 x 24 linear map overfits where the ridge (and the blend with it) does not",
 }
