@@ -125,10 +125,17 @@ VERDICTS: dict[str, str] = {
     "gru_known_future": "not adopted: val MAE +0.5% on seed 42 and -0.2% on seed 7 (not lower on every seed); "
                         "the ridge's step-24 test MAE is unchanged (the target hours' calendar is a linear "
                         "function of the last input hour's, which both models already read)",
-    "ensemble2": "adopted in `pipelines/skill/*.yaml`: val MAE -0.3% (seed 42) and -0.8% (seed 7), val MAE at "
-                 "24 h -0.1% and -0.7%, against the GRU alone, which is the grid's champion on every station; "
-                 "test@24 -1.0% and +0.2%. Its run took 5.6-5.8 min (load 1.5-1.8), less than the grid's "
-                 "7.3-8.4 min: the LSTM's training is spent on a second GRU instead",
+    "ensemble2": "adopted at ef277ac, then superseded by `gru_s2s`: val MAE -0.3% (seed 42) and -0.8% (seed 7), "
+                 "val MAE at 24 h -0.1% and -0.7%, test@24 -1.0% and +0.2%, against the GRU alone (the grid's "
+                 "champion on every station), in a 5.6-5.8 min run (load 1.5-1.8) against the grid's 7.3-8.4; "
+                 "the seq2seq head alone gains more (val -1.5% and -0.9%) for one network's cost",
+    "gru_s2s": "adopted in `pipelines/skill/*.yaml`: val MAE -1.5% (seed 42) and -0.9% (seed 7), val MAE at 24 h "
+               "-0.7% and -0.6%, test@24 -1.5% and -0.1%, against the dense GRU; below `ensemble2` on val on both "
+               "seeds; 5.4-6.6 min runs at load 2.7-2.9 (the test suite ran beside them)",
+    "s2s_ensemble2": "not adopted: val MAE a further -0.6% below `gru_s2s` on seed 42 (2.230 against 2.243; "
+                     "-2.0% against the GRU alone, test@24 -1.8%), but the run took 10.0 min at load 1.8-2.3, at "
+                     "the 10-minute budget with no margin; seed 7 was stopped to keep the machine for the final "
+                     "runs",
     "gru_horizon_linear": "not adopted: val MAE +1.7% and +0.7%, and even at 24 h +0.8% and +0.1% (early stopping "
                           "on the weighted loss stops sooner: 102-146 s of training against 139-190 s)",
     "gru_dropout": "not adopted: val MAE +0.9% and +0.7%, at 24 h +0.9% and +0.6%, for 1.3-2.3x the training "
