@@ -133,9 +133,10 @@ VERDICTS: dict[str, str] = {
                "-0.7% and -0.6%, test@24 -1.5% and -0.1%, against the dense GRU; below `ensemble2` on val on both "
                "seeds; 5.4-6.6 min runs at load 2.7-2.9 (the test suite ran beside them)",
     "s2s_ensemble2": "not adopted: val MAE a further -0.6% below `gru_s2s` on seed 42 (2.230 against 2.243; "
-                     "-2.0% against the GRU alone, test@24 -1.8%), but the run took 10.0 min at load 1.8-2.3, at "
-                     "the 10-minute budget with no margin; seed 7 was stopped to keep the machine for the final "
-                     "runs",
+                     "-2.0% against the GRU alone, test@24 -1.8%), but the run took 10.0 min at load 1.8-2.3 (the "
+                     "main job ran beside part of it); at the adopted run's load (237 s of training, 4.5 min) two "
+                     "members come to about 8.5 min, too close to the 10-minute budget for slower machines. Seed 7 "
+                     "was not run (the decision would not change)",
     "gru_horizon_linear": "not adopted: val MAE +1.7% and +0.7%, and even at 24 h +0.8% and +0.1% (early stopping "
                           "on the weighted loss stops sooner: 102-146 s of training against 139-190 s)",
     "gru_dropout": "not adopted: val MAE +0.9% and +0.7%, at 24 h +0.9% and +0.6%, for 1.3-2.3x the training "
