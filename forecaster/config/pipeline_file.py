@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from forecaster.config.data import DataConfig
+from forecaster.config.horizon import horizon_weights
 from forecaster.config.overrides import apply_overrides
 from forecaster.config.reading import format_errors, read_mapping
 from forecaster.config.sections import (
@@ -131,15 +131,10 @@ class PipelineConfig(StrictSection):
 
     @model_validator(mode="after")
     def _horizon_weights_fit(self) -> PipelineConfig:
-        weights = self.training.horizon_weights
-        if isinstance(weights, list):
-            if len(weights) != self.window.horizon:
-                raise ValueError(
-                    f"training.horizon_weights lists one weight per forecast step: window.horizon="
-                    f"{self.window.horizon} but {len(weights)} weight(s) given; received {weights}")
-            if any(not math.isfinite(w) or w <= 0 for w in weights):
-                raise ValueError(f"every entry of training.horizon_weights must be a finite number > 0; "
-                                 f"received {weights}")
+        try:  # one rule (forecaster.config.horizon), checked against window.horizon
+            horizon_weights(self.training.horizon_weights, self.window.horizon)
+        except ValueError as error:
+            raise ValueError(f"training.horizon_weights (window.horizon={self.window.horizon}): {error}") from None
         return self
 
     @model_validator(mode="after")

@@ -278,7 +278,7 @@ class RNNForecaster(WindowForecaster):
 
     def _settings(self, seed: int):
         from forecaster.training import TrainSettings
-        from forecaster.training.losses import horizon_weights
+        from forecaster.config.horizon import horizon_weights
 
         epochs, patience, learning_rate = self.epochs, self.patience, self.learning_rate
         if self.warm_started_:  # fine-tune: its own budget, and the champion's weights kept unless beaten

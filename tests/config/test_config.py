@@ -218,7 +218,7 @@ def test_no_known_future_keeps_the_config_hash_of_before(tmp_path):
 
 @pytest.mark.parametrize("value, expected", [
     ("cosine", ["training.horizon_weights", "'cosine'"]),
-    ("[1, 2, 3]", ["training.horizon_weights", "window.horizon=24 but 3 weight(s) given", "[1.0, 2.0, 3.0]"]),
+    ("[1, 2, 3]", ["training.horizon_weights", "horizon=24 but 3 weight(s) given", "[1.0, 2.0, 3.0]"]),
     ("[" + ", ".join(["1"] * 23 + ["-1"]) + "]", ["training.horizon_weights", "finite number > 0"]),
 ])
 def test_horizon_weights_errors_name_the_key_and_the_value(tmp_path, value, expected):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from forecaster.training import TrainSettings
-from forecaster.training.losses import HorizonWeightedLoss, horizon_weights, make_loss
+from forecaster.config.horizon import horizon_weights
+from forecaster.training.losses import HorizonWeightedLoss, make_loss
 
 
 def test_named_weightings_and_lists_are_rescaled_to_mean_one():
