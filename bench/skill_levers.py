@@ -96,6 +96,17 @@ LEVERS: dict[str, tuple[str, list[str]]] = {
     "s2s_ensemble2": ("`gru_s2s` as an ensemble of two (seeds seed and seed+1): the seq2seq head and the "
                       "adopted ensemble together, and their cost",
                       ["models=[{cell: gru, units: 64, head: seq2seq}]", "training.ensemble=2"]),
+    "s2s_units128": ("`gru_s2s` with twice the width (GRU 1x128 encoder and decoder)",
+                     ["models=[{cell: gru, units: 128, head: seq2seq}]", "training.ensemble=1"]),
+    "s2s_layers2": ("`gru_s2s` with a stacked encoder (GRU 2x64)",
+                    ["models=[{cell: gru, layers: 2, units: 64, head: seq2seq}]", "training.ensemble=1"]),
+    "s2s_lookback168": ("`gru_s2s` over 168 h (a week) of history instead of 120 h",
+                        ["window.lookback=168", "models=[{cell: gru, units: 64, head: seq2seq}]", "training.ensemble=1"]),
+    "s2s_lr2e-3": ("`gru_s2s` with twice the learning rate (0.002)",
+                   ["models=[{cell: gru, units: 64, head: seq2seq}]", "training.learning_rate=0.002",
+                    "training.ensemble=1"]),
+    "s2s_lstm": ("`gru_s2s` with LSTM cells (LSTM 1x64 encoder and decoder)",
+                 ["models=[{cell: lstm, units: 64, head: seq2seq}]", "training.ensemble=1"]),
     "known_future_segment336": ("known-future inputs with the segment336 lever's GRU (each output segment's "
                                 "target hours added to its decoder input)",
                                 ["features.known_future=[hour_of_day, day_of_year]", "window.lookback=336",
@@ -107,6 +118,8 @@ OUT = skill.REPO / "bench" / "out" / "levers"
 def reference_of(lever: str) -> str | None:
     if lever in ("adopted", "grid"):
         return None
+    if lever.startswith("s2s_") and lever != "s2s_ensemble2":
+        return "gru_s2s"
     if lever in ("ensemble2", "known_future_s2s_ensemble2", "s2s_ensemble2") or (lever.startswith("gru_") and lever != "gru_only"):
         return "gru_only"
     return "grid"
