@@ -17,15 +17,23 @@ from forecaster.errors import ConfigError
 
 
 def format_errors(error: ValidationError, source: str) -> str:
-    """One line per problem of ``error``: ``<key.path>: <rule>; received <value>``, under ``source``."""
+    """One line per problem of ``error``: ``<key.path>: <rule>; received <value>``, under ``source``.
+
+    A rule that compares several keys (a section's or the whole file's validator) states the keys and
+    the values it compared in its own message, so the section or file it received is not echoed."""
     lines = [f"{source}: the pipeline file is not valid ({error.error_count()} problem(s)):"]
     for item in error.errors():
         path = ".".join(str(p) for p in item["loc"]) or "(top level)"
         if item["type"] == "extra_forbidden":
             rule = "unknown key"
         else:
-            rule = item["msg"]
+            rule = item["msg"].removeprefix("Value error, ")
         received = item.get("input")
+        if item["type"] == "value_error" and isinstance(received, dict):
+            # A rule across keys (a section's or the file's own check) names the keys and values it
+            # compared; echoing the whole section or file after it would bury them.
+            lines.append(f"  - {path}: {rule}")
+            continue
         shown = repr(received)
         if len(shown) > 120:
             shown = shown[:117] + "..."

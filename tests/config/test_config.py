@@ -229,6 +229,14 @@ def test_horizon_weights_errors_name_the_key_and_the_value(tmp_path, value, expe
         assert part in str(info.value), str(info.value)
 
 
+def test_a_rule_across_sections_names_its_keys_without_echoing_the_file(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, ISSUE_EXAMPLE), ["training.horizon_weights=[1, 2]"])
+    message = str(info.value)
+    assert "window.horizon=24" in message and "[1.0, 2.0]" in message, message
+    assert "Value error" not in message and "{'name'" not in message and "received {" not in message, message
+
+
 def test_horizon_weights_take_a_name_or_one_weight_per_step(tmp_path):
     assert load_config(write(tmp_path, ISSUE_EXAMPLE)).training.horizon_weights == "uniform"
     assert load_config(write(tmp_path, ISSUE_EXAMPLE), ["training.horizon_weights=linear"]).training.horizon_weights == "linear"
