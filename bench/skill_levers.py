@@ -158,6 +158,18 @@ VERDICTS: dict[str, str] = {
                             "but not than the same seq2seq head without the calendar (`gru_s2s`: val +0.6% on seed "
                             "42, -0.8% on seed 7): the gain is the head's; the calendar's own effect changes sign "
                             "with the seed",
+    "s2s_units128": "not adopted: against `gru_s2s` on seed 42, val MAE +0.7% and at 24 h +0.4%, and an 11.7 min "
+                    "run (641 s of training at load 2.7): worse and over the 10-minute budget. Seed 7 was not run "
+                    "(seed 42 already breaks the every-seed rule)",
+    "s2s_layers2": "not adopted: against `gru_s2s` on seed 42, val MAE +0.6%, at 24 h -0.1%, test@24 -0.1%, for a "
+                   "10.2 min run (559 s of training at load 2.5): over the 10-minute budget for a change within "
+                   "noise. Seed 7 was not run",
+    "s2s_lookback168": "not adopted: against `gru_s2s`, val MAE +0.2% (seed 42) and +0.2% (seed 7), at 24 h -0.2% "
+                       "and +0.9%, test@24 +0.4% and +0.6%: a week of history adds nothing the 120 h window and "
+                       "the calendar do not already give, for 40% more recurrent steps",
+    "s2s_lr2e-3": "not adopted: against `gru_s2s`, val MAE +0.2% (seed 42) and +0.8% (seed 7), at 24 h -0.2% "
+                  "and +0.9%, test@24 +1.0% and -0.1%: it stops sooner (134-222 s of training against 280-342 s) "
+                  "at a worse minimum",
     "gru_highway": "not adopted: val MAE +3.0% (seed 42) and +1.7% (seed 7), test@24 +1.5% and +0.9%: the "
                    "unregularised 840 x 24 linear map overfits where the ridge (and the blend with it) does not",
 }
