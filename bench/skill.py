@@ -283,7 +283,8 @@ def render(figures: dict, started: str, seconds: float, overrides: list[str] | N
         lines += [
             "## Temperature, 24 hours ahead",
             "",
-            "Hourly data, 120 hours of history, direct 24-step head, split 50/25/25 in time, MAE in °C "
+            "Hourly data, 120 hours of history, all 24 steps forecast at once (the head is the pipeline file's: see the "
+            "champion column), split 50/25/25 in time, MAE in °C "
             "on the test part. Targets (issue 25), at step 24: the champion at least "
             f"{TARGET_GAIN:.0%} below persistence on every hourly station ({TARGET_GAIN_JENA:.0%} on Jena-style "
             f"data), at least {TARGET_GAIN_LINEAR:.0%} below the linear (ridge) baseline; 90% intervals covering "
